@@ -1,0 +1,58 @@
+// HTTP Basic (RFC 7617) against the local user store. Refused over plain HTTP unless the
+// configuration allows unencrypted traffic, as WinRM's AllowUnencrypted does.
+import { createHmac, randomBytes } from 'node:crypto';
+import type { UserStore } from '../store/users.js';
+import type { AuthOutcome, AuthRequest, Authenticator } from './authenticator.js';
+import { verifyPassword } from './passwords.js';
+
+export interface BasicOptions {
+  users: UserStore;
+  allowUnencrypted: boolean;
+  rootRunAsUsers: string[];
+  /** How long a verified credential is remembered, so scrypt runs once per client and not per request. */
+  cacheMs?: number;
+}
+
+const CACHE_LIMIT = 10_000;
+
+export class BasicAuthenticator implements Authenticator {
+  readonly scheme = 'Basic';
+  /** Keyed digests of (user, password, stored hash) that verified recently; never the password. */
+  private readonly verified = new Map<string, number>();
+  private readonly cacheKey = randomBytes(32);
+
+  constructor(private readonly opts: BasicOptions) {}
+
+  challenges(): string[] {
+    return ['Basic realm="WSMAN"'];
+  }
+
+  async authenticate(req: AuthRequest, credentials: string): Promise<AuthOutcome> {
+    if (!req.secure && !this.opts.allowUnencrypted) return { ok: false, reason: 'Basic over unencrypted HTTP is refused (allowUnencrypted is false)' };
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return { ok: false, reason: 'malformed Basic credentials' };
+    const name = decoded.slice(0, colon);
+    const password = decoded.slice(colon + 1);
+    if (!password) return { ok: false, reason: 'empty password' };
+    const user = this.opts.users.get(name);
+    if (!user) return { ok: false, reason: 'unknown user' };
+
+    const digest = createHmac('sha256', this.cacheKey).update(`${user.name}\0${password}\0${user.passwordHash}`).digest('base64');
+    const until = this.verified.get(digest);
+    if (!(until && until > Date.now())) {
+      if (!(await verifyPassword(password, user.passwordHash))) return { ok: false, reason: 'wrong password' };
+      if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
+      this.verified.set(digest, Date.now() + (this.opts.cacheMs ?? 300_000));
+    }
+    return {
+      ok: true,
+      caller: {
+        user: user.name,
+        runAs: user.runAs,
+        allowRoot: this.opts.rootRunAsUsers.some((u) => u.toLowerCase() === user.name.toLowerCase()),
+        clientAddress: req.clientAddress,
+      },
+    };
+  }
+}

@@ -1,0 +1,115 @@
+// CIM instances ⇄ XML, as DSP0227 (WS-CIM mapping) and Windows write them: the element is the
+// class name in the class's resource-URI namespace; nulls are xsi:nil; arrays are repeated
+// elements (DSP0227 §7.2.4); datetimes are wrapped in cim:Datetime (DSP0230 §3); numbers are
+// written in their canonical lexical form.
+import type { CimClass, CimScalar, CimValue, Instance, PropertyDecl, Selectors } from '../provider-api.js';
+import { ANONYMOUS, NS } from '../soap/names.js';
+import { el, textOf, type XmlNode } from '../soap/xml.js';
+
+export function instanceToXml(inst: Instance, cls: CimClass, classUri: string): XmlNode {
+  const node = el(classUri, inst.className, { 'xsi:type': `p:${inst.className}_Type` });
+  for (const name of Object.keys(cls.properties)) appendValue(node, classUri, name, inst.properties[name] ?? null, cls.properties[name]);
+  return node;
+}
+
+/**
+ * A WQL projection (`SELECT Name, State FROM …`) comes back as Windows sends it: a w:XmlFragment
+ * of unqualified property elements, datetimes in an unqualified Datetime (MS-WSMV 3.1.4.8.1).
+ */
+export function fragmentToXml(properties: Record<string, CimValue>, cls: CimClass): XmlNode {
+  const node = el(NS.wsman, 'XmlFragment');
+  for (const [name, value] of Object.entries(properties)) appendValue(node, '', name, value, cls.properties[name], '');
+  return node;
+}
+
+/** Method output (`<Method>_OUTPUT`, MS-WSMV 3.1.4.16 / DSP0227 §9). */
+export function paramsToXml(name: string, classUri: string, values: Record<string, CimValue>, decl: Record<string, PropertyDecl>): XmlNode {
+  const node = el(classUri, name);
+  for (const key of new Set([...Object.keys(decl), ...Object.keys(values)])) {
+    if (key in values) appendValue(node, classUri, key, values[key], decl[key]);
+  }
+  return node;
+}
+
+function appendValue(parent: XmlNode, ns: string, name: string, value: CimValue, decl?: PropertyDecl, datetimeNs: string = NS.cim): void {
+  if (value === null || value === undefined) {
+    parent.children.push(el(ns, name, { 'xsi:nil': 'true' }));
+  } else if (Array.isArray(value)) {
+    for (const v of value) parent.children.push(scalar(ns, name, v, decl, datetimeNs));
+  } else {
+    parent.children.push(scalar(ns, name, value, decl, datetimeNs));
+  }
+}
+
+function scalar(ns: string, name: string, v: CimScalar, decl: PropertyDecl | undefined, datetimeNs: string): XmlNode {
+  if (v instanceof Date || decl?.type === 'datetime') {
+    const d = v instanceof Date ? v : new Date(String(v));
+    return el(ns, name, {}, el(datetimeNs, 'Datetime', {}, Number.isNaN(d.getTime()) ? String(v) : d.toISOString()));
+  }
+  return el(ns, name, {}, formatScalar(v));
+}
+
+export function formatScalar(v: CimScalar): string {
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : v > 0 ? 'INF' : v < 0 ? '-INF' : 'NaN';
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+export function selectorsOf(inst: Instance, cls: CimClass): Selectors {
+  const out: Selectors = {};
+  for (const key of cls.keys) {
+    const v = inst.properties[key];
+    if (v !== null && v !== undefined && !Array.isArray(v)) out[key] = formatScalar(v);
+  }
+  return out;
+}
+
+/** An endpoint reference to one instance (DSP0226 §5.1; the shape Windows returns). */
+export function eprToXml(resourceUri: string, selectors: Selectors): XmlNode {
+  const set = el(NS.wsman, 'SelectorSet');
+  for (const [name, value] of Object.entries(selectors)) set.children.push(el(NS.wsman, 'Selector', { Name: name }, value));
+  return el(NS.wsa, 'EndpointReference', {},
+    el(NS.wsa, 'Address', {}, ANONYMOUS),
+    el(NS.wsa, 'ReferenceParameters', {}, el(NS.wsman, 'ResourceURI', {}, resourceUri), set));
+}
+
+/**
+ * Read parameters or properties from their XML (Invoke input, Put and Create bodies). Values are
+ * converted by their declared type; undeclared elements are kept as strings.
+ */
+export function xmlToValues(node: XmlNode, decl: Record<string, PropertyDecl>): Record<string, CimValue> {
+  const byLower = new Map(Object.keys(decl).map((k) => [k.toLowerCase(), k]));
+  const out: Record<string, CimValue> = {};
+  for (const c of node.children) {
+    const name = byLower.get(c.name.toLowerCase()) ?? c.name;
+    const d = decl[name];
+    const value = c.attrs.nil === 'true' ? null : parseScalar(c, d);
+    if (d?.array) {
+      const list = (out[name] as CimScalar[] | undefined) ?? [];
+      if (value !== null) list.push(value);
+      out[name] = list;
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+function parseScalar(node: XmlNode, decl?: PropertyDecl): CimScalar {
+  const datetime = node.children.find((c) => c.ns === NS.cim && c.name === 'Datetime');
+  const text = datetime ? textOf(datetime) ?? '' : node.text;
+  switch (decl?.type) {
+    case 'boolean': return /^(true|1)$/i.test(text.trim());
+    case 'datetime': return new Date(text.trim());
+    case 'uint8': case 'uint16': case 'uint32': case 'sint8': case 'sint16': case 'sint32':
+    case 'real32': case 'real64': {
+      const n = Number(text.trim());
+      return text.trim() === '' || Number.isNaN(n) ? text : n;
+    }
+    case 'uint64': case 'sint64': {
+      try { return BigInt(text.trim()); } catch { return text; }
+    }
+    default: return text;
+  }
+}

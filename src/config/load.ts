@@ -1,0 +1,68 @@
+// YAML file → environment overrides → validated Config. Every key can be overridden by an
+// environment variable named WINRMD_ + its path in SCREAMING_SNAKE_CASE, levels joined by a
+// double underscore: limits.maxEnvelopeSizeKb → WINRMD_LIMITS__MAX_ENVELOPE_SIZE_KB.
+// Values are read as YAML scalars, so `true`, `8080` and `[alice, bob]` keep their types.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+export const ENV_PREFIX = 'WINRMD_';
+
+export class ConfigError extends Error {}
+
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read the configuration ${file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  applyEnv(raw as Record<string, unknown>, env);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}: ${problems}`);
+  }
+  const config = result.data;
+  // A relative stateDir is relative to the configuration file, so `serve --config X` is stable
+  // whatever the working directory.
+  if (file && !path.isAbsolute(config.stateDir)) config.stateDir = path.resolve(path.dirname(file), config.stateDir);
+  return config;
+}
+
+/** The environment variable for a config path, e.g. ['limits','maxEnvelopeSizeKb']. */
+export function envName(keys: string[]): string {
+  return ENV_PREFIX + keys.map((k) => k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('__');
+}
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  // The set of valid paths is the defaults' shape: walk it so names map back to camelCase keys.
+  const defaults = configSchema.parse({});
+  const walk = (shape: Record<string, unknown>, keys: string[]) => {
+    for (const [k, v] of Object.entries(shape)) {
+      const here = [...keys, k];
+      if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, here);
+      const value = env[envName(here)];
+      if (value !== undefined) setPath(raw, here, parseYaml(value));
+    }
+  };
+  walk(defaults as unknown as Record<string, unknown>, []);
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (!node[k] || typeof node[k] !== 'object') node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+}

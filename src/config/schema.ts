@@ -1,0 +1,56 @@
+// The configuration: one validated, typed schema with the embedded defaults. Defaults follow
+// WinRM's own (`winrm get winrm/config`, security-and-limits.md) and are secure: no users, Basic
+// over plain HTTP refused.
+import { z } from 'zod';
+
+const listenerFields = (port: number) => ({
+  enabled: z.boolean().default(true),
+  host: z.string().default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535).default(port),
+});
+
+export const configSchema = z.object({
+  /** Where the SQLite state file and a generated certificate live. */
+  stateDir: z.string().default('./state'),
+  listeners: z.object({
+    http: z.object(listenerFields(5985)).prefault({}),
+    https: z.object({
+      ...listenerFields(5986),
+      /** PEM files; when both are empty a self-signed pair is generated into stateDir on first start. */
+      certFile: z.string().default(''),
+      keyFile: z.string().default(''),
+    }).prefault({}),
+  }).prefault({}),
+  service: z.object({
+    /** WinRM's AllowUnencrypted: Basic over plain HTTP is refused unless this is true. */
+    allowUnencrypted: z.boolean().default(false),
+    auth: z.object({ basic: z.boolean().default(true) }).prefault({}),
+    productVendor: z.string().default('winrmd'),
+    /** Empty: derived from the running kernel, in the Windows format (OS, SP, Stack). */
+    productVersion: z.string().default(''),
+  }).prefault({}),
+  security: z.object({
+    /** Users whose runAs account may be root. Empty: no caller ever starts a root process. */
+    rootRunAsUsers: z.array(z.string()).default([]),
+  }).prefault({}),
+  limits: z.object({
+    maxEnvelopeSizeKb: z.number().int().min(8).default(500),
+    maxTimeoutMs: z.number().int().positive().default(60_000),
+    defaultOperationTimeoutMs: z.number().int().positive().default(60_000),
+    maxConcurrentOperationsPerUser: z.number().int().positive().default(1500),
+    enumerationTimeoutMs: z.number().int().positive().default(60_000),
+    maxEnumerationContextsPerUser: z.number().int().positive().default(64),
+    maxConnections: z.number().int().positive().default(300),
+    maxXmlDepth: z.number().int().min(8).default(64),
+    maxXmlAttributes: z.number().int().min(4).default(64),
+    /** Minutes, not Node's 5 s: clients reuse authenticated connections (winrm-wire.md, HTTP). */
+    keepAliveTimeoutMs: z.number().int().positive().default(300_000),
+    headersTimeoutMs: z.number().int().positive().default(30_000),
+    requestTimeoutMs: z.number().int().positive().default(180_000),
+  }).prefault({}),
+  logging: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;

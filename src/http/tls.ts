@@ -1,0 +1,45 @@
+// The HTTPS certificate: the configured PEM pair, or a self-signed one generated into the state
+// folder on first start (certs/README.md says how to bring your own).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import selfsigned from 'selfsigned';
+
+export interface PemPair {
+  cert: string;
+  key: string;
+  generated: boolean;
+}
+
+export async function loadOrCreateCertificate(certFile: string, keyFile: string, stateDir: string): Promise<PemPair> {
+  if (certFile || keyFile) {
+    if (!certFile || !keyFile) throw new Error('listeners.https needs both certFile and keyFile, or neither');
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), generated: false };
+  }
+  const cert = path.join(stateDir, 'https-cert.pem');
+  const key = path.join(stateDir, 'https-key.pem');
+  if (existsSync(cert) && existsSync(key)) return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), generated: false };
+  const pair = await generateSelfSigned(os.hostname());
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(key, pair.key, { mode: 0o600 });
+  writeFileSync(cert, pair.cert, { mode: 0o644 });
+  return { ...pair, generated: true };
+}
+
+/** A self-signed server certificate for `host`, with localhost names so local clients verify it. */
+export async function generateSelfSigned(host: string): Promise<{ cert: string; key: string }> {
+  const notAfter = new Date();
+  notAfter.setFullYear(notAfter.getFullYear() + 2);
+  const pems = await selfsigned.generate([{ name: 'commonName', value: host }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notAfterDate: notAfter,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: host }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The command line: `winrmd serve` and the admin subcommands.
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { hashPassword } from './auth/passwords.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { startServer, stateFile } from './server.js';
+import { openDb } from './store/db.js';
+import { SqliteUserStore } from './store/users.js';
+
+const USAGE = `usage:
+  winrmd serve [--config FILE]                 run the server
+  winrmd user add NAME [--run-as ACCOUNT]      add or update a user (password from a prompt or stdin)
+  winrmd user list                             list users
+  winrmd user remove NAME                      remove a user
+options:
+  --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
+every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
+
+/** The bundled config/winrmd.yaml, found relative to this file in source and in dist/. */
+function defaultConfigFile(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['..', '../..']) {
+    const candidate = path.resolve(here, up, 'config', 'winrmd.yaml');
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    // Non-interactive: the first line of stdin (`echo secret | winrmd user add alice`).
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Do not echo what is typed.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+    if (s.startsWith('Password')) process.stderr.write(s);
+  };
+  const answer = await new Promise<string>((resolve) => rl.question('Password: ', resolve));
+  rl.close();
+  process.stderr.write('\n');
+  return answer;
+}
+
+async function userCommand(config: Config, args: string[], runAs: string | undefined): Promise<number> {
+  const [verb, name] = args;
+  const db = openDb(stateFile(config));
+  const users = new SqliteUserStore(db);
+  try {
+    switch (verb) {
+      case 'add': {
+        if (!name) break;
+        const password = await readPassword();
+        if (!password) {
+          console.error('winrmd: an empty password is not accepted');
+          return 2;
+        }
+        users.put({ name, passwordHash: await hashPassword(password), runAs: runAs ?? name });
+        console.log(`user ${name} saved (runs as ${runAs ?? name}) in ${stateFile(config)}`);
+        return 0;
+      }
+      case 'list':
+        for (const u of users.list()) console.log(`${u.name}\trunAs=${u.runAs}`);
+        return 0;
+      case 'remove':
+        if (!name) break;
+        if (!users.remove(name)) {
+          console.error(`winrmd: no user ${name}`);
+          return 1;
+        }
+        console.log(`user ${name} removed`);
+        return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, 'run-as': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const config = loadConfig(values.config ?? defaultConfigFile());
+  if (command === 'user') return userCommand(config, rest, values['run-as']);
+  if (command !== 'serve') {
+    console.error(USAGE);
+    return 2;
+  }
+  const server = await startServer({ config });
+  const stop = async (signal: string) => {
+    server.log.info({ event: 'stopping', signal });
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err) => {
+    console.error(`winrmd: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? err}`);
+    process.exitCode = 1;
+  },
+);

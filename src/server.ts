@@ -1,0 +1,146 @@
+// The composition root: config → store → providers → core → listeners, and close() in reverse.
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { createOsProvider } from '../providers/os/index.js';
+import { AuthService, type Authenticator } from './auth/authenticator.js';
+import { BasicAuthenticator } from './auth/basic.js';
+import type { Config } from './config/schema.js';
+import { createApp } from './http/app.js';
+import { loadOrCreateCertificate } from './http/tls.js';
+import type { Provider } from './provider-api.js';
+import { SECURITY_PROFILE } from './soap/names.js';
+import { openDb, type Db } from './store/db.js';
+import { SqliteUserStore, type UserStore } from './store/users.js';
+import { createCore, type Core } from './wsman/core.js';
+
+export interface ServerOptions {
+  config: Config;
+  log?: Logger;
+  /** Providers besides the built-in ones (tests, benchmarks, plugins). */
+  extraProviders?: Provider[];
+  /** Replaces the built-in providers entirely (tests that need a controlled set). */
+  providers?: Provider[];
+  /** Defaults to the SQLite store in stateDir. */
+  users?: UserStore;
+}
+
+export interface Winrmd {
+  core: Core;
+  app: ReturnType<typeof createApp>;
+  users: UserStore;
+  log: Logger;
+  /** Ports actually bound (0 in the config picks a free one). */
+  httpPort?: number;
+  httpsPort?: number;
+  close(): Promise<void>;
+}
+
+export function stateFile(config: Config): string {
+  return path.join(config.stateDir, 'winrmd.db');
+}
+
+export function createLogger(config: Config): Logger {
+  // Defence in depth: the code never logs credentials, and these paths are redacted regardless.
+  return pino({ level: config.logging.level, redact: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization'] });
+}
+
+/** Everything but the sockets: what in-process tests drive with supertest. */
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db }> {
+  const { config } = opts;
+  const log = opts.log ?? createLogger(config);
+  const db = opts.users ? undefined : openDb(stateFile(config));
+  const users = opts.users ?? new SqliteUserStore(db!);
+
+  const providers = [...(opts.providers ?? [createOsProvider()]), ...(opts.extraProviders ?? [])];
+  for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
+
+  const authenticators: Authenticator[] = [];
+  if (config.service.auth.basic) {
+    authenticators.push(new BasicAuthenticator({ users, allowUnencrypted: config.service.allowUnencrypted, rootRunAsUsers: config.security.rootRunAsUsers }));
+  }
+  const securityProfiles = [
+    ...(config.service.auth.basic && config.service.allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
+    ...(config.service.auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
+  ];
+  const l = config.limits;
+  const core = createCore({
+    providers,
+    machine: os.hostname(),
+    identity: {
+      productVendor: config.service.productVendor,
+      productVersion: config.service.productVersion || `OS: ${os.release().split('-')[0]} SP: 0.0 Stack: 3.0`,
+      securityProfiles,
+    },
+    limits: {
+      maxEnvelopeSize: l.maxEnvelopeSizeKb * 1024,
+      maxOperationTimeoutMs: l.maxTimeoutMs,
+      defaultOperationTimeoutMs: l.defaultOperationTimeoutMs,
+      maxConcurrentOperationsPerUser: l.maxConcurrentOperationsPerUser,
+      enumerationTimeoutMs: l.enumerationTimeoutMs,
+      maxEnumerationContextsPerUser: l.maxEnumerationContextsPerUser,
+      maxDepth: l.maxXmlDepth,
+      maxAttributes: l.maxXmlAttributes,
+    },
+  });
+  const app = createApp({ core, auth: new AuthService(authenticators), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024 });
+  return {
+    core, app, users, log, providers, db,
+    async close() {
+      core.close();
+      for (const p of providers) await p.unload?.();
+      db?.close();
+    },
+  };
+}
+
+export async function startServer(opts: ServerOptions): Promise<Winrmd> {
+  const built = await buildServer(opts);
+  const { config } = opts;
+  const { log } = built;
+  const l = config.limits;
+  const servers: http.Server[] = [];
+  const tune = (s: http.Server) => {
+    // Minutes of keep-alive: clients reuse authenticated connections (winrm-wire.md, HTTP).
+    s.keepAliveTimeout = l.keepAliveTimeoutMs;
+    s.headersTimeout = l.headersTimeoutMs;
+    s.requestTimeout = l.requestTimeoutMs;
+    s.maxConnections = l.maxConnections;
+    servers.push(s);
+    return s;
+  };
+  const listen = (s: http.Server, host: string, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
+    });
+
+  const running: Winrmd = {
+    ...built,
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      await built.close();
+    },
+  };
+  try {
+    const { http: h, https: hs } = config.listeners;
+    if (h.enabled) {
+      running.httpPort = await listen(tune(http.createServer(built.app.callback())), h.host, h.port);
+      log.info({ event: 'listening', scheme: 'http', host: h.host, port: running.httpPort, allowUnencrypted: config.service.allowUnencrypted });
+    }
+    if (hs.enabled) {
+      const pem = await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir);
+      if (pem.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
+      const server = https.createServer({ cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2' }, built.app.callback());
+      running.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
+      log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
+    }
+  } catch (err) {
+    await running.close();
+    throw err;
+  }
+  return running;
+}

@@ -1,0 +1,94 @@
+// Every namespace, action and dialect URI of winrmd lives here (DESIGN.md principle 6).
+
+export const NS = {
+  soap: 'http://www.w3.org/2003/05/soap-envelope',
+  xsi: 'http://www.w3.org/2001/XMLSchema-instance',
+  xml: 'http://www.w3.org/XML/1998/namespace',
+  xmlns: 'http://www.w3.org/2000/xmlns/',
+  wsa: 'http://schemas.xmlsoap.org/ws/2004/08/addressing',
+  wsman: 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd',
+  wsmv: 'http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd',
+  wsen: 'http://schemas.xmlsoap.org/ws/2004/09/enumeration',
+  wxf: 'http://schemas.xmlsoap.org/ws/2004/09/transfer',
+  wsmid: 'http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd',
+  wsmanfault: 'http://schemas.microsoft.com/wbem/wsman/1/wsmanfault',
+  cim: 'http://schemas.dmtf.org/wbem/wscim/1/common',
+  wsmb: 'http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd',
+} as const;
+
+/** Preferred prefixes when winrmd writes XML (the ones Windows uses). */
+export const PREFIX: Record<string, string> = {
+  [NS.soap]: 's',
+  [NS.xsi]: 'xsi',
+  [NS.wsa]: 'a',
+  [NS.wsman]: 'w',
+  [NS.wsmv]: 'p',
+  [NS.wsen]: 'n',
+  [NS.wxf]: 'x',
+  [NS.wsmid]: 'wsmid',
+  [NS.wsmanfault]: 'f',
+  [NS.cim]: 'cim',
+  [NS.wsmb]: 'b',
+};
+
+export const ACTION = {
+  get: `${NS.wxf}/Get`,
+  getResponse: `${NS.wxf}/GetResponse`,
+  put: `${NS.wxf}/Put`,
+  putResponse: `${NS.wxf}/PutResponse`,
+  create: `${NS.wxf}/Create`,
+  createResponse: `${NS.wxf}/CreateResponse`,
+  delete: `${NS.wxf}/Delete`,
+  deleteResponse: `${NS.wxf}/DeleteResponse`,
+  enumerate: `${NS.wsen}/Enumerate`,
+  enumerateResponse: `${NS.wsen}/EnumerateResponse`,
+  pull: `${NS.wsen}/Pull`,
+  pullResponse: `${NS.wsen}/PullResponse`,
+  release: `${NS.wsen}/Release`,
+  releaseResponse: `${NS.wsen}/ReleaseResponse`,
+  // DSP0226 Annex A: the fault actions, one per specification family.
+  wsaFault: `${NS.wsa}/fault`,
+  wsmanFault: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/fault',
+  wsenFault: `${NS.wsen}/fault`,
+} as const;
+
+export const ANONYMOUS = `${NS.wsa}/role/anonymous`;
+
+export const DIALECT = {
+  wql: 'http://schemas.microsoft.com/wbem/wsman/1/WQL',
+  selector: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter',
+} as const;
+
+/** Resource URI roots. A WMI class URI is `${wmi}/<namespace>/<Class>` (MS-WSMV 2.2.4.x). */
+export const RESOURCE = {
+  wmi: 'http://schemas.microsoft.com/wbem/wsman/1/wmi',
+  dmtfCim: 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2',
+  /** MS-WSMV: the short alias prefixes winrm.cmd expands (wmicimv2/Win32_Process). */
+  wmicimv2: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2',
+} as const;
+
+/** The selector naming the CIM namespace for DMTF resource URIs (DSP0227 7.1). */
+export const CIM_NAMESPACE_SELECTOR = '__cimnamespace';
+
+export const SECURITY_PROFILE = {
+  httpBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic',
+  httpsBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic',
+  httpSpnego: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos',
+  httpsMutual: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual',
+} as const;
+
+export const WSMAN_PROTOCOL_VERSION = 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd';
+
+/** DSP0226 fault detail URIs. */
+export const FAULT_DETAIL = {
+  maxEnvelopeSize: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
+  invalidValue: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
+  filterDialectRequestedUnavailable: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/FilteringRequired',
+  invalidResourceUri: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidResourceURI',
+  expired: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/Expired',
+} as const;
+
+/** Response action for a custom method: `<resourceUri>/<Method>Response` (MS-WSMV 3.1.4.16). */
+export function methodResponseAction(action: string): string {
+  return `${action}Response`;
+}

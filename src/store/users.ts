@@ -1,0 +1,66 @@
+// Local users: a name, a salted password hash (never the password) and the Linux account
+// (runAs) their processes run as. One interface, two implementations, one contract suite
+// (DESIGN.md principle 8).
+import type { Db } from './db.js';
+
+export interface UserRecord {
+  name: string;
+  passwordHash: string;
+  runAs: string;
+}
+
+export interface UserStore {
+  get(name: string): UserRecord | undefined;
+  /** Adds or replaces. */
+  put(user: UserRecord): void;
+  remove(name: string): boolean;
+  list(): UserRecord[];
+}
+
+export class SqliteUserStore implements UserStore {
+  constructor(private readonly db: Db) {}
+
+  get(name: string): UserRecord | undefined {
+    const row = this.db.prepare('SELECT name, password_hash, run_as FROM users WHERE name = ?').get(name) as
+      | { name: string; password_hash: string; run_as: string }
+      | undefined;
+    return row && { name: row.name, passwordHash: row.password_hash, runAs: row.run_as };
+  }
+
+  put(user: UserRecord): void {
+    this.db
+      .prepare(`INSERT INTO users (name, password_hash, run_as, created_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, run_as = excluded.run_as`)
+      .run(user.name, user.passwordHash, user.runAs, new Date().toISOString());
+  }
+
+  remove(name: string): boolean {
+    return this.db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+  }
+
+  list(): UserRecord[] {
+    return (this.db.prepare('SELECT name, password_hash, run_as FROM users ORDER BY name').all() as { name: string; password_hash: string; run_as: string }[])
+      .map((r) => ({ name: r.name, passwordHash: r.password_hash, runAs: r.run_as }));
+  }
+}
+
+export class MemoryUserStore implements UserStore {
+  private readonly users = new Map<string, UserRecord>();
+
+  get(name: string): UserRecord | undefined {
+    const u = this.users.get(name.toLowerCase());
+    return u && { ...u };
+  }
+
+  put(user: UserRecord): void {
+    this.users.set(user.name.toLowerCase(), { ...user });
+  }
+
+  remove(name: string): boolean {
+    return this.users.delete(name.toLowerCase());
+  }
+
+  list(): UserRecord[] {
+    return [...this.users.values()].sort((a, b) => a.name.localeCompare(b.name)).map((u) => ({ ...u }));
+  }
+}

@@ -1,0 +1,48 @@
+// What every operation stub gets, and the helpers they share to call providers safely.
+import type { Caller, ProviderLogger, ProviderRequest } from '../../provider-api.js';
+import { WsmanFault } from '../../soap/faults.js';
+import type { EnumerationContexts } from '../enumeration-contexts.js';
+import type { WsmanRequest } from '../request.js';
+import type { Resources, Target } from '../resources.js';
+
+export interface OpContext {
+  caller: Caller;
+  log: ProviderLogger;
+  resources: Resources;
+  enumerations: EnumerationContexts<string>;
+  /** Aborted when the OperationTimeout runs out (or the server stops). */
+  signal: AbortSignal;
+  /** Epoch milliseconds by which the reply must be sent. */
+  deadline: number;
+  enumerationTimeoutMs: number;
+}
+
+export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Target, className?: string): ProviderRequest {
+  const entry = target.kind === 'class' ? target.entry : undefined;
+  return {
+    caller: ctx.caller,
+    resourceUri: req.resourceUri,
+    className: className ?? entry?.cls.name,
+    namespace: target.kind === 'raw' ? undefined : target.namespace,
+    selectors: target.selectors,
+    options: req.options,
+    signal: ctx.signal,
+    log: ctx.log,
+  };
+}
+
+/**
+ * Wait for a provider, but never past the caller's OperationTimeout: a slow provider is a
+ * TimedOut fault (DSP0226 §6.1), not a hung request. The provider sees the abort on req.signal.
+ */
+export function beforeDeadline<T>(work: Promise<T>, ctx: OpContext): Promise<T> {
+  if (ctx.signal.aborted) return Promise.reject(new WsmanFault('TimedOut'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new WsmanFault('TimedOut'));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => { ctx.signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { ctx.signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

@@ -1,0 +1,232 @@
+// WS-Enumeration Enumerate, Pull and Release (DSP0226 §8) with the WS-Management extensions:
+// OptimizeEnumeration, MaxElements, EnumerationMode, and the WQL and selector filter dialects.
+// A provider's enumerate() is an async iterable; this stub pages it into envelopes that stay
+// under the client's MaxEnvelopeSize (DSP0226 §6.2: a reply never exceeds it).
+import type { ClassEntry } from '../../cim/registry.js';
+import { eprToXml, fragmentToXml, instanceToXml, selectorsOf } from '../../cim/serialize.js';
+import { matches, parseWql, project, validateQuery, WqlError, type WqlQuery } from '../../cim/wql.js';
+import type { Instance } from '../../provider-api.js';
+import type { ReplyMessage } from '../../soap/envelope.js';
+import { WsmanFault } from '../../soap/faults.js';
+import { ACTION, DIALECT, NS } from '../../soap/names.js';
+import { child, children, el, raw, serialize, textOf, type XmlNode } from '../../soap/xml.js';
+import type { OpenEnumeration } from '../enumeration-contexts.js';
+import type { WsmanRequest } from '../request.js';
+import type { Target } from '../resources.js';
+import { beforeDeadline, providerRequest, type OpContext } from './context.js';
+
+type Mode = 'object' | 'epr' | 'objectAndEpr';
+
+/** Room kept for the envelope and headers around the items. */
+const ENVELOPE_OVERHEAD = 2048;
+
+interface Filter {
+  keep(inst: Instance): boolean;
+  /** The WQL select list applied to an instance's properties, when there is one. */
+  project?(properties: Instance['properties']): Instance['properties'];
+}
+
+export async function enumerate(req: WsmanRequest, ctx: OpContext, target: Target): Promise<ReplyMessage> {
+  const body = req.body;
+  if (!body || body.ns !== NS.wsen || body.name !== 'Enumerate') throw new WsmanFault('SchemaValidationError', 'The body must be a wsen:Enumerate element.');
+  const mode = readMode(body);
+  const optimize = child(body, NS.wsman, 'OptimizeEnumeration') !== undefined;
+  const maxElements = readPositive(child(body, NS.wsman, 'MaxElements'), 1, 'MaxElements');
+  const filterNode = child(body, NS.wsman, 'Filter') ?? child(body, NS.wsen, 'Filter');
+
+  const { entries, filter } = plan(ctx, target, filterNode);
+  const source = instances(req, ctx, target, entries, filter, mode);
+  const open = ctx.enumerations.create(ctx.caller.user, source[Symbol.asyncIterator]());
+
+  const items: XmlNode[] = [];
+  let end = false;
+  if (optimize) {
+    try {
+      ({ end } = await fill(open, items, maxElements, req.maxEnvelopeSize, ctx, false));
+    } catch (err) {
+      ctx.enumerations.drop(open);
+      throw err;
+    }
+  }
+  const reply = el(NS.wsen, 'EnumerateResponse', {}, el(NS.wsen, 'EnumerationContext', {}, end ? '' : open.id));
+  if (optimize) {
+    reply.children.push(el(NS.wsman, 'Items', {}, ...items));
+    if (end) reply.children.push(el(NS.wsman, 'EndOfSequence'));
+  }
+  if (end) ctx.enumerations.drop(open);
+  else ctx.enumerations.yield(open);
+  return { action: ACTION.enumerateResponse, relatesTo: req.messageId, body: [reply] };
+}
+
+export async function pull(req: WsmanRequest, ctx: OpContext): Promise<ReplyMessage> {
+  const body = req.body;
+  if (!body || body.ns !== NS.wsen || body.name !== 'Pull') throw new WsmanFault('SchemaValidationError', 'The body must be a wsen:Pull element.');
+  const id = textOf(child(body, NS.wsen, 'EnumerationContext')) ?? '';
+  const maxElements = readPositive(child(body, NS.wsen, 'MaxElements'), 1, 'MaxElements');
+  const maxChars = child(body, NS.wsen, 'MaxCharacters') ? readPositive(child(body, NS.wsen, 'MaxCharacters'), Infinity, 'MaxCharacters') : Infinity;
+  const open = ctx.enumerations.acquire(id, ctx.caller.user);
+  const items: XmlNode[] = [];
+  let end: boolean;
+  try {
+    ({ end } = await fill(open, items, maxElements, Math.min(req.maxEnvelopeSize, maxChars + ENVELOPE_OVERHEAD), ctx, true));
+  } catch (err) {
+    ctx.enumerations.drop(open);
+    throw err;
+  }
+  const reply = el(NS.wsen, 'PullResponse');
+  if (!end) reply.children.push(el(NS.wsen, 'EnumerationContext', {}, open.id));
+  reply.children.push(el(NS.wsen, 'Items', {}, ...items));
+  if (end) {
+    reply.children.push(el(NS.wsen, 'EndOfSequence'));
+    ctx.enumerations.drop(open);
+  } else {
+    ctx.enumerations.yield(open);
+  }
+  return { action: ACTION.pullResponse, relatesTo: req.messageId, body: [reply] };
+}
+
+export async function release(req: WsmanRequest, ctx: OpContext): Promise<ReplyMessage> {
+  const id = textOf(child(req.body, NS.wsen, 'EnumerationContext')) ?? '';
+  ctx.enumerations.release(id, ctx.caller.user);
+  return { action: ACTION.releaseResponse, relatesTo: req.messageId, body: [] };
+}
+
+/**
+ * Take up to maxElements items that fit in maxEnvelope. An item that does not fit stays for the
+ * next Pull; if even the first does not fit, that is EncodingLimit. If the OperationTimeout runs
+ * out with items in hand they are returned; with none, a Pull answers TimedOut (DSP0226 §8.4)
+ * and the pending read is kept for the next Pull.
+ */
+async function fill(open: OpenEnumeration<string>, items: XmlNode[], maxElements: number, maxEnvelope: number, ctx: OpContext, timeoutFaults: boolean): Promise<{ end: boolean }> {
+  let size = ENVELOPE_OVERHEAD;
+  while (items.length < maxElements) {
+    open.pending ??= open.iterator.next();
+    let next: IteratorResult<string>;
+    try {
+      next = await beforeDeadline(open.pending, ctx);
+    } catch (err) {
+      if (err instanceof WsmanFault && err.id === 'TimedOut' && (items.length > 0 || !timeoutFaults)) return { end: false };
+      if (!(err instanceof WsmanFault && err.id === 'TimedOut')) open.pending = undefined;
+      throw err;
+    }
+    if (next.done) {
+      open.pending = undefined;
+      return { end: true };
+    }
+    const itemSize = Buffer.byteLength(next.value);
+    if (size + itemSize > maxEnvelope) {
+      if (items.length === 0) {
+        open.pending = undefined;
+        throw new WsmanFault('EncodingLimit', `One item is larger than the MaxEnvelopeSize of ${maxEnvelope} octets.`);
+      }
+      return { end: false }; // keep open.pending: the item goes first in the next Pull
+    }
+    open.pending = undefined;
+    size += itemSize;
+    items.push(raw(next.value));
+  }
+  // Peek whether the sequence is over, so the last page carries EndOfSequence without an extra Pull.
+  open.pending = open.iterator.next();
+  const peek = await Promise.race([open.pending, new Promise<undefined>((r) => setImmediate(r, undefined))]);
+  if (peek?.done) {
+    open.pending = undefined;
+    return { end: true };
+  }
+  return { end: false };
+}
+
+function readMode(body: XmlNode): Mode {
+  const text = textOf(child(body, NS.wsman, 'EnumerationMode'));
+  if (text === undefined) return 'object';
+  if (text === 'EnumerateEPR') return 'epr';
+  if (text === 'EnumerateObjectAndEPR') return 'objectAndEpr';
+  throw new WsmanFault('InvalidParameter', `EnumerationMode ${text} is not supported (EnumerateEPR, EnumerateObjectAndEPR).`);
+}
+
+function readPositive(node: XmlNode | undefined, fallback: number, what: string): number {
+  const text = textOf(node);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new WsmanFault('InvalidParameter', `${what} must be a positive integer, not "${text}".`);
+  return n;
+}
+
+/** Which classes to walk and which instances to keep. */
+function plan(ctx: OpContext, target: Target, filterNode: XmlNode | undefined): { entries: ClassEntry[]; filter: Filter } {
+  if (target.kind === 'raw') throw new WsmanFault('ActionNotSupported', 'This resource cannot be enumerated.');
+  const dialect = filterNode?.attrs.Dialect ?? (filterNode ? DIALECT.wql : undefined);
+  let query: WqlQuery | undefined;
+  if (dialect === DIALECT.wql) {
+    const text = textOf(filterNode) ?? '';
+    try {
+      query = parseWql(text);
+    } catch (err) {
+      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message} (position ${err.position}).`);
+      throw err;
+    }
+  } else if (dialect !== undefined && dialect !== DIALECT.selector) {
+    throw new WsmanFault('FilterDialectRequestedUnavailable', `The filter dialect ${dialect} is not supported; use ${DIALECT.wql} or ${DIALECT.selector}.`);
+  }
+
+  let root: ClassEntry;
+  if (target.kind === 'namespace') {
+    // `…/wmi/root/cimv2/*`: the class comes from the query (MS-WSMV 3.1.4.8.1).
+    if (!query) throw new WsmanFault('CannotProcessFilter', 'A resource URI ending in * needs a WQL filter naming the class.');
+    root = ctx.resources.classInNamespace(target.namespace, query.className);
+  } else {
+    root = target.entry;
+    if (query && query.className.toLowerCase() !== root.cls.name.toLowerCase() && !ctx.resources.classes.derivesFrom(ctx.resources.classes.find(target.namespace, query.className) ?? root, root.cls.name)) {
+      throw new WsmanFault('CannotProcessFilter', `The query selects from ${query.className}, which is not ${root.cls.name} or a subclass of it.`);
+    }
+    if (query) root = ctx.resources.classInNamespace(target.namespace, query.className);
+  }
+  const namespace = root.cls.namespace;
+  const entries = ctx.resources.classes.family(namespace, root.cls.name);
+
+  if (query) {
+    const q = query;
+    try {
+      validateQuery(q, Object.keys(root.cls.properties));
+    } catch (err) {
+      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message} (position ${err.position}).`);
+      throw err;
+    }
+    return {
+      entries,
+      filter: {
+        keep: (inst) => matches(q, inst.properties),
+        project: q.properties === '*' ? undefined : (props) => project(q, props),
+      },
+    };
+  }
+  if (dialect === DIALECT.selector) {
+    const selectors: [string, string][] = children(child(filterNode, NS.wsman, 'SelectorSet'), NS.wsman, 'Selector').map((s) => [s.attrs.Name ?? '', textOf(s) ?? '']);
+    const known = new Map(Object.keys(root.cls.properties).map((p) => [p.toLowerCase(), p]));
+    const resolved = selectors.map(([name, value]): [string, string] => {
+      const prop = known.get(name.toLowerCase());
+      if (!prop) throw new WsmanFault('CannotProcessFilter', `The selector filter names ${name}, which is not a property of ${root.cls.name}.`);
+      return [prop, value.toLowerCase()];
+    });
+    return { entries, filter: { keep: (inst) => resolved.every(([p, v]) => String(inst.properties[p] ?? '').toLowerCase() === v) } };
+  }
+  return { entries, filter: { keep: () => true } };
+}
+
+async function* instances(req: WsmanRequest, ctx: OpContext, target: Target, entries: ClassEntry[], filter: Filter, mode: Mode): AsyncGenerator<string> {
+  for (const entry of entries) {
+    if (!entry.provider.enumerate) continue;
+    // The iteration outlives this request (later Pulls): it gets no request-bound abort signal.
+    const preq = { ...providerRequest(req, ctx, target, entry.cls.name), selectors: {}, signal: new AbortController().signal };
+    for await (const inst of entry.provider.enumerate(preq)) {
+      if (inst.className.toLowerCase() !== entry.cls.name.toLowerCase() || !filter.keep(inst)) continue;
+      yield serialize(item(inst, entry, filter, mode));
+    }
+  }
+}
+
+function item(inst: Instance, entry: ClassEntry, filter: Filter, mode: Mode): XmlNode {
+  if (mode === 'epr') return eprToXml(entry.uri, selectorsOf(inst, entry.cls));
+  const object = filter.project ? fragmentToXml(filter.project(inst.properties), entry.cls) : instanceToXml(inst, entry.cls, entry.uri);
+  if (mode === 'object') return object;
+  return el(NS.wsman, 'Item', {}, object, eprToXml(entry.uri, selectorsOf(inst, entry.cls)));
+}

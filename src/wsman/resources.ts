@@ -1,0 +1,68 @@
+// Resource URI → what serves it (DESIGN.md principle 1): an exact URI a provider registered,
+// then a CIM class by its WMI URI (`…/wmi/<namespace>/<Class>`, MS-WSMV 2.2.4.x) or its DMTF URI
+// (`…/cim-schema/2/<Class>` with the __cimnamespace selector, DSP0227 §7.1), then the WMI
+// namespace wildcard `…/wmi/<namespace>/*` whose class comes from a WQL filter.
+import { ClassRegistry, type ClassEntry } from '../cim/registry.js';
+import type { Provider, Selectors } from '../provider-api.js';
+import { WsmanFault } from '../soap/faults.js';
+import { CIM_NAMESPACE_SELECTOR, RESOURCE } from '../soap/names.js';
+
+export type Target =
+  | { kind: 'class'; entry: ClassEntry; namespace: string; selectors: Selectors }
+  | { kind: 'namespace'; namespace: string; selectors: Selectors }
+  | { kind: 'raw'; provider: Provider; selectors: Selectors };
+
+export const DEFAULT_CIM_NAMESPACE = 'root/cimv2';
+
+export class Resources {
+  readonly classes = new ClassRegistry();
+  private readonly raw = new Map<string, Provider>();
+
+  add(provider: Provider): void {
+    for (const cls of provider.classes ?? []) this.classes.add(provider, cls);
+    for (const uri of provider.resourceUris ?? []) {
+      const key = uri.toLowerCase();
+      if (this.raw.has(key)) throw new Error(`resource ${uri} is served by two providers`);
+      this.raw.set(key, provider);
+    }
+  }
+
+  resolve(resourceUri: string, requestSelectors: Selectors): Target {
+    if (!resourceUri) throw new WsmanFault('DestinationUnreachable', 'The request has no ResourceURI.');
+    const raw = this.raw.get(resourceUri.toLowerCase());
+    if (raw) return { kind: 'raw', provider: raw, selectors: requestSelectors };
+
+    // __cimnamespace is addressing, not a key: consume it here (DSP0227 §7.1).
+    const selectors = { ...requestSelectors };
+    const nsSelector = Object.keys(selectors).find((k) => k.toLowerCase() === CIM_NAMESPACE_SELECTOR);
+    const namespaceFromSelector = nsSelector ? selectors[nsSelector].replace(/\\/g, '/') : undefined;
+    if (nsSelector) delete selectors[nsSelector];
+
+    const lower = resourceUri.toLowerCase();
+    let namespace: string;
+    let className: string;
+    if (lower.startsWith(`${RESOURCE.wmi}/`.toLowerCase())) {
+      const path = resourceUri.slice(RESOURCE.wmi.length + 1).split('/');
+      className = path.pop() ?? '';
+      namespace = path.join('/');
+      if (namespaceFromSelector && namespaceFromSelector.toLowerCase() !== namespace.toLowerCase()) {
+        throw new WsmanFault('InvalidSelectors', `The __cimnamespace selector (${namespaceFromSelector}) contradicts the resource URI (${namespace}).`);
+      }
+    } else if (lower.startsWith(`${RESOURCE.dmtfCim}/`.toLowerCase())) {
+      className = resourceUri.slice(RESOURCE.dmtfCim.length + 1);
+      namespace = namespaceFromSelector ?? DEFAULT_CIM_NAMESPACE;
+    } else {
+      throw new WsmanFault('DestinationUnreachable', `No provider serves the resource URI ${resourceUri}.`);
+    }
+    if (className === '*' && namespace) return { kind: 'namespace', namespace, selectors };
+    const entry = this.classes.find(namespace, className);
+    if (!entry) throw new WsmanFault('DestinationUnreachable', `The class ${className} does not exist in namespace ${namespace}.`);
+    return { kind: 'class', entry, namespace, selectors };
+  }
+
+  classInNamespace(namespace: string, className: string): ClassEntry {
+    const entry = this.classes.find(namespace, className);
+    if (!entry) throw new WsmanFault('DestinationUnreachable', `The class ${className} does not exist in namespace ${namespace}.`);
+    return entry;
+  }
+}

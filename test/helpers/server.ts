@@ -1,0 +1,41 @@
+// An in-process winrmd for integration tests: the real app, a memory user store, the OS provider
+// and the widget fixture provider.
+import { pino } from 'pino';
+import request from 'supertest';
+import { createOsProvider } from '../../providers/os/index.js';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import type { Provider } from '../../src/provider-api.js';
+import { buildServer } from '../../src/server.js';
+import { MemoryUserStore } from '../../src/store/users.js';
+import { widgetProvider, type WidgetProvider } from '../fixtures/widget-provider.js';
+
+export const ALICE = { user: 'alice', password: 'alice-Secret-1' };
+export const BOB = { user: 'bob', password: 'bob-Secret-2' };
+
+export function basic(c: { user: string; password: string }): string {
+  return `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}`;
+}
+
+export async function testServer(overrides: Record<string, unknown> = {}, extraProviders: Provider[] = []) {
+  const config: Config = configSchema.parse({ service: { allowUnencrypted: true }, ...overrides });
+  const users = new MemoryUserStore();
+  users.put({ name: ALICE.user, passwordHash: await hashPassword(ALICE.password), runAs: 'nobody' });
+  users.put({ name: BOB.user, passwordHash: await hashPassword(BOB.password), runAs: 'nobody' });
+  users.put({ name: 'rooty', passwordHash: await hashPassword('rooty-Secret-3'), runAs: 'root' });
+  const widgets: WidgetProvider = widgetProvider();
+  const logLines: string[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const server = await buildServer({ config, users, log, providers: [createOsProvider(), widgets, ...extraProviders] });
+  const http = server.app.callback();
+  const post = (xml: string | Buffer, auth: string | undefined = basic(ALICE), path = '/wsman') => {
+    let r = request(http).post(path).set('Content-Type', 'application/soap+xml;charset=UTF-8');
+    if (auth) r = r.set('Authorization', auth);
+    return r.send(xml).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks).toString('utf8')));
+    });
+  };
+  return { server, widgets, post, http, logLines, config };
+}
