@@ -1,0 +1,139 @@
+// The messages the benchmark's processes exchange over their IPC channels, and the parent side of
+// that channel: forking a child that is killed whatever happens to the parent, and asking it
+// questions with an id-matched reply.
+import { fork, type ChildProcess } from 'node:child_process';
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** Peak RSS of the process so far (getrusage ru_maxrss), bytes. */
+  maxRss: number;
+  /** Open enumeration contexts in the winrmd core (undefined for the baseline). */
+  openEnumerations?: number;
+  /** Whether a full GC ran before sampling (the child was started with --expose-gc). */
+  gc: boolean;
+}
+
+export type ServerReady = { type: 'ready'; port: number };
+
+/** Every child the parent started; all are killed on exit, signal or failure. */
+const children = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+  children.clear();
+}
+
+let hooked = false;
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+export interface Child {
+  proc: ChildProcess;
+  /** Send a message and wait for the reply carrying the same id. */
+  ask<T>(msg: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** Wait for the next message of a type. */
+  next<T>(type: string, timeoutMs?: number): Promise<T>;
+  /** Ask the child to stop, and kill it if it has not exited within graceMs. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+let seq = 0;
+
+export function spawnChild(script: string, opts: { execArgv?: string[]; env?: NodeJS.ProcessEnv; name: string }): Child {
+  hookExit();
+  const proc = fork(script, [], {
+    execArgv: opts.execArgv ?? [],
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(proc);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => {
+    children.delete(proc);
+    resolve();
+  }));
+  let dead: Error | undefined;
+  proc.once('exit', (code, signal) => {
+    dead = new Error(`${opts.name} exited (code ${code}, signal ${signal})`);
+  });
+
+  const waitFor = <T>(pred: (m: any) => boolean, timeoutMs: number, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      if (dead) return reject(dead);
+      const timer = setTimeout(() => done(new Error(`${opts.name}: no ${what} within ${timeoutMs} ms`)), timeoutMs);
+      const onMsg = (m: any) => {
+        if (pred(m)) done(undefined, m);
+      };
+      const onExit = () => done(dead ?? new Error(`${opts.name} exited`));
+      const done = (err?: Error, m?: T) => {
+        clearTimeout(timer);
+        proc.off('message', onMsg);
+        proc.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(m as T);
+      };
+      proc.on('message', onMsg);
+      proc.once('exit', onExit);
+    });
+
+  return {
+    proc,
+    ask<T>(msg: Record<string, unknown>, timeoutMs = 60_000) {
+      const id = ++seq;
+      const p = waitFor<T>((m) => m && m.id === id, timeoutMs, `reply to ${String(msg.type)}`);
+      proc.send({ ...msg, id });
+      return p;
+    },
+    next<T>(type: string, timeoutMs = 30_000) {
+      return waitFor<T>((m) => m && m.type === type, timeoutMs, `${type} message`);
+    },
+    async stop(graceMs = 10_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      if (proc.connected) proc.send({ type: 'stop' });
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The child side: exit when the parent goes away, however it goes. */
+export function exitWithParent(cleanup?: () => void): void {
+  process.on('disconnect', () => {
+    try {
+      cleanup?.();
+    } finally {
+      process.exit(0);
+    }
+  });
+}
+
+export function memorySample(openEnumerations?: number): MemorySample {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    maxRss: process.resourceUsage().maxRSS * 1024,
+    openEnumerations,
+    gc: Boolean(gc),
+  };
+}

@@ -1,0 +1,316 @@
+// Interop with a real client: Debian's pywinrm 0.3.0 (installed for /usr/bin/python3 only) talks to
+// a real winrmd listening on 127.0.0.1 over HTTP and HTTPS. The Python side
+// (pywinrm_client.py) builds its envelopes as pywinrm does, sends them through
+// winrm.protocol.Protocol.send_message, checks RelatesTo/Action and parses the replies with
+// ElementTree; this file asserts on what Python parsed.
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { configSchema } from '../../src/config/schema.js';
+import { startServer, type Winrmd } from '../../src/server.js';
+import { MemoryUserStore } from '../../src/store/users.js';
+import { ALICE, BOB } from '../helpers/server.js';
+import { ACTIONS, envelope, identify, URI } from '../helpers/envelope.js';
+
+const PYTHON = '/usr/bin/python3';
+const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pywinrm_client.py');
+const OS_URI = `${URI.wmi}/Win32_OperatingSystem`;
+const PROCESS_URI = `${URI.wmi}/Win32_Process`;
+const execFileP = promisify(execFile);
+
+type Step = string | ({ kind: string } & Record<string, unknown>);
+interface StepResult {
+  ok: boolean;
+  error?: string;
+  message?: string;
+  code?: number;
+  reply?: string;
+  relates_to_checked?: number;
+  [k: string]: unknown;
+}
+interface Job {
+  endpoint: string;
+  transport?: 'plaintext' | 'ssl';
+  username: string;
+  password: string;
+  steps: Step[];
+}
+
+/** Runs pywinrm_client.py on one job: no shell, a hard timeout, JSON in and out. */
+function runClient(job: Job, timeoutMs = 20_000): Promise<StepResult[]> {
+  return new Promise((resolve, reject) => {
+    // pywinrm trusts the proxy environment (session.trust_env); a proxy must not sit in between.
+    const env = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE: '1' };
+    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) delete env[k];
+    const child = spawn(PYTHON, [CLIENT], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pywinrm_client.py timed out after ${timeoutMs} ms; stderr: ${err}`));
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`pywinrm_client.py exited ${code}; stderr: ${err}`));
+      try {
+        resolve((JSON.parse(out) as { results: StepResult[] }).results);
+      } catch (e) {
+        reject(new Error(`unparsable output (${String(e)}): ${out}; stderr: ${err}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
+}
+
+/** The one result of a one-step job, with the Python error shown when a success was expected. */
+async function one(job: Omit<Job, 'steps'>, step: Step): Promise<StepResult> {
+  const [r] = await runClient({ ...job, steps: [step] });
+  return r!;
+}
+
+function okResult(r: StepResult): StepResult {
+  expect(r.ok, `pywinrm step failed: ${r.error}: ${r.message}\n${(r.traceback as string | undefined) ?? ''}`).toBe(true);
+  return r;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  // A zombie still answers signal 0; it is gone as far as WMI is concerned.
+  return !/^\d+ \(.*\) Z /.test(readProcStat(pid));
+}
+
+function readProcStat(pid: number): string {
+  try {
+    return require_('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
+  } catch {
+    return '';
+  }
+}
+// readFileSync through a dynamic-free import keeps this file ESM-only.
+import * as fsSync from 'node:fs';
+const require_ = (_: 'node:fs') => fsSync;
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('pywinrm 0.3.0 against a real winrmd', () => {
+  let server: Winrmd;
+  let stateDir: string;
+  let http: Omit<Job, 'steps'>;
+  let https: Omit<Job, 'steps'>;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-interop-'));
+    const config = configSchema.parse({
+      stateDir,
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
+      service: { allowUnencrypted: true },
+      logging: { level: 'silent' },
+    });
+    const users = new MemoryUserStore();
+    users.put({ name: ALICE.user, passwordHash: await hashPassword(ALICE.password), runAs: 'nobody' });
+    users.put({ name: BOB.user, passwordHash: await hashPassword(BOB.password), runAs: 'nobody' });
+    server = await startServer({ config, users });
+    http = { endpoint: `http://127.0.0.1:${server.httpPort}/wsman`, transport: 'plaintext', username: ALICE.user, password: ALICE.password };
+    https = { endpoint: `https://127.0.0.1:${server.httpsPort}/wsman`, transport: 'ssl', username: ALICE.user, password: ALICE.password };
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  describe('Identify', () => {
+    it('answers over HTTP (Basic, plaintext transport) and HTTPS (ssl transport, self-signed certificate)', async () => {
+      const [plain, tls] = await Promise.all([one(http, { kind: 'identify' }), one(https, { kind: 'identify' })]);
+      for (const r of [okResult(plain), okResult(tls)]) {
+        expect(r.ProductVendor).toBe('winrmd');
+        expect(r.ProtocolVersion).toBe('http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd');
+        expect(r.ProductVersion).toMatch(/^OS: \S+ SP: 0\.0 Stack: 3\.0$/);
+      }
+      expect(tls.SecurityProfiles).toContain('http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic');
+    });
+
+    it('also takes the envelope shapes of test/helpers as raw send_message steps', async () => {
+      const [raw, get] = await runClient({
+        ...http,
+        steps: [identify('env'), envelope({ action: ACTIONS.get, resourceUri: OS_URI })],
+      });
+      expect(okResult(raw!).reply).toContain('<wsmid:ProductVendor>winrmd</wsmid:ProductVendor>');
+      expect(okResult(get!).reply).toContain('Win32_OperatingSystem');
+    });
+  });
+
+  describe('Get', () => {
+    it('Win32_OperatingSystem (no selectors): CSName is this host, over HTTP and HTTPS', async () => {
+      const [plain, tls] = await Promise.all([
+        one(http, { kind: 'get', resource_uri: OS_URI }),
+        one(https, { kind: 'get', resource_uri: OS_URI }),
+      ]);
+      for (const r of [okResult(plain), okResult(tls)]) {
+        expect(r.relates_to_checked).toBe(1);
+        expect(r.class).toBe('Win32_OperatingSystem');
+        expect(r.namespace).toBe(OS_URI);
+        const props = r.properties as Record<string, unknown>;
+        expect(props.CSName).toBe(os.hostname());
+        expect(typeof props.Caption).toBe('string');
+        expect(props.Caption).not.toBe('');
+      }
+    });
+
+    it('Win32_Process with Handle=<the server pid>: ProcessId is that pid', async () => {
+      const r = okResult(await one(http, { kind: 'get', resource_uri: PROCESS_URI, selectors: { Handle: String(process.pid) } }));
+      const props = r.properties as Record<string, unknown>;
+      expect(r.class).toBe('Win32_Process');
+      expect(props.ProcessId).toBe(String(process.pid));
+      expect(props.Handle).toBe(String(process.pid));
+      expect(props.CSName).toBe(os.hostname());
+    });
+  });
+
+  describe('Enumerate + Pull', () => {
+    const checkItems = (items: Array<{ element: string; properties: Record<string, unknown> }>) => {
+      const pids = items.map((i) => i.properties.ProcessId);
+      for (const p of pids) expect(p, `ProcessId ${String(p)}`).toMatch(/^\d+$/);
+      const numbers = pids.map(Number);
+      expect(new Set(numbers).size, 'duplicate ProcessIds').toBe(numbers.length);
+      expect(numbers).toContain(process.pid);
+      return numbers;
+    };
+
+    it('WQL projection with a WHERE on the server pid: one w:XmlFragment with Name and ProcessId', async () => {
+      const r = okResult(
+        await one(http, {
+          kind: 'enumerate_all',
+          resource_uri: PROCESS_URI,
+          wql: `SELECT Name,ProcessId FROM Win32_Process WHERE ProcessId = ${process.pid}`,
+        }),
+      );
+      const items = r.items as Array<{ element: string; properties: Record<string, unknown> }>;
+      expect(items).toHaveLength(1);
+      expect(items[0]!.element).toBe('XmlFragment');
+      expect(Object.keys(items[0]!.properties).sort()).toEqual(['Name', 'ProcessId']);
+      expect(checkItems(items)).toEqual([process.pid]);
+      // Enumerate + at least one Pull, RelatesTo checked on each.
+      expect(r.pulls).toBeGreaterThanOrEqual(1);
+      expect(r.relates_to_checked).toBe(1 + (r.pulls as number));
+    });
+
+    it('the whole Win32_Process class, OptimizeEnumeration and MaxElements 5: several Pulls, no duplicates', async () => {
+      const r = okResult(
+        await one(https, { kind: 'enumerate_all', resource_uri: PROCESS_URI, optimize: true, max_elements: 5 }),
+      );
+      const items = r.items as Array<{ element: string; properties: Record<string, unknown> }>;
+      const pages = r.pages as number[];
+      for (const i of items) expect(i.element).toBe('Win32_Process');
+      checkItems(items);
+      expect(items.length).toBeGreaterThan(5);
+      expect(r.pulls).toBeGreaterThanOrEqual(1);
+      expect(r.relates_to_checked).toBe(1 + (r.pulls as number));
+      // The optimized Enumerate carries the first page; no page exceeds MaxElements.
+      expect(pages[0]).toBeGreaterThan(0);
+      for (const p of pages) expect(p).toBeLessThanOrEqual(5);
+      expect(pages.reduce((a, b) => a + b, 0)).toBe(items.length);
+    });
+
+    it('a bad WQL query (SELECT FROM): pywinrm raises WinRMError carrying the fault', async () => {
+      const r = await one(http, { kind: 'enumerate_all', resource_uri: PROCESS_URI, wql: 'SELECT FROM' });
+      expect(r.ok).toBe(false);
+      // pywinrm 0.3.0 turns an HTTP 500 with a SOAP fault into WinRMError('<Reason text> (extended fault data: {...})').
+      expect(r.error).toBe('WinRMError');
+      expect(r.message).toMatch(/WQL query is not valid/);
+      expect(r.message).toContain("'http_status_code': 500");
+      expect(r.message).toContain("'wsmanfault_code': '2150858778'");
+      expect(r.message).toContain("'fault_subcode': 'n:CannotProcessFilter'");
+      expect(r.message).toContain("'fault_code': 's:Sender'");
+    });
+  });
+
+  describe('Invoke Win32_Process', () => {
+    it('Create runs the command line as the mapped account (nobody); Terminate stops it', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-create-'));
+      await chmod(dir, 0o777);
+      const uidFile = path.join(dir, 'uid');
+      const nobodyUid = (await execFileP('id', ['-u', 'nobody'])).stdout.trim();
+      let pid: number | undefined;
+      try {
+        const created = okResult(
+          await one(
+            { ...http, username: BOB.user, password: BOB.password },
+            { kind: 'invoke', resource_uri: PROCESS_URI, method: 'Create', params: { CommandLine: `sh -c 'id -u > ${uidFile}; sleep 30'` } },
+          ),
+        );
+        const out = created.output as Record<string, string | null>;
+        expect(created.relates_to_checked).toBe(1);
+        expect(out.ReturnValue).toBe('0');
+        expect(out.ProcessId).toMatch(/^\d+$/);
+        pid = Number(out.ProcessId);
+        expect(alive(pid)).toBe(true);
+        expect(await waitFor(async () => (await readFile(uidFile, 'utf8').catch(() => '')).trim() !== '', 5000), 'uid file written').toBe(true);
+        expect((await readFile(uidFile, 'utf8')).trim()).toBe(nobodyUid);
+
+        const terminated = okResult(
+          await one(
+            { ...http, username: BOB.user, password: BOB.password },
+            { kind: 'invoke', resource_uri: PROCESS_URI, method: 'Terminate', selectors: { Handle: String(pid) } },
+          ),
+        );
+        expect((terminated.output as Record<string, string>).ReturnValue).toBe('0');
+        const p = pid;
+        expect(await waitFor(() => !alive(p), 5000), `process ${p} still alive after Terminate`).toBe(true);
+      } finally {
+        // Create starts the process detached, in its own process group: kill the whole group.
+        if (pid !== undefined) {
+          try {
+            process.kill(-pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('authentication', () => {
+    it('a wrong password: pywinrm raises InvalidCredentialsError', async () => {
+      const [plain, tls] = await Promise.all([
+        one({ ...http, password: 'not-the-password' }, { kind: 'identify' }),
+        one({ ...https, username: BOB.user, password: 'not-the-password' }, { kind: 'identify' }),
+      ]);
+      for (const r of [plain, tls]) {
+        expect(r.ok).toBe(false);
+        expect(r.error).toBe('InvalidCredentialsError');
+      }
+    });
+
+    it('no Authorization header: 401 with a WWW-Authenticate challenge, over HTTP and HTTPS', async () => {
+      const [plain, tls] = await Promise.all([one(http, { kind: 'unauthenticated_post' }), one(https, { kind: 'unauthenticated_post' })]);
+      for (const r of [okResult(plain), okResult(tls)]) {
+        expect(r.status).toBe(401);
+        expect(r.www_authenticate).toMatch(/^Basic realm="WSMAN"/);
+      }
+    });
+  });
+});
