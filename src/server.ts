@@ -103,6 +103,9 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   const { log } = built;
   const l = config.limits;
   const servers: http.Server[] = [];
+  // Node enforces headersTimeout and requestTimeout only when it checks connections; check often
+  // enough that a slowloris client is cut off close to the configured bound.
+  const serverOptions = { connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
   const tune = (s: http.Server) => {
     // Minutes of keep-alive: clients reuse authenticated connections (winrm-wire.md, HTTP).
     s.keepAliveTimeout = l.keepAliveTimeoutMs;
@@ -128,13 +131,13 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   try {
     const { http: h, https: hs } = config.listeners;
     if (h.enabled) {
-      running.httpPort = await listen(tune(http.createServer(built.app.callback())), h.host, h.port);
+      running.httpPort = await listen(tune(http.createServer(serverOptions, built.app.callback())), h.host, h.port);
       log.info({ event: 'listening', scheme: 'http', host: h.host, port: running.httpPort, allowUnencrypted: config.service.allowUnencrypted });
     }
     if (hs.enabled) {
       const pem = await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir);
       if (pem.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
-      const server = https.createServer({ cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2' }, built.app.callback());
+      const server = https.createServer({ ...serverOptions, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2' }, built.app.callback());
       running.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
     }

@@ -219,8 +219,9 @@ async function findProcess(handle: string, signal?: AbortSignal): Promise<Proces
 
 async function getProcess(req: ProviderRequest): Promise<Values> {
   const { Handle } = resolveSelectors(Win32_Process, req.selectors);
-  const row = Handle === undefined ? null : await findProcess(Handle, req.signal);
-  if (!row) throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle ?? '(none)'}`);
+  if (Handle === undefined) throw new ProviderError('INVALID_PARAMETER', 'a Win32_Process is named by its Handle');
+  const row = await findProcess(Handle, req.signal);
+  if (!row) throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
   return toValues(row, osCaption(await osInfo()), hostname());
 }
 

@@ -34,7 +34,8 @@ async function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer>
 
 export function createApp(opts: AppOptions): Koa {
   const app = new Koa();
-  const router = new Router();
+  // strict: `/wsman/` is not `/wsman` (only the exact paths answer).
+  const router = new Router({ strict: true });
   app.proxy = false;
   // Koa's own error printing would bypass pino; the try/catch below is the one boundary.
   app.silent = true;

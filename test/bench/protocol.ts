@@ -17,6 +17,10 @@ export interface MemorySample {
   gc: boolean;
 }
 
+/** The one account the benchmark uses (Basic on every request; the server caches the verification). */
+export const BENCH_USER = { user: 'bench', password: 'bench-Secret-1' };
+export const BENCH_AUTH = `Basic ${Buffer.from(`${BENCH_USER.user}:${BENCH_USER.password}`).toString('base64')}`;
+
 export type ServerReady = { type: 'ready'; port: number };
 
 /** Every child the parent started; all are killed on exit, signal or failure. */
@@ -122,8 +126,8 @@ export function exitWithParent(cleanup?: () => void): void {
   });
 }
 
-export function memorySample(openEnumerations?: number): MemorySample {
-  const gc = (globalThis as { gc?: () => void }).gc;
+export function memorySample(collect: boolean, openEnumerations?: number): MemorySample {
+  const gc = collect ? (globalThis as { gc?: () => void }).gc : undefined;
   if (gc) gc();
   const m = process.memoryUsage();
   return {

@@ -28,9 +28,10 @@ export async function testServer(overrides: Record<string, unknown> = {}, extraP
   const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const server = await buildServer({ config, users, log, providers: [createOsProvider(), widgets, ...extraProviders] });
   const http = server.app.callback();
-  const post = (xml: string | Buffer, auth: string | undefined = basic(ALICE), path = '/wsman') => {
+  /** auth: undefined → Alice's Basic credentials; null → no Authorization header at all. */
+  const post = (xml: string | Buffer, auth: string | null = basic(ALICE), path = '/wsman') => {
     let r = request(http).post(path).set('Content-Type', 'application/soap+xml;charset=UTF-8');
-    if (auth) r = r.set('Authorization', auth);
+    if (auth !== null) r = r.set('Authorization', auth);
     return r.send(xml).buffer(true).parse((res, cb) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

@@ -4,6 +4,7 @@
 // winrm.protocol.Protocol.send_message, checks RelatesTo/Action and parses the replies with
 // ElementTree; this file asserts on what Python parsed.
 import { execFile, spawn } from 'node:child_process';
+import * as fsSync from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,9 +45,12 @@ interface Job {
 /** Runs pywinrm_client.py on one job: no shell, a hard timeout, JSON in and out. */
 function runClient(job: Job, timeoutMs = 20_000): Promise<StepResult[]> {
   return new Promise((resolve, reject) => {
-    // pywinrm trusts the proxy environment (session.trust_env); a proxy must not sit in between.
+    // pywinrm 0.3.0 builds its requests session with trust_env: a proxy from the environment would
+    // sit in between, and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE silently override
+    // server_cert_validation='ignore' (transport.build_session applies the merged `verify`), so the
+    // self-signed certificate would be rejected. Neither belongs in this client's environment.
     const env = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE: '1' };
-    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) delete env[k];
+    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']) delete env[k];
     const child = spawn(PYTHON, [CLIENT], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
@@ -84,26 +88,23 @@ function okResult(r: StepResult): StepResult {
   return r;
 }
 
+function readProc(pid: number, file: 'stat' | 'cmdline'): string {
+  try {
+    return fsSync.readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Whether pid is a live process: signal 0 reaches it and it is not a zombie awaiting its reaper. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'ESRCH';
   }
-  // A zombie still answers signal 0; it is gone as far as WMI is concerned.
-  return !/^\d+ \(.*\) Z /.test(readProcStat(pid));
+  return !/^\d+ \(.*\) Z /s.test(readProc(pid, 'stat'));
 }
-
-function readProcStat(pid: number): string {
-  try {
-    return require_('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
-  } catch {
-    return '';
-  }
-}
-// readFileSync through a dynamic-free import keeps this file ESM-only.
-import * as fsSync from 'node:fs';
-const require_ = (_: 'node:fs') => fsSync;
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
@@ -280,10 +281,19 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
         const p = pid;
         expect(await waitFor(() => !alive(p), 5000), `process ${p} still alive after Terminate`).toBe(true);
       } finally {
-        // Create starts the process detached, in its own process group: kill the whole group.
-        if (pid !== undefined) {
+        // Terminate signals the one process, as TerminateProcess does on Windows: the inner sh and
+        // its sleep outlive it. Create starts the command detached, in its own process group, so
+        // the group goes; and anything whose command line names this test's directory, in case
+        // the group is not what it should be.
+        const victims = new Set<number>(pid === undefined ? [] : [-pid, pid]);
+        for (const entry of fsSync.readdirSync('/proc')) {
+          if (!/^\d+$/.test(entry)) continue;
+          const cmdline = readProc(Number(entry), 'cmdline');
+          if (cmdline.includes(dir) && Number(entry) !== process.pid) victims.add(Number(entry));
+        }
+        for (const v of victims) {
           try {
-            process.kill(-pid, 'SIGKILL');
+            process.kill(v, 'SIGKILL');
           } catch {
             /* already gone */
           }

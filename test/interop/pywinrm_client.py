@@ -231,7 +231,7 @@ class Client(object):
         for k, v in (step.get('params') or {}).items():
             params['p:%s' % k] = str(v)
         root, reply = self.exchange(action, uri, {'p:%s_INPUT' % method: params}, action + 'Response', step.get('selectors'))
-        out = root.find('s:Body/{%s}%s_OUTPUT' % (uri, method))
+        out = root.find('{%s}Body/{%s}%s_OUTPUT' % (NS['s'], uri, method))
         if out is None:
             raise ProtocolCheckError('no %s_OUTPUT in the %s namespace' % (method, uri))
         return {'reply': reply.decode('utf-8'), 'output': properties(out)}

@@ -88,6 +88,7 @@ describe('Win32_Process enumerate and get', () => {
     await expect(get('Win32_Process', { Handle: '999999999' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(get('Win32_Process', { Handle: 'abc' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(get('Win32_Process', { Handle: ` ${process.pid}` })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(get('Win32_Process', {})).rejects.toMatchObject({ code: 'INVALID_PARAMETER' });
   });
 });
 
@@ -141,9 +142,13 @@ describe('Win32_Process.Create', () => {
   });
 
   it.runIf(!isRoot)('refuses another account when winrmd is not root', async () => {
-    await expect(create({ CommandLine: 'true' }, { runAs: 'nobody' })).rejects.toMatchObject({
+    const other = execFileSync('getent', ['passwd'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => f.length >= 7 && f[2] !== '0' && f[0] !== self)![0]!;
+    await expect(create({ CommandLine: 'true' }, { runAs: other })).rejects.toMatchObject({
       code: 'ACCESS_DENIED',
-      message: 'winrmd is not running as root and cannot start processes as nobody',
+      message: `winrmd is not running as root and cannot start processes as ${other}`,
     });
   });
 

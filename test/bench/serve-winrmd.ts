@@ -1,0 +1,46 @@
+// The server under test, in its own process: winrmd on 127.0.0.1 with an ephemeral port, plain
+// HTTP with Basic allowed, silent logging, the built-in OS provider and the bulk provider. It
+// reports its port, answers memory questions over IPC and stops on request or when its parent
+// goes away. With --cpu-prof, stopping exits normally so that the profile is written.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { configSchema } from '../../src/config/schema.js';
+import { startServer } from '../../src/server.js';
+import { MemoryUserStore } from '../../src/store/users.js';
+import { bulkProvider } from './bulk-provider.js';
+import { BENCH_USER, exitWithParent, memorySample } from './protocol.js';
+
+async function main(): Promise<void> {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-bench-'));
+  const cleanup = () => rmSync(stateDir, { recursive: true, force: true });
+  exitWithParent(cleanup);
+  const config = configSchema.parse({
+    stateDir,
+    listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+    service: { allowUnencrypted: true },
+    logging: { level: 'silent' },
+  });
+  const users = new MemoryUserStore();
+  users.put({ name: BENCH_USER.user, passwordHash: await hashPassword(BENCH_USER.password), runAs: 'nobody' });
+  const items = Number(process.env.BENCH_ITEMS ?? 1000);
+  const server = await startServer({ config, users, extraProviders: [bulkProvider(items)] });
+
+  process.on('message', (m: { type: string; id?: number; gc?: boolean }) => {
+    if (m.type === 'memory') {
+      process.send!({ type: 'memory', id: m.id, sample: memorySample(Boolean(m.gc), server.core.openEnumerations) });
+    } else if (m.type === 'stop') {
+      void server.close().finally(() => {
+        cleanup();
+        process.exit(0);
+      });
+    }
+  });
+  process.send!({ type: 'ready', port: server.httpPort });
+}
+
+main().catch((err) => {
+  console.error('serve-winrmd failed:', err);
+  process.exit(1);
+});

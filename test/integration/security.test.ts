@@ -1,0 +1,255 @@
+// The security lessons of earlier WS-Management servers (security-and-limits.md), as tests:
+// OMIGOD (no credential → no provider), openwsman's file serving and request loops, XML bombs.
+import { mkdtempSync, chmodSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { startServer, type Winrmd } from '../../src/server.js';
+import { MemoryUserStore } from '../../src/store/users.js';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { ACTIONS, enumerateBody, envelope, identify, pullBody, URI } from '../helpers/envelope.js';
+import { ALICE, basic, testServer } from '../helpers/server.js';
+import { xp } from '../helpers/xpath.js';
+
+type Server = Awaited<ReturnType<typeof testServer>>;
+const WIDGET = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Widget';
+const PROC = `${URI.wmi}/Win32_Process`;
+
+const markerDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-omigod-'));
+chmodSync(markerDir, 0o777);
+const marker = path.join(markerDir, 'pwned');
+
+/** One request per action a client can send, each of which would reach a provider if let through. */
+const ACTIONS_MATRIX: [string, string][] = [
+  ['Identify', identify()],
+  ['Get', envelope({ action: ACTIONS.get, resourceUri: WIDGET, selectors: { Id: 'w1' } })],
+  ['Put', envelope({ action: ACTIONS.put, resourceUri: WIDGET, selectors: { Id: 'w1' }, body: `<t:Test_Widget xmlns:t="${WIDGET}"><t:Color>x</t:Color></t:Test_Widget>` })],
+  ['Create', envelope({ action: ACTIONS.create, resourceUri: WIDGET, body: `<t:Test_Widget xmlns:t="${WIDGET}"><t:Id>evil</t:Id></t:Test_Widget>` })],
+  ['Delete', envelope({ action: ACTIONS.delete, resourceUri: WIDGET, selectors: { Id: 'w1' } })],
+  ['Enumerate', envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, body: enumerateBody({ optimize: true, maxElements: 5 }) })],
+  ['Pull', envelope({ action: ACTIONS.pull, resourceUri: WIDGET, body: pullBody('uuid:0') })],
+  ['Release', envelope({ action: ACTIONS.release, resourceUri: WIDGET, body: '<n:Release><n:EnumerationContext>uuid:0</n:EnumerationContext></n:Release>' })],
+  ['Invoke', envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>x</t:Text></t:Echo_INPUT>` })],
+  // The published OMIGOD exploit ran a command: here, Win32_Process.Create.
+  ['Win32_Process.Create', envelope({ action: `${PROC}/Create`, resourceUri: PROC, body: `<p:Create_INPUT xmlns:p="${PROC}"><p:CommandLine>touch ${marker}</p:CommandLine></p:Create_INPUT>` })],
+];
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const CREDENTIALS: [string, string | null][] = [
+  ['no Authorization header', null],
+  ['an unknown scheme', `Bearer ${b64('alice:alice-Secret-1')}`],
+  ['an empty Basic header', 'Basic'],
+  ['empty credentials', `Basic ${b64(':')}`],
+  ['an empty password', `Basic ${b64('alice:')}`],
+  ['a wrong password', basic({ user: 'alice', password: 'wrong' })],
+  ['a truncated password (a prefix of the right one)', basic({ user: 'alice', password: 'alice-Secret' })],
+  ['an unknown user', basic({ user: 'mallory', password: 'alice-Secret-1' })],
+  ['no colon', `Basic ${b64('alicealice-Secret-1')}`],
+  ['garbage base64', 'Basic !!!not-base64!!!'],
+];
+
+describe('no request reaches a provider without an authenticated caller (OMIGOD)', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await testServer();
+  });
+  afterAll(() => s.server.close());
+
+  for (const [action, xml] of ACTIONS_MATRIX) {
+    for (const [why, auth] of CREDENTIALS) {
+      it(`${action} with ${why} → 401`, async () => {
+        const before = s.widgets.calls;
+        const res = await s.post(xml, auth);
+        expect(res.status).toBe(401);
+        expect(res.headers['www-authenticate']).toMatch(/^Basic realm=/);
+        expect(res.headers['content-type'] ?? '').not.toContain('soap');
+        expect(s.widgets.calls).toBe(before);
+      });
+    }
+  }
+
+  it('no command ran', () => {
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('the same credentials that work are not a default identity: a correct password does reach the provider', async () => {
+    const before = s.widgets.calls;
+    const res = await s.post(ACTIONS_MATRIX[1][1], basic(ALICE));
+    expect(res.status).toBe(200);
+    expect(s.widgets.calls).toBe(before + 1);
+  });
+});
+
+describe('Basic over plain HTTP is refused unless allowUnencrypted', () => {
+  it('a correct password over HTTP → 401 and the provider is never called', async () => {
+    const s = await testServer({ service: { allowUnencrypted: false } });
+    for (const [, xml] of ACTIONS_MATRIX) {
+      const before = s.widgets.calls;
+      const res = await s.post(xml, basic(ALICE));
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBeDefined();
+      expect(s.widgets.calls).toBe(before);
+    }
+    const line = s.logLines.map((l) => JSON.parse(l)).find((l) => l.event === 'auth_failed');
+    expect(line.reason).toMatch(/allowUnencrypted/);
+    await s.server.close();
+  });
+});
+
+describe('XML attacks are refused before parsing', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await testServer();
+  });
+  afterAll(() => s.server.close());
+
+  const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>` +
+    envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>&lol3;</t:Text></t:Echo_INPUT>` }).replace(/^<\?xml[^>]*>/, '');
+  const external = `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` +
+    envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>&xxe;</t:Text></t:Echo_INPUT>` }).replace(/^<\?xml[^>]*>/, '');
+
+  for (const [name, xml] of [['billion laughs', bomb], ['external entity', external], ['lower-case doctype', bomb.replace('DOCTYPE', 'doctype')]]) {
+    it(`${name}: refused, never expanded, provider not called`, async () => {
+      const before = s.widgets.calls;
+      const res = await s.post(xml);
+      expect(res.status).toBe(500);
+      expect(xp(res.body, '//s:Subcode/s:Value')).toBe('w:SchemaValidationError');
+      expect(res.body).not.toContain('lollol');
+      expect(res.body).not.toContain('root:');
+      expect(s.widgets.calls).toBe(before);
+    });
+  }
+
+  it('nesting deeper than the bound → EncodingLimit', async () => {
+    const deep = '<q>'.repeat(100) + '</q>'.repeat(100);
+    const res = await s.post(envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>${deep}</t:Text></t:Echo_INPUT>` }));
+    expect(res.status).toBe(500);
+    expect(xp(res.body, '//s:Subcode/s:Value')).toBe('w:EncodingLimit');
+  });
+
+  it('100,000 levels of nesting do not crash the parser', async () => {
+    const res = await s.post('<a>'.repeat(100_000) + '</a>'.repeat(100_000));
+    expect([413, 500]).toContain(res.status);
+    const ok = await s.post(identify());
+    expect(ok.status).toBe(200);
+  });
+
+  it('too many attributes on one element → EncodingLimit', async () => {
+    const attrs = Array.from({ length: 100 }, (_, i) => `a${i}="1"`).join(' ');
+    const res = await s.post(envelope({ action: ACTIONS.get, resourceUri: WIDGET, selectors: { Id: 'w1' }, headers: `<z:X xmlns:z="urn:z" ${attrs}/>` }));
+    expect(xp(res.body, '//s:Subcode/s:Value')).toBe('w:EncodingLimit');
+  });
+
+  it('a body over the envelope limit → 413 before it is parsed', async () => {
+    const big = envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>${'x'.repeat(600 * 1024)}</t:Text></t:Echo_INPUT>` });
+    const before = s.widgets.calls;
+    const res = await s.post(big);
+    expect(res.status).toBe(413);
+    expect(s.widgets.calls).toBe(before);
+  });
+
+  it('a body of 256 KB (the Go client sends stdin chunks this big) is accepted', async () => {
+    const res = await s.post(envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, maxEnvelopeSize: 512000, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>${'x'.repeat(256 * 1024)}</t:Text></t:Echo_INPUT>` }));
+    expect(res.status).toBe(200);
+  });
+
+  it('invalid UTF-8 → 400', async () => {
+    const res = await s.post(Buffer.from([0x3c, 0x61, 0xff, 0xfe, 0xfd, 0x3e]));
+    expect([400, 500]).toContain(res.status);
+  });
+});
+
+describe('only POST /wsman, POST /wsman-anon and GET /healthz answer (openwsman CVE-2019-3816)', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await testServer();
+  });
+  afterAll(() => s.server.close());
+
+  const cases: [string, string][] = [
+    ['get', '/wsman'], ['put', '/wsman'], ['delete', '/wsman'], ['get', '/'], ['get', '/wsman-anon'],
+    ['post', '/'], ['post', '/wsman/'], ['post', '/wsman/../wsman'], ['get', '/../../etc/passwd'], ['get', '/%2e%2e/%2e%2e/etc/passwd'],
+    ['post', '/wsman-anon/identify'], ['get', '/package.json'], ['get', '/healthz/../package.json'], ['post', '/healthz'], ['options', '/wsman'],
+  ];
+  for (const [method, url] of cases) {
+    it(`${method.toUpperCase()} ${url} → 404`, async () => {
+      const res = await (request(s.http) as unknown as Record<string, (u: string) => request.Test>)[method](url).set('Authorization', basic(ALICE));
+      expect(res.status).toBe(404);
+      expect(res.text ?? '').not.toContain('root:');
+    });
+  }
+
+  it('GET /healthz → 200 without credentials, revealing nothing', async () => {
+    const res = await request(s.http).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+});
+
+describe('over real sockets: truncated, pipelined and slow requests (openwsman CVE-2019-3833)', () => {
+  let server: Winrmd;
+  let port: number;
+  beforeAll(async () => {
+    const users = new MemoryUserStore();
+    users.put({ name: ALICE.user, passwordHash: await hashPassword(ALICE.password), runAs: 'nobody' });
+    const config = configSchema.parse({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), 'winrmd-sock-')),
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+      service: { allowUnencrypted: true },
+      logging: { level: 'silent' },
+      limits: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 },
+    });
+    server = await startServer({ config, users, providers: [] });
+    port = server.httpPort!;
+  });
+  afterAll(() => server.close());
+
+  const raw = (payload: string, wait = 3000) =>
+    new Promise<string>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d) => (data += d.toString()));
+      sock.on('close', () => resolve(data));
+      sock.on('error', () => resolve(data));
+      sock.write(payload);
+      setTimeout(() => { sock.destroy(); resolve(data); }, wait);
+    });
+  const identifyRequest = (connection = 'keep-alive') => {
+    const body = identify();
+    return `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(ALICE)}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nConnection: ${connection}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+
+  it('two pipelined requests get two answers', async () => {
+    const out = await raw(identifyRequest() + identifyRequest('close'));
+    expect(out.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+  });
+
+  it('a body shorter than its Content-Length followed by a disconnect leaves the server responsive', async () => {
+    const truncated = `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(ALICE)}\r\nContent-Length: 5000\r\n\r\n<s:Envelope`;
+    await raw(truncated, 200);
+    const out = await raw(identifyRequest('close'));
+    expect(out).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it('a slow client (headers never finished) is cut off by the headers timeout', async () => {
+    const started = Date.now();
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => undefined); // the server hanging up mid-write is the point
+    sock.write('POST /wsman HTTP/1.1\r\nHost: x\r\n');
+    const closed = await new Promise<boolean>((resolve) => {
+      const t = setInterval(() => !sock.destroyed && sock.write('X-Slow: 1\r\n'), 200);
+      sock.on('close', () => { clearInterval(t); resolve(true); });
+      setTimeout(() => { clearInterval(t); sock.destroy(); resolve(false); }, 8000);
+    });
+    expect(closed).toBe(true);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('an oversized Content-Length is refused with 413 without reading the body', async () => {
+    const out = await raw(`POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(ALICE)}\r\nContent-Length: 999999999\r\n\r\n<x/>`, 1000);
+    expect(out).toMatch(/^HTTP\/1\.1 413/);
+  });
+});
