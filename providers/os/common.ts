@@ -190,7 +190,7 @@ export function positive(n: number | null | undefined): number | null {
   return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : null;
 }
 
-/** WMI's Architecture / CPU architecture codes, keyed by Node's os.arch(). */
+/** Whether Node's os.arch() names a 64-bit architecture. */
 export function is64Bit(arch: string = os.arch()): boolean {
   return ['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64'].includes(arch);
 }

@@ -9,6 +9,7 @@ import {
   cached,
   defineClass,
   hostname,
+  is64Bit,
   known,
   BOOL,
   DATETIME,
@@ -88,7 +89,7 @@ const rootFs = cached(2000, async () => (await si.fsSize()).find((f) => f.mount 
 function osArchitecture(arch: string): string {
   // Windows says "64-bit", "32-bit" and, on ARM, "ARM 64-bit Processor".
   if (arch === 'arm64') return 'ARM 64-bit Processor';
-  return ['x64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64'].includes(arch) ? '64-bit' : '32-bit';
+  return is64Bit(arch) ? '64-bit' : '32-bit';
 }
 
 async function operatingSystem(): Promise<Values> {

@@ -48,16 +48,21 @@ export function decodeBody(bytes: Buffer, contentType = ''): string {
  * attribute counts past the bounds. One pass over the text, aware of quotes, comments and CDATA.
  */
 export function precheck(xml: string, limits: ParseLimits): void {
+  const literal: [number, number][] = []; // CDATA sections, comments, PIs: where `&` is just text
   let depth = 0;
   let i = xml.indexOf('<');
   while (i !== -1 && i < xml.length) {
     const next = xml.charCodeAt(i + 1);
     if (next === 0x21 /* ! */) {
+      const start = i;
       if (xml.startsWith('<!--', i)) i = skipPast(xml, i, '-->');
       else if (xml.startsWith('<![CDATA[', i)) i = skipPast(xml, i, ']]>');
       else throw new XmlError('doctype', 'document type declarations are not accepted');
+      literal.push([start, i]);
     } else if (next === 0x3f /* ? */) {
+      const start = i;
       i = skipPast(xml, i, '?>');
+      literal.push([start, i]);
     } else if (next === 0x2f /* / */) {
       depth--;
       i = skipPast(xml, i, '>');
@@ -82,7 +87,17 @@ export function precheck(xml: string, limits: ParseLimits): void {
     }
     i = xml.indexOf('<', i);
   }
+  // XML 1.0 §4.6: without a DTD only amp, lt, gt, quot, apos and character references exist.
+  const bad = new RegExp(BAD_ENTITY.source, 'g');
+  let r = 0;
+  for (let m = bad.exec(xml); m; m = bad.exec(xml)) {
+    while (r < literal.length && literal[r][1] <= m.index) r++;
+    if (r < literal.length && literal[r][0] <= m.index) continue;
+    throw new XmlError('malformed', `an undeclared entity reference or a bare & at offset ${m.index}`);
+  }
 }
+
+const BAD_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/;
 
 function skipPast(xml: string, from: number, end: string): number {
   const at = xml.indexOf(end, from);
@@ -98,7 +113,9 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  // Decodes numeric character references (&#13; from Windows); HTML's named entities never get
+  // this far: parseXml refuses every entity but XML's five predefined ones.
+  htmlEntities: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
   commentPropName: false,

@@ -10,7 +10,7 @@
 // BENCH_PROFILE (identify; a comma list of identify,get-os,enum-cycle, or 0 to skip),
 // BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle),
 // BENCH_GC (1: start winrmd with --expose-gc so flatness samples follow a full GC).
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,10 +95,10 @@ function fetchIdentify(port: number): Promise<{ body: string; contentType: strin
 
 const memory = (c: Child, gc = false) => c.ask<{ sample: MemorySample }>({ type: 'memory', gc }).then((r) => r.sample);
 
-async function load(loader: Child, spec: LoadSpec): Promise<LoadResult> {
+async function load(loader: Child, spec: LoadSpec, timing = { warmupMs: WARMUP * 1000, durationMs: SECONDS * 1000 }): Promise<LoadResult> {
   const r = await loader.ask<{ result?: LoadResult; error?: string }>(
-    { type: 'run', spec: { ...spec, warmupMs: WARMUP * 1000, durationMs: SECONDS * 1000 } },
-    (WARMUP + SECONDS) * 1000 + 120_000,
+    { type: 'run', spec: { ...spec, ...timing } },
+    timing.warmupMs + timing.durationMs + 120_000,
   );
   if (r.error) throw new Error(`load generator: ${r.error}`);
   return r.result!;
@@ -146,16 +146,17 @@ async function flatness(winrmd: Child, loader: Child, port: number): Promise<{ p
 }
 
 async function profile(kind: Kind, loader: Child): Promise<{ kind: Kind; file: string; summary: ProfileSummary; result: LoadResult }> {
-  const dir = path.join(DIST, 'bench-profile', kind);
-  rmSync(dir, { recursive: true, force: true });
+  const dir = path.join(DIST, 'bench-profile');
   mkdirSync(dir, { recursive: true });
-  const { child, port } = await startWinrmd(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const file = path.join(dir, `winrmd-${kind}-c16-keepalive.cpuprofile`);
+  const { child, port } = await startWinrmd([]);
   try {
-    const result = await load(loader, specFor(kind, port, 16, true));
-    await child.stop(30_000);
-    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
-    return { kind, file: path.join(dir, file), summary: summarize(path.join(dir, file)), result };
+    // Warm up unprofiled, then profile exactly the measured window.
+    await load(loader, specFor(kind, port, 16, true), { warmupMs: 0, durationMs: Math.max(1, WARMUP) * 1000 });
+    await child.ask({ type: 'profile-start' });
+    const result = await load(loader, specFor(kind, port, 16, true), { warmupMs: 0, durationMs: SECONDS * 1000 });
+    await child.ask({ type: 'profile-stop', file });
+    return { kind, file, summary: summarize(file), result };
   } finally {
     await child.stop();
   }
@@ -293,7 +294,7 @@ async function main(): Promise<void> {
   for (const p of profiles) {
     const t = table(['#', 'Self ms', '% of busy', 'Function', 'Location'], p.summary.functions.map((f, i) => [String(i + 1), f1(f.ms), f1(f.pct), f.name, f.where]), ['r', 'r', 'r', 'l', 'l']);
     const m = table(['Module', 'Self ms', '% of busy'], p.summary.modules.map((f) => [f.name, f1(f.ms), f1(f.pct)]), ['l', 'r', 'r']);
-    const head = `winrmd under ${LABEL[p.kind]} at 16 keep-alive connections (${f0(p.result.unitsPerSecond)} units/s while profiling): ${f1(p.summary.busyMs)} ms busy of ${f1(p.summary.totalMs)} ms sampled; profile ${path.relative(process.cwd(), p.file)}`;
+    const head = `winrmd under ${LABEL[p.kind]} at 16 keep-alive connections (${f0(p.result.unitsPerSecond)} units/s while profiling; a fresh process, warmed up for ${Math.max(1, WARMUP)} s before the profiled ${SECONDS} s): ${f1(p.summary.busyMs)} ms busy of ${f1(p.summary.totalMs)} ms sampled; profile ${path.relative(process.cwd(), p.file)}`;
     profText.push(`${head}\nTop self time by function:\n${t.text}\nBy module:\n${m.text}`);
     profMd.push(`${head}\n\nTop self time by function:\n\n${t.md}\n\nBy module:\n\n${m.md}`);
   }

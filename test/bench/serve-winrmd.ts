@@ -1,8 +1,10 @@
 // The server under test, in its own process: winrmd on 127.0.0.1 with an ephemeral port, plain
 // HTTP with Basic allowed, silent logging, the built-in OS provider and the bulk provider. It
 // reports its port, answers memory questions over IPC and stops on request or when its parent
-// goes away. With --cpu-prof, stopping exits normally so that the profile is written.
-import { mkdtempSync, rmSync } from 'node:fs';
+// goes away. On request it records a V8 CPU profile (the sampler behind `node --cpu-prof`) of just
+// the measured window, through the inspector, and writes it as a .cpuprofile file.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../../src/auth/passwords.js';
@@ -27,8 +29,26 @@ async function main(): Promise<void> {
   const items = Number(process.env.BENCH_ITEMS ?? 1000);
   const server = await startServer({ config, users, extraProviders: [bulkProvider(items)] });
 
-  process.on('message', (m: { type: string; id?: number; gc?: boolean }) => {
-    if (m.type === 'memory') {
+  let session: Session | undefined;
+  process.on('message', (m: { type: string; id?: number; gc?: boolean; file?: string }) => {
+    if (m.type === 'profile-start') {
+      void (async () => {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+        await session.post('Profiler.start');
+        process.send!({ type: 'profile-start', id: m.id });
+      })();
+    } else if (m.type === 'profile-stop') {
+      void (async () => {
+        const { profile } = await session!.post('Profiler.stop');
+        writeFileSync(m.file!, JSON.stringify(profile));
+        session!.disconnect();
+        session = undefined;
+        process.send!({ type: 'profile-stop', id: m.id });
+      })();
+    } else if (m.type === 'memory') {
       process.send!({ type: 'memory', id: m.id, sample: memorySample(Boolean(m.gc), server.core.openEnumerations) });
     } else if (m.type === 'stop') {
       void server.close().finally(() => {

@@ -49,7 +49,7 @@ function runClient(job: Job, timeoutMs = 20_000): Promise<StepResult[]> {
     // sit in between, and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE silently override
     // server_cert_validation='ignore' (transport.build_session applies the merged `verify`), so the
     // self-signed certificate would be rejected. Neither belongs in this client's environment.
-    const env = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE: '1' };
     for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']) delete env[k];
     const child = spawn(PYTHON, [CLIENT], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
