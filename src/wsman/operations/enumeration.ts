@@ -161,7 +161,7 @@ function plan(ctx: OpContext, target: Target, filterNode: XmlNode | undefined): 
     try {
       query = parseWql(text);
     } catch (err) {
-      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message} (position ${err.position}).`);
+      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message}.`);
       throw err;
     }
   } else if (dialect !== undefined && dialect !== DIALECT.selector) {
@@ -188,7 +188,7 @@ function plan(ctx: OpContext, target: Target, filterNode: XmlNode | undefined): 
     try {
       validateQuery(q, Object.keys(root.cls.properties));
     } catch (err) {
-      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message} (position ${err.position}).`);
+      if (err instanceof WqlError) throw new WsmanFault('CannotProcessFilter', `The WQL query is not valid: ${err.message}.`);
       throw err;
     }
     return {
