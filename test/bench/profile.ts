@@ -41,9 +41,24 @@ function moduleOf(url: string): string {
 export function summarize(file: string, top = 10): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  // Samples taken while the inspector itself works (stopping and serializing the profile) are
+  // the measurement's own cost, not the server's: they are left out.
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const probe = new Map<number, boolean>();
+  const isProbe = (id: number): boolean => {
+    let v = probe.get(id);
+    if (v === undefined) {
+      const p = parent.get(id);
+      v = byId.get(id)!.callFrame.url === 'node:inspector' || (p !== undefined && isProbe(p));
+      probe.set(id, v);
+    }
+    return v;
+  };
   const self = new Map<number, number>();
   let totalUs = 0;
   for (let i = 0; i < prof.samples.length; i++) {
+    if (isProbe(prof.samples[i]!)) continue;
     const dt = prof.timeDeltas[i] ?? 0;
     totalUs += dt;
     self.set(prof.samples[i]!, (self.get(prof.samples[i]!) ?? 0) + dt);

@@ -1,0 +1,83 @@
+// The command line as an operator uses it: `winrmd user add` from stdin, then `winrmd serve
+// --config FILE` with an environment override, queried over a real socket, stopped by SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { identify } from '../helpers/envelope.js';
+import { basic } from '../helpers/server.js';
+import { xp } from '../helpers/xpath.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const cli = [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, 'src/main.ts')];
+
+function winrmd(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const child = spawn(process.execPath, [...cli, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  if (opts.input !== undefined) child.stdin.end(opts.input);
+  const done = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return { child, done, output: () => out };
+}
+
+describe('winrmd command line', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-cli-'));
+  const config = path.join(dir, 'winrmd.yaml');
+  writeFileSync(config, [
+    'stateDir: ./state',
+    'listeners:',
+    '  http: { host: 127.0.0.1, port: 1 }', // overridden from the environment below
+    '  https: { host: 127.0.0.1, port: 0 }',
+    'service: { allowUnencrypted: true }',
+  ].join('\n'));
+  let server: ChildProcess | undefined;
+  afterAll(() => server?.kill('SIGKILL'));
+
+  it('adds a user from stdin, storing only a salted hash', async () => {
+    const run = winrmd(['user', 'add', 'carol', '--run-as', 'nobody', '--config', config], { input: 'carol-Pw-1\n' });
+    expect(await run.done).toBe(0);
+    expect(run.output()).toContain('user carol saved (runs as nobody)');
+    const db = readFileSync(path.join(dir, 'state', 'winrmd.db'));
+    expect(db.includes(Buffer.from('carol-Pw-1'))).toBe(false);
+    const list = winrmd(['user', 'list', '--config', config]);
+    expect(await list.done).toBe(0);
+    expect(list.output()).toContain('carol\trunAs=nobody');
+  });
+
+  it('refuses an empty password', async () => {
+    const run = winrmd(['user', 'add', 'dave', '--config', config], { input: '\n' });
+    expect(await run.done).toBe(2);
+  });
+
+  it('serves with --config and an environment override, generates its certificate, stops on SIGTERM', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const run = winrmd(['serve', '--config', config], { env: { WINRMD_LISTENERS__HTTP__PORT: String(port) } });
+    server = run.child;
+    const deadline = Date.now() + 20_000;
+    while (!/"scheme":"https"/.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(run.output()).toContain(`"port":${port}`);
+    expect(run.output()).toContain('certificate_generated');
+    const res = await fetch(`http://127.0.0.1:${port}/wsman`, {
+      method: 'POST',
+      headers: { Authorization: basic({ user: 'carol', password: 'carol-Pw-1' }), 'Content-Type': 'application/soap+xml;charset=UTF-8' },
+      body: identify(),
+    });
+    expect(res.status).toBe(200);
+    expect(xp(await res.text(), '//wsmid:ProductVendor')).toBe('winrmd');
+    const bad = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', body: identify() });
+    expect(bad.status).toBe(401);
+    expect(run.output()).not.toContain('carol-Pw-1');
+    run.child.kill('SIGTERM');
+    expect(await run.done).toBe(0);
+    expect(readFileSync(path.join(dir, 'state', 'https-key.pem'), 'utf8')).toContain('PRIVATE KEY');
+  });
+
+  it('a bad configuration is a clear error, not a stack trace', async () => {
+    const run = winrmd(['serve', '--config', config], { env: { WINRMD_LIMITS__MAX_ENVELOPE_SIZE_KB: 'lots' } });
+    expect(await run.done).toBe(1);
+    expect(run.output()).toMatch(/invalid configuration.*limits\.maxEnvelopeSizeKb/);
+    expect(run.output()).not.toContain('    at ');
+  });
+});
