@@ -3,7 +3,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { UserStore } from '../store/users.js';
 import type { AuthOutcome, AuthRequest, Authenticator } from './authenticator.js';
-import { verifyPassword } from './passwords.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface BasicOptions {
   users: UserStore;
@@ -20,6 +20,7 @@ export class BasicAuthenticator implements Authenticator {
   /** Keyed digests of (user, password, stored hash) that verified recently; never the password. */
   private readonly verified = new Map<string, number>();
   private readonly cacheKey = randomBytes(32);
+  private readonly dummyHash = hashPassword(randomBytes(16).toString('base64'));
 
   constructor(private readonly opts: BasicOptions) {}
 
@@ -36,7 +37,11 @@ export class BasicAuthenticator implements Authenticator {
     const password = decoded.slice(colon + 1);
     if (!password) return { ok: false, reason: 'empty password' };
     const user = this.opts.users.get(name);
-    if (!user) return { ok: false, reason: 'unknown user' };
+    if (!user) {
+      // Spend the same scrypt time as for a known user, so timing does not reveal who exists.
+      await verifyPassword(password, await this.dummyHash);
+      return { ok: false, reason: 'unknown user' };
+    }
 
     const digest = createHmac('sha256', this.cacheKey).update(`${user.name}\0${password}\0${user.passwordHash}`).digest('base64');
     const until = this.verified.get(digest);

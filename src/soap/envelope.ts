@@ -1,6 +1,6 @@
 // Typed replies → SOAP 1.2 envelopes, faults included (DSP0226 §5.4, MS-WSMV 2.2.4.43 WSManFault).
 import { randomUUID } from 'node:crypto';
-import { FAULTS, type FaultId, type FaultSpec } from './faults.js';
+import { FAULTS, type FaultId } from './faults.js';
 import { ANONYMOUS, NS, PREFIX } from './names.js';
 import { el, serialize, type XmlNode } from './xml.js';
 
@@ -42,7 +42,7 @@ export interface FaultMessage {
 }
 
 export function buildFault(f: FaultMessage): string {
-  const spec: FaultSpec = FAULTS[f.id];
+  const spec = FAULTS[f.id];
   const code = el(NS.soap, 'Code', {}, el(NS.soap, 'Value', {}, `s:${spec.code}`));
   if (spec.subcode) code.children.push(el(NS.soap, 'Subcode', {}, el(NS.soap, 'Value', {}, `${PREFIX[spec.subcode[0]]}:${spec.subcode[1]}`)));
   const fault = el(NS.soap, 'Fault', {},

@@ -17,7 +17,7 @@ export interface FaultSpec {
   reason: string;
 }
 
-export const FAULTS = {
+const CATALOGUE = {
   DestinationUnreachable: {
     code: 'Sender', subcode: [NS.wsa, 'DestinationUnreachable'], action: ACTION.wsaFault,
     wsmanCode: 2150858752, http: 500, // ERROR_WSMAN_RESOURCE_NOT_FOUND; what Windows answers for a missing WMI instance
@@ -105,7 +105,8 @@ export const FAULTS = {
   },
 } satisfies Record<string, FaultSpec>;
 
-export type FaultId = keyof typeof FAULTS;
+export type FaultId = keyof typeof CATALOGUE;
+export const FAULTS: Record<FaultId, FaultSpec> = CATALOGUE;
 
 /** A fault on its way to the one fault boundary, which renders it (DESIGN.md principle 4). */
 export class WsmanFault extends Error {

@@ -3,7 +3,7 @@
 // test can call it with no socket. Each request is a short pipeline of named steps
 // (principle 9): parse → read headers → route → check quotas → call the operation → build.
 import { PROVIDER_API_VERSION, type Caller, type Provider, type ProviderLogger } from '../provider-api.js';
-import { buildBareEnvelope, buildEnvelope, buildFault } from '../soap/envelope.js';
+import { buildBareEnvelope, buildEnvelope, buildFault, type ReplyMessage } from '../soap/envelope.js';
 import { FAULTS, WsmanFault, type FaultId } from '../soap/faults.js';
 import { ACTION, FAULT_DETAIL } from '../soap/names.js';
 import { parseXml, XmlError, type ParseLimits, type XmlNode } from '../soap/xml.js';
@@ -49,7 +49,7 @@ export interface Core {
   close(): void;
 }
 
-type Operation = (req: WsmanRequest, ctx: OpContext) => Promise<import('../soap/envelope.js').ReplyMessage>;
+type Operation = (req: WsmanRequest, ctx: OpContext) => Promise<ReplyMessage>;
 
 export function createCore(opts: CoreOptions): Core {
   const resources = new Resources();
@@ -124,11 +124,7 @@ export function createCore(opts: CoreOptions): Core {
         active.set(caller.user, n + 1);
         counted = true;
         timer = setTimeout(() => abort.abort(), req.operationTimeoutMs);
-        const ctx: OpContext = {
-          caller, log, resources, enumerations, signal: abort.signal,
-          deadline: Date.now() + req.operationTimeoutMs,
-          enumerationTimeoutMs: limits.enumerationTimeoutMs,
-        };
+        const ctx: OpContext = { caller, log, resources, enumerations, signal: abort.signal };
         const reply = await op(req, ctx);
         const body = buildEnvelope(reply);
         if (Buffer.byteLength(body) > req.maxEnvelopeSize) {

@@ -191,6 +191,7 @@ async function main(): Promise<void> {
   const loader = spawnChild(path.join(here, 'load.js'), { name: 'load generator' });
 
   const idle = await memory(winrmd);
+  const baselineIdle = await memory(baseline);
   const rows: Row[] = [];
   for (const mode of MODES) {
     for (const c of CONNECTIONS) {
@@ -261,6 +262,7 @@ async function main(): Promise<void> {
   const memRows: string[][] = [
     ['winrmd idle, before load', f1(MB(idle.rss)), f1(MB(idle.heapUsed)), '—'],
     ['winrmd after the load matrix', f1(MB(afterMatrix.rss)), f1(MB(afterMatrix.heapUsed)), f1(MB(afterMatrix.maxRss))],
+    ['baseline idle, before load', f1(MB(baselineIdle.rss)), f1(MB(baselineIdle.heapUsed)), '—'],
     ['baseline after its load', f1(MB(baselineMem.rss)), f1(MB(baselineMem.heapUsed)), f1(MB(baselineMem.maxRss))],
   ];
   const mem = table(['Process', 'RSS MB', 'Heap used MB', 'Peak RSS MB'], memRows, ['l', 'r', 'r', 'r']);

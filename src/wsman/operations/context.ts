@@ -10,11 +10,8 @@ export interface OpContext {
   log: ProviderLogger;
   resources: Resources;
   enumerations: EnumerationContexts<string>;
-  /** Aborted when the OperationTimeout runs out (or the server stops). */
+  /** Aborted when the OperationTimeout runs out. */
   signal: AbortSignal;
-  /** Epoch milliseconds by which the reply must be sent. */
-  deadline: number;
-  enumerationTimeoutMs: number;
 }
 
 export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Target, className?: string): ProviderRequest {
