@@ -55,7 +55,8 @@ describe('winrmd command line', () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const run = winrmd(['serve', '--config', config], { env: { WINRMD_LISTENERS__HTTP__PORT: String(port) } });
     server = run.child;
-    const deadline = Date.now() + 20_000;
+    // Start-up compiles TypeScript and generates an RSA key: allow for a loaded machine.
+    const deadline = Date.now() + 60_000;
     while (!/"scheme":"https"/.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(run.output()).toContain(`"port":${port}`);
     expect(run.output()).toContain('certificate_generated');
@@ -72,7 +73,7 @@ describe('winrmd command line', () => {
     run.child.kill('SIGTERM');
     expect(await run.done).toBe(0);
     expect(readFileSync(path.join(dir, 'state', 'https-key.pem'), 'utf8')).toContain('PRIVATE KEY');
-  });
+  }, 90_000);
 
   it('a bad configuration is a clear error, not a stack trace', async () => {
     const run = winrmd(['serve', '--config', config], { env: { WINRMD_LIMITS__MAX_ENVELOPE_SIZE_KB: 'lots' } });
