@@ -12,8 +12,11 @@ export interface ClassEntry {
 
 export class ClassRegistry {
   private readonly byKey = new Map<string, ClassEntry>();
+  /** family() results, computed once: the hierarchy only changes while providers load. */
+  private readonly families = new Map<string, ClassEntry[]>();
 
   add(provider: Provider, cls: CimClass): void {
+    this.families.clear();
     const key = classKey(cls.namespace, cls.name);
     const existing = this.byKey.get(key);
     if (existing) throw new Error(`class ${cls.namespace}:${cls.name} is declared by both ${existing.provider.name} and ${provider.name}`);
@@ -26,6 +29,16 @@ export class ClassRegistry {
 
   /** The class itself and every class deriving from it, ancestors before descendants. */
   family(namespace: string, name: string): ClassEntry[] {
+    const key = classKey(namespace, name);
+    let family = this.families.get(key);
+    if (!family) {
+      family = this.computeFamily(namespace, name);
+      this.families.set(key, family);
+    }
+    return family;
+  }
+
+  private computeFamily(namespace: string, name: string): ClassEntry[] {
     const root = this.find(namespace, name);
     if (!root) return [];
     const out: ClassEntry[] = [];

@@ -49,6 +49,9 @@ export interface Core {
   close(): void;
 }
 
+/** The abort reason once a reply is built (a constant: aborting with none builds a DOMException). */
+const REPLIED = new Error('the reply has been sent');
+
 type Operation = (req: WsmanRequest, ctx: OpContext) => Promise<ReplyMessage>;
 
 export function createCore(opts: CoreOptions): Core {
@@ -135,7 +138,7 @@ export function createCore(opts: CoreOptions): Core {
         return { ...faultReply(err, log, req?.messageId), action: req?.action, resourceUri: req?.resourceUri };
       } finally {
         clearTimeout(timer);
-        if (!abort.signal.aborted) abort.abort(); // providers stop any work still tied to this request
+        if (!abort.signal.aborted) abort.abort(REPLIED); // providers stop any work still tied to this request
         if (counted) {
           const left = (active.get(caller.user) ?? 1) - 1;
           if (left > 0) active.set(caller.user, left);

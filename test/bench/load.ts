@@ -138,8 +138,9 @@ class Client {
 class LoadError extends Error {}
 
 function check(r: Reply, expect: string): void {
-  if (r.status < 200 || r.status > 299) throw new LoadError(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
-  if (r.text.includes(':Fault>')) throw new LoadError(`SOAP fault: ${/<\w+:Text[^>]*>([^<]*)/.exec(r.text)?.[1] ?? r.text.slice(0, 300)}`);
+  const fault = r.text.includes(':Fault>') ? `SOAP fault ${/<\w+:Subcode>\s*<\w+:Value>([^<]*)/.exec(r.text)?.[1] ?? ''}: ${/<\w+:Text[^>]*>([^<]*)/.exec(r.text)?.[1] ?? r.text.slice(0, 300)}` : undefined;
+  if (r.status < 200 || r.status > 299) throw new LoadError(`HTTP ${r.status}${fault ? `, ${fault}` : `: ${r.text.slice(0, 200)}`}`);
+  if (fault) throw new LoadError(fault);
   if (!r.text.includes(expect)) throw new LoadError(`unexpected reply (no ${expect}): ${r.text.slice(0, 300)}`);
 }
 

@@ -27,8 +27,10 @@ export type ServerReady = { type: 'ready'; port: number };
 const children = new Set<ChildProcess>();
 
 function killAll(): void {
+  // SIGTERM lets a child remove its temporary state; one that has hung is orphaned, and its
+  // IPC channel's close (exitWithParent) ends it as well.
   for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
   children.clear();
 }
@@ -117,13 +119,16 @@ export function spawnChild(script: string, opts: { execArgv?: string[]; env?: No
 
 /** The child side: exit when the parent goes away, however it goes. */
 export function exitWithParent(cleanup?: () => void): void {
-  process.on('disconnect', () => {
+  const leave = () => {
     try {
       cleanup?.();
     } finally {
       process.exit(0);
     }
-  });
+  };
+  process.on('disconnect', leave);
+  process.on('SIGTERM', leave);
+  process.on('SIGINT', leave);
 }
 
 export function memorySample(collect: boolean, openEnumerations?: number): MemorySample {

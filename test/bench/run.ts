@@ -272,12 +272,12 @@ async function main(): Promise<void> {
   if (flat) {
     const gcNote = flat.points[0]?.sample.gc ? 'each sample after a full GC (--expose-gc)' : 'no forced GC (BENCH_GC=0)';
     const t = table(
-      ['Progress', 'Cycles', 'RSS MB', 'Heap used MB', 'External MB', 'Open enumerations', 'Cycles/s in quarter', 'Errors in quarter'],
+      ['Progress', 'Cycles', 'RSS MB', 'Heap used MB', 'Heap total MB', 'External MB', 'Open enumerations', 'Cycles/s in quarter', 'Errors in quarter'],
       flat.points.sort((a, b) => a.pct - b.pct).map((p) => [
-        `${p.pct}%`, f0(p.done), f1(MB(p.sample.rss)), f1(MB(p.sample.heapUsed)), f1(MB(p.sample.external)), String(p.sample.openEnumerations ?? '—'),
+        `${p.pct}%`, f0(p.done), f1(MB(p.sample.rss)), f1(MB(p.sample.heapUsed)), f1(MB(p.sample.heapTotal)), f1(MB(p.sample.external)), String(p.sample.openEnumerations ?? '—'),
         p.quarter ? f0(p.quarter.cycles / p.quarter.seconds) : '—', p.quarter ? String(p.quarter.errors) : '—',
       ]),
-      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     );
     const first = flat.points[0]!.sample;
     const last = flat.points[flat.points.length - 1]!.sample;
@@ -332,6 +332,8 @@ async function main(): Promise<void> {
     '# winrmd benchmark results',
     '',
     `${when}. ${env}`,
+    '',
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY.length ? ` BENCH_ONLY=${ONLY.join(',')}` : ''} BENCH_PROFILE=${PROFILE.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     '## Throughput and latency',
     '',
