@@ -1,0 +1,50 @@
+// The container image cannot be built here (no Docker engine): test what goes into it instead —
+// the entrypoint, run against this checkout's build, and the Dockerfile's references.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function entrypoint(args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number; out: string }>((resolve) => {
+    const child = spawn('sh', [path.join(root, 'docker/entrypoint.sh'), ...args], { env: { ...process.env, WINRMD_APP: root, ...env } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+describe('docker/', () => {
+  const state = mkdtempSync(path.join(os.tmpdir(), 'winrmd-docker-'));
+  const secret = path.join(state, 'alice.secret');
+  writeFileSync(secret, 'from-a-secret-file\n', { mode: 0o600 });
+
+  it('the entrypoint seeds a user from a password file, then runs the command', async () => {
+    expect(existsSync(path.join(root, 'dist/src/main.js')), 'npm test builds dist/ first').toBe(true);
+    const r = await entrypoint(['user', 'list'], { WINRMD_USER: 'alice', WINRMD_PASSWORD_FILE: secret, WINRMD_STATE_DIR: state });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('user alice saved (runs as nobody)');
+    expect(r.out).toContain('alice\trunAs=nobody');
+    expect(r.out).not.toContain('from-a-secret-file');
+  });
+
+  it('refuses a user without a password file', async () => {
+    const r = await entrypoint(['user', 'list'], { WINRMD_USER: 'bob', WINRMD_STATE_DIR: state });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/WINRMD_PASSWORD_FILE/);
+  });
+
+  it('the Dockerfile copies only what exists and installs what the providers need', () => {
+    const dockerfile = readFileSync(path.join(root, 'docker/Dockerfile'), 'utf8');
+    for (const [, src] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) {
+      for (const p of src.split(' ')) expect(existsSync(path.join(root, p)), p).toBe(true);
+    }
+    expect(dockerfile).toMatch(/procps/); // ps, for Win32_Process
+    expect(dockerfile).toMatch(/WINRMD_SERVICE__ALLOW_UNENCRYPTED=false/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["tini", "--", "winrmd-entrypoint"\]/);
+  });
+});
