@@ -4,12 +4,33 @@
 // written in their canonical lexical form.
 import type { CimClass, CimScalar, CimValue, Instance, PropertyDecl, Selectors } from '../provider-api.js';
 import { ANONYMOUS, NS } from '../soap/names.js';
-import { el, textOf, type XmlNode } from '../soap/xml.js';
+import { el, escapeText, raw, textOf, type XmlNode } from '../soap/xml.js';
 
+/**
+ * One instance, written straight to markup (the hot path of every enumeration: no tree per
+ * property), declaring its namespaces on itself as Windows does, so it can be placed anywhere.
+ */
 export function instanceToXml(inst: Instance, cls: CimClass, classUri: string): XmlNode {
-  const node = el(classUri, inst.className, { 'xsi:type': `p:${inst.className}_Type` });
-  for (const name of Object.keys(cls.properties)) appendValue(node, classUri, name, inst.properties[name] ?? null, cls.properties[name]);
-  return node;
+  const c = cls.name;
+  let out = `<p:${c} xmlns:p="${escapeText(classUri)}" xmlns:xsi="${NS.xsi}" xmlns:cim="${NS.cim}" xsi:type="p:${c}_Type">`;
+  for (const name in cls.properties) {
+    const value = inst.properties[name];
+    const decl = cls.properties[name];
+    if (value === null || value === undefined) out += `<p:${name} xsi:nil="true"/>`;
+    else if (Array.isArray(value)) for (const v of value) out += propertyMarkup(name, v, decl);
+    else out += propertyMarkup(name, value, decl);
+  }
+  return raw(`${out}</p:${c}>`);
+}
+
+function propertyMarkup(name: string, v: CimScalar, decl: PropertyDecl): string {
+  const text = v instanceof Date || decl.type === 'datetime' ? `<cim:Datetime>${escapeText(datetime(v))}</cim:Datetime>` : escapeText(formatScalar(v));
+  return `<p:${name}>${text}</p:${name}>`;
+}
+
+function datetime(v: CimScalar): string {
+  const d = v instanceof Date ? v : new Date(String(v));
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
 }
 
 /**
@@ -42,10 +63,7 @@ function appendValue(parent: XmlNode, ns: string, name: string, value: CimValue,
 }
 
 function scalar(ns: string, name: string, v: CimScalar, decl: PropertyDecl | undefined, datetimeNs: string): XmlNode {
-  if (v instanceof Date || decl?.type === 'datetime') {
-    const d = v instanceof Date ? v : new Date(String(v));
-    return el(ns, name, {}, el(datetimeNs, 'Datetime', {}, Number.isNaN(d.getTime()) ? String(v) : d.toISOString()));
-  }
+  if (v instanceof Date || decl?.type === 'datetime') return el(ns, name, {}, el(datetimeNs, 'Datetime', {}, datetime(v)));
   return el(ns, name, {}, formatScalar(v));
 }
 

@@ -116,7 +116,7 @@ export function createApp(opts: AppOptions): Koa {
     ctx.state.user = outcome.caller.user;
     const xml = await body(ctx);
     if (xml === undefined) return;
-    soap(ctx, await opts.core.handle(xml, outcome.caller, log.child({ user: outcome.caller.user })));
+    soap(ctx, await opts.core.handle(xml, outcome.caller, log));
   });
 
   router.post('/wsman-anon', async (ctx) => {

@@ -111,7 +111,7 @@ export function createCore(opts: CoreOptions): Core {
 
     async handle(xml, caller, log) {
       let req: WsmanRequest | undefined;
-      const abort = new AbortController();
+      let abort: AbortController | undefined;
       let counted = false;
       let timer: NodeJS.Timeout | undefined;
       try {
@@ -126,8 +126,9 @@ export function createCore(opts: CoreOptions): Core {
         }
         active.set(caller.user, n + 1);
         counted = true;
-        timer = setTimeout(() => abort.abort(), req.operationTimeoutMs);
-        const ctx: OpContext = { caller, log, resources, enumerations, signal: abort.signal };
+        const controller = (abort = new AbortController());
+        timer = setTimeout(() => controller.abort(), req.operationTimeoutMs);
+        const ctx: OpContext = { caller, log, resources, enumerations, signal: controller.signal };
         const reply = await op(req, ctx);
         const body = buildEnvelope(reply);
         if (Buffer.byteLength(body) > req.maxEnvelopeSize) {
@@ -138,7 +139,7 @@ export function createCore(opts: CoreOptions): Core {
         return { ...faultReply(err, log, req?.messageId), action: req?.action, resourceUri: req?.resourceUri };
       } finally {
         clearTimeout(timer);
-        if (!abort.signal.aborted) abort.abort(REPLIED); // providers stop any work still tied to this request
+        if (abort && !abort.signal.aborted) abort.abort(REPLIED); // providers stop any work still tied to this request
         if (counted) {
           const left = (active.get(caller.user) ?? 1) - 1;
           if (left > 0) active.set(caller.user, left);

@@ -7,9 +7,11 @@
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
 // BENCH_ENUMS (20000) cycles in the flatness run (0 skips it), BENCH_FLAT_CONNS (16),
-// BENCH_PROFILE (identify; a comma list of identify,get-os,enum-cycle, or 0 to skip),
+// BENCH_PROFILE (identify; a comma list of kind[:connections[:keep-alive|new-conn]], e.g.
+// identify,enum-cycle:1,identify:1:new-conn — 16 keep-alive connections unless given — or 0),
 // BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle),
 // BENCH_GC (1: start winrmd with --expose-gc so flatness samples follow a full GC).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -39,8 +41,14 @@ const ITEMS = 1000;
 const GC = process.env.BENCH_GC !== '0';
 const KINDS: Kind[] = ['identify', 'get-os', 'enum-cycle'];
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean) as Kind[];
-const PROFILE = (process.env.BENCH_PROFILE ?? 'identify').split(',').filter((k) => k && k !== '0') as Kind[];
-for (const k of [...ONLY, ...PROFILE]) if (!KINDS.includes(k)) throw new Error(`unknown scenario kind ${k} (${KINDS.join(', ')})`);
+interface ProfileTarget { kind: Kind; connections: number; keepAlive: boolean }
+const PROFILE_SPEC = (process.env.BENCH_PROFILE ?? 'identify').split(',').filter((k) => k && k !== '0');
+const PROFILE: ProfileTarget[] = PROFILE_SPEC.map((p) => {
+  const [kind, conns = '16', mode = 'keep-alive'] = p.split(':');
+  if (!['keep-alive', 'new-conn'].includes(mode) || !(Number(conns) >= 1)) throw new Error(`BENCH_PROFILE: ${p} is not kind[:connections[:keep-alive|new-conn]]`);
+  return { kind: kind as Kind, connections: Number(conns), keepAlive: mode === 'keep-alive' };
+});
+for (const k of [...ONLY, ...PROFILE.map((p) => p.kind)]) if (!KINDS.includes(k)) throw new Error(`unknown scenario kind ${k} (${KINDS.join(', ')})`);
 const CONNECTIONS = [1, 16];
 const MODES = [{ keepAlive: true, label: 'keep-alive' }, { keepAlive: false, label: 'new conn' }];
 
@@ -145,18 +153,21 @@ async function flatness(winrmd: Child, loader: Child, port: number): Promise<{ p
   }
 }
 
-async function profile(kind: Kind, loader: Child): Promise<{ kind: Kind; file: string; summary: ProfileSummary; result: LoadResult }> {
+interface ProfileRun { target: ProfileTarget; file: string; summary: ProfileSummary; result: LoadResult }
+
+async function profile(target: ProfileTarget, loader: Child): Promise<ProfileRun> {
+  const { kind, connections, keepAlive } = target;
   const dir = path.join(DIST, 'bench-profile');
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `winrmd-${kind}-c16-keepalive.cpuprofile`);
+  const file = path.join(dir, `winrmd-${kind}-c${connections}-${keepAlive ? 'keepalive' : 'newconn'}.cpuprofile`);
   const { child, port } = await startWinrmd([]);
   try {
     // Warm up unprofiled, then profile exactly the measured window.
-    await load(loader, specFor(kind, port, 16, true), { warmupMs: 0, durationMs: Math.max(1, WARMUP) * 1000 });
+    await load(loader, specFor(kind, port, connections, keepAlive), { warmupMs: 0, durationMs: Math.max(1, WARMUP) * 1000 });
     await child.ask({ type: 'profile-start' });
-    const result = await load(loader, specFor(kind, port, 16, true), { warmupMs: 0, durationMs: SECONDS * 1000 });
+    const result = await load(loader, specFor(kind, port, connections, keepAlive), { warmupMs: 0, durationMs: SECONDS * 1000 });
     await child.ask({ type: 'profile-stop', file });
-    return { kind, file, summary: summarize(file), result };
+    return { target, file, summary: summarize(file), result };
   } finally {
     await child.stop();
   }
@@ -177,8 +188,21 @@ function table(headers: string[], rows: string[][], align: ('l' | 'r')[]): { tex
   return { text, md };
 }
 
+/** The commit measured, marked dirty when src/ or providers/ differ from it. */
+function gitCommit(): string {
+  try {
+    const opts = { cwd: path.resolve(DIST, '..'), encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'providers'], opts).trim();
+    return dirty ? `${head} + uncommitted changes in src/providers` : head;
+  } catch {
+    return 'unknown commit';
+  }
+}
+
 async function main(): Promise<void> {
   const started = new Date();
+  const commit = gitCommit();
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${MB(os.totalmem()).toFixed(0)} MB RAM, Linux ${os.release()}`;
   const kinds = ONLY.length ? ONLY : KINDS;
@@ -216,7 +240,7 @@ async function main(): Promise<void> {
   await winrmd.stop();
 
   const profiles = [];
-  for (const kind of PROFILE) profiles.push(await profile(kind, loader));
+  for (const target of PROFILE) profiles.push(await profile(target, loader));
   await loader.stop();
 
   // --- the results table
@@ -296,13 +320,13 @@ async function main(): Promise<void> {
   for (const p of profiles) {
     const t = table(['#', 'Self ms', '% of busy', 'Function', 'Location'], p.summary.functions.map((f, i) => [String(i + 1), f1(f.ms), f1(f.pct), f.name, f.where]), ['r', 'r', 'r', 'l', 'l']);
     const m = table(['Module', 'Self ms', '% of busy'], p.summary.modules.map((f) => [f.name, f1(f.ms), f1(f.pct)]), ['l', 'r', 'r']);
-    const head = `winrmd under ${LABEL[p.kind]} at 16 keep-alive connections (${f0(p.result.unitsPerSecond)} units/s while profiling; a fresh process, warmed up for ${Math.max(1, WARMUP)} s before the profiled ${SECONDS} s): ${f1(p.summary.busyMs)} ms busy of ${f1(p.summary.totalMs)} ms sampled; profile ${path.relative(process.cwd(), p.file)}`;
+    const head = `winrmd under ${LABEL[p.target.kind]} at ${p.target.connections} ${p.target.keepAlive ? 'keep-alive' : 'new'} connection${p.target.connections > 1 ? 's' : ''} (${f0(p.result.unitsPerSecond)} units/s while profiling; a fresh process, warmed up for ${Math.max(1, WARMUP)} s before the profiled ${SECONDS} s): ${f1(p.summary.busyMs)} ms busy of ${f1(p.summary.totalMs)} ms sampled; profile ${path.relative(process.cwd(), p.file)}`;
     profText.push(`${head}\nTop self time by function:\n${t.text}\nBy module:\n${m.text}`);
     profMd.push(`${head}\n\nTop self time by function:\n\n${t.md}\n\nBy module:\n\n${m.md}`);
   }
 
   const when = `${started.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
-  const env = `node ${process.version}, ${machine}. ${SECONDS} s measured per scenario after ${WARMUP} s warm-up; load generator, winrmd and baseline are separate processes sharing the same cores.`;
+  const env = `winrmd ${commit}; node ${process.version}, ${machine}. ${SECONDS} s measured per scenario after ${WARMUP} s warm-up; load generator, winrmd and baseline are separate processes sharing the same cores.`;
   const notes = [
     'Units are requests, except for the enumeration cycle, where a unit is one complete Enumerate (OptimizeEnumeration, MaxElements 1000) plus Pulls until EndOfSequence, with the default MaxEnvelopeSize of 153,600 octets; Req/unit is the number of HTTP requests a cycle takes.',
     'Latency is per unit, from the request start to the last byte of the reply, on the client. Errors are transport errors, non-2xx statuses, SOAP faults and wrong answers (a cycle short of its items).',
@@ -333,7 +357,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY.length ? ` BENCH_ONLY=${ONLY.join(',')}` : ''} BENCH_PROFILE=${PROFILE.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY.length ? ` BENCH_ONLY=${ONLY.join(',')}` : ''} BENCH_PROFILE=${PROFILE_SPEC.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     '## Throughput and latency',
     '',
@@ -360,7 +384,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.join(DIST, 'bench-results.md');
   writeFileSync(out, md);
-  writeFileSync(path.join(DIST, 'bench-results.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, profiles: profiles.map((p) => ({ kind: p.kind, file: p.file, summary: p.summary, result: p.result })) }, null, 2));
+  writeFileSync(path.join(DIST, 'bench-results.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and bench-results.json`);
 }
 
