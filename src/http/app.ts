@@ -21,15 +21,27 @@ export interface AppOptions {
 
 class BodyTooLarge extends Error {}
 
-async function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+/** Read the raw body, refusing it as soon as it passes the limit (events: cheaper than for-await). */
+function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.resume(); // drain without keeping; the 413 closes the connection
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    // A client that goes away mid-body must not leave this promise (and its request) pending.
+    req.once('close', () => !req.complete && reject(new Error('the client closed the connection before the body ended')));
+  });
 }
 
 export function createApp(opts: AppOptions): Koa {
