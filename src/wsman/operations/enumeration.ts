@@ -99,11 +99,14 @@ export async function release(req: WsmanRequest, ctx: OpContext): Promise<ReplyM
  */
 async function fill(open: OpenEnumeration<string>, items: XmlNode[], maxElements: number, maxEnvelope: number, ctx: OpContext, timeoutFaults: boolean): Promise<{ end: boolean }> {
   let size = ENVELOPE_OVERHEAD;
+  // One deadline for the whole page, raced against each item (not a listener per item).
+  const deadline = beforeDeadline(new Promise<never>(() => undefined), ctx);
+  deadline.catch(() => undefined);
   while (items.length < maxElements) {
     open.pending ??= open.iterator.next();
     let next: IteratorResult<string>;
     try {
-      next = await beforeDeadline(open.pending, ctx);
+      next = await Promise.race([open.pending, deadline]);
     } catch (err) {
       if (err instanceof WsmanFault && err.id === 'TimedOut' && (items.length > 0 || !timeoutFaults)) return { end: false };
       if (!(err instanceof WsmanFault && err.id === 'TimedOut')) open.pending = undefined;
@@ -219,7 +222,8 @@ async function* instances(req: WsmanRequest, ctx: OpContext, target: Target, ent
     const preq = { ...providerRequest(req, ctx, target, entry.cls.name), selectors: {}, signal: new AbortController().signal };
     for await (const inst of entry.provider.enumerate(preq)) {
       if (inst.className.toLowerCase() !== entry.cls.name.toLowerCase() || !filter.keep(inst)) continue;
-      yield serialize(item(inst, entry, filter, mode));
+      const node = item(inst, entry, filter, mode);
+      yield node.raw ? node.text : serialize(node);
     }
   }
 }
