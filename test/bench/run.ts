@@ -9,7 +9,8 @@
 // BENCH_ENUMS (20000) cycles in the flatness run (0 skips it), BENCH_FLAT_CONNS (16),
 // BENCH_PROFILE (identify; a comma list of kind[:connections[:keep-alive|new-conn]], e.g.
 // identify,enum-cycle:1,identify:1:new-conn — 16 keep-alive connections unless given — or 0),
-// BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle),
+// BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle; `none` runs no
+// matrix, e.g. for a long flatness run), BENCH_OUT (dist/bench-results.md; the JSON goes beside it),
 // BENCH_GC (1: start winrmd with --expose-gc so flatness samples follow a full GC).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -40,7 +41,9 @@ const FLAT_CONNS = Math.max(1, Math.round(num('BENCH_FLAT_CONNS', 16)));
 const ITEMS = 1000;
 const GC = process.env.BENCH_GC !== '0';
 const KINDS: Kind[] = ['identify', 'get-os', 'enum-cycle'];
-const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean) as Kind[];
+const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+const NO_MATRIX = ONLY_SPEC.length === 1 && ONLY_SPEC[0] === 'none';
+const ONLY = (NO_MATRIX ? [] : ONLY_SPEC) as Kind[];
 interface ProfileTarget { kind: Kind; connections: number; keepAlive: boolean }
 const PROFILE_SPEC = (process.env.BENCH_PROFILE ?? 'identify').split(',').filter((k) => k && k !== '0');
 const PROFILE: ProfileTarget[] = PROFILE_SPEC.map((p) => {
@@ -205,7 +208,8 @@ async function main(): Promise<void> {
   const commit = gitCommit();
   const cpus = os.cpus();
   const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${MB(os.totalmem()).toFixed(0)} MB RAM, Linux ${os.release()}`;
-  const kinds = ONLY.length ? ONLY : KINDS;
+  const kinds = NO_MATRIX ? [] : ONLY.length ? ONLY : KINDS;
+  const loadBefore = os.loadavg();
   console.error(`winrmd bench: ${SECONDS} s per scenario after ${WARMUP} s warm-up; node ${process.version}; ${machine}`);
 
   const { child: winrmd, port } = await startWinrmd(GC ? ['--expose-gc'] : []);
@@ -265,7 +269,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const main = table(
+  const results = table(
     ['Scenario', 'Conns', 'Connection', 'Units/s', 'p50 ms', 'p99 ms', 'Req/unit', 'Errors', 'RSS after MB', 'openwsman /s', 'vs openwsman'],
     resultRows,
     ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
@@ -285,9 +289,9 @@ async function main(): Promise<void> {
 
   const memRows: string[][] = [
     ['winrmd idle, before load', f1(MB(idle.rss)), f1(MB(idle.heapUsed)), '—'],
-    ['winrmd after the load matrix', f1(MB(afterMatrix.rss)), f1(MB(afterMatrix.heapUsed)), f1(MB(afterMatrix.maxRss))],
+    ...(kinds.length ? [['winrmd after the load matrix', f1(MB(afterMatrix.rss)), f1(MB(afterMatrix.heapUsed)), f1(MB(afterMatrix.maxRss))]] : []),
     ['baseline idle, before load', f1(MB(baselineIdle.rss)), f1(MB(baselineIdle.heapUsed)), '—'],
-    ['baseline after its load', f1(MB(baselineMem.rss)), f1(MB(baselineMem.heapUsed)), f1(MB(baselineMem.maxRss))],
+    ...(kinds.includes('identify') ? [['baseline after its load', f1(MB(baselineMem.rss)), f1(MB(baselineMem.heapUsed)), f1(MB(baselineMem.maxRss))]] : []),
   ];
   const mem = table(['Process', 'RSS MB', 'Heap used MB', 'Peak RSS MB'], memRows, ['l', 'r', 'r', 'r']);
 
@@ -326,7 +330,8 @@ async function main(): Promise<void> {
   }
 
   const when = `${started.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
-  const env = `winrmd ${commit}; node ${process.version}, ${machine}. ${SECONDS} s measured per scenario after ${WARMUP} s warm-up; load generator, winrmd and baseline are separate processes sharing the same cores.`;
+  const load1 = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const env = `winrmd ${commit}; node ${process.version}, ${machine}; load average ${load1(loadBefore)} at the start (other work on the machine skews every figure, the baseline's included). ${SECONDS} s measured per scenario after ${WARMUP} s warm-up; load generator, winrmd and baseline are separate processes sharing the same cores.`;
   const notes = [
     'Units are requests, except for the enumeration cycle, where a unit is one complete Enumerate (OptimizeEnumeration, MaxElements 1000) plus Pulls until EndOfSequence, with the default MaxEnvelopeSize of 153,600 octets; Req/unit is the number of HTTP requests a cycle takes.',
     'Latency is per unit, from the request start to the last byte of the reply, on the client. Errors are transport errors, non-2xx statuses, SOAP faults and wrong answers (a cycle short of its items).',
@@ -338,7 +343,7 @@ async function main(): Promise<void> {
     '',
     `winrmd benchmark — ${when} — ${env}`,
     '',
-    main.text,
+    results.text,
     '',
     'Identify: winrmd against a bare node:http server answering the same bytes',
     ratio.text,
@@ -357,11 +362,11 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY.length ? ` BENCH_ONLY=${ONLY.join(',')}` : ''} BENCH_PROFILE=${PROFILE_SPEC.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_SPEC.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     '## Throughput and latency',
     '',
-    main.md,
+    results.md,
     '',
     ...notes.map((n) => `- ${n}`),
     '',
@@ -382,10 +387,10 @@ async function main(): Promise<void> {
     ...(profMd.length ? ['', '## CPU profile', '', ...profMd.flatMap((p) => [p, ''])] : []),
     '',
   ].join('\n');
-  const out = path.join(DIST, 'bench-results.md');
+  const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(path.join(DIST, 'bench-results.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles }, null, 2));
-  console.error(`wrote ${path.relative(process.cwd(), out)} and bench-results.json`);
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles }, null, 2));
+  console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 
 main().then(
