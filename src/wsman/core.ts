@@ -63,6 +63,9 @@ export function createCore(opts: CoreOptions): Core {
   }
   const { limits } = opts;
   const enumerations = new EnumerationContexts<string>(limits.enumerationTimeoutMs, limits.maxEnumerationContextsPerUser);
+  // Identify replies never change (DSP0226 §11 has no addressing headers to echo): build them once.
+  const identified = buildBareEnvelope([identifyResponse(opts.identity, true)]);
+  const identifiedAnonymously = buildBareEnvelope([identifyResponse(opts.identity, false)]);
   const active = new Map<string, number>();
 
   const targeted = (op: (req: WsmanRequest, ctx: OpContext, target: ReturnType<Resources['resolve']>) => ReturnType<Operation>): Operation =>
@@ -116,7 +119,7 @@ export function createCore(opts: CoreOptions): Core {
       let timer: NodeJS.Timeout | undefined;
       try {
         req = readRequest(parse(xml), limits);
-        if (req.identify) return { status: 200, action: 'Identify', body: buildBareEnvelope([identifyResponse(opts.identity, true)]) };
+        if (req.identify) return { status: 200, action: 'Identify', body: identified };
 
         const op = operations[req.action] ?? customAction;
         // MaxConcurrentOperationsPerUser (security-and-limits.md): refuse, do not queue.
@@ -152,7 +155,7 @@ export function createCore(opts: CoreOptions): Core {
       try {
         const req = readRequest(parse(xml), limits);
         if (!req.identify) throw new WsmanFault('AccessDenied', 'The anonymous endpoint answers Identify only.');
-        return { status: 200, action: 'Identify', body: buildBareEnvelope([identifyResponse(opts.identity, false)]) };
+        return { status: 200, action: 'Identify', body: identifiedAnonymously };
       } catch (err) {
         return faultReply(err, log);
       }
