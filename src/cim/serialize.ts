@@ -2,7 +2,7 @@
 // class name in the class's resource-URI namespace; nulls are xsi:nil; arrays are repeated
 // elements (DSP0227 §7.2.4); datetimes are wrapped in cim:Datetime (DSP0230 §3); numbers are
 // written in their canonical lexical form.
-import type { CimClass, CimScalar, CimValue, Instance, PropertyDecl, Selectors } from '../provider-api.js';
+import { ProviderError, type CimClass, type CimScalar, type CimValue, type Instance, type PropertyDecl, type Selectors } from '../provider-api.js';
 import { ANONYMOUS, NS } from '../soap/names.js';
 import { el, escapeText, raw, textOf, type XmlNode } from '../soap/xml.js';
 
@@ -116,18 +116,30 @@ export function xmlToValues(node: XmlNode, decl: Record<string, PropertyDecl>): 
 
 function parseScalar(node: XmlNode, decl?: PropertyDecl): CimScalar {
   const datetime = node.children.find((c) => c.ns === NS.cim && c.name === 'Datetime');
-  const text = datetime ? textOf(datetime) ?? '' : node.text;
+  const text = (datetime ? textOf(datetime) ?? '' : node.text).trim();
+  const invalid = () => new ProviderError('INVALID_PARAMETER', `${node.name} must be a ${decl?.type} value, not "${text}".`);
   switch (decl?.type) {
-    case 'boolean': return /^(true|1)$/i.test(text.trim());
-    case 'datetime': return new Date(text.trim());
+    case 'boolean':
+      if (!/^(true|false|1|0)$/i.test(text)) throw invalid();
+      return /^(true|1)$/i.test(text);
+    case 'datetime': {
+      const d = new Date(text);
+      if (Number.isNaN(d.getTime())) throw invalid();
+      return d;
+    }
     case 'uint8': case 'uint16': case 'uint32': case 'sint8': case 'sint16': case 'sint32':
     case 'real32': case 'real64': {
-      const n = Number(text.trim());
-      return text.trim() === '' || Number.isNaN(n) ? text : n;
+      const n = Number(text);
+      if (text === '' || Number.isNaN(n)) throw invalid();
+      return n;
     }
-    case 'uint64': case 'sint64': {
-      try { return BigInt(text.trim()); } catch { return text; }
-    }
-    default: return text;
+    case 'uint64': case 'sint64':
+      try {
+        return BigInt(text);
+      } catch {
+        throw invalid();
+      }
+    default:
+      return node.text;
   }
 }

@@ -3,7 +3,7 @@
 // Subcodes and actions: DSP0226 Annex A / Table 29 (WS-Management), WS-Addressing 1.0 §6.4,
 // WS-Enumeration §5. Numeric codes: Windows' ERROR_WSMAN_* values (winerror.h), so that clients
 // that branch on them (pywinrm, the Go client: 2150858793 on Receive) behave as with Windows.
-import { ACTION, FAULT_DETAIL, NS } from './names.js';
+import { ACTION, NS } from './names.js';
 
 export interface FaultSpec {
   /** SOAP 1.2 fault code (§5.4.6): the sender's mistake, ours, or a header not understood. */
@@ -124,4 +124,3 @@ export class WsmanFault extends Error {
   }
 }
 
-export { FAULT_DETAIL };

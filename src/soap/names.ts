@@ -13,7 +13,6 @@ export const NS = {
   wsmid: 'http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd',
   wsmanfault: 'http://schemas.microsoft.com/wbem/wsman/1/wsmanfault',
   cim: 'http://schemas.dmtf.org/wbem/wscim/1/common',
-  wsmb: 'http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd',
 } as const;
 
 /** Preferred prefixes when winrmd writes XML (the ones Windows uses). */
@@ -28,7 +27,6 @@ export const PREFIX: Record<string, string> = {
   [NS.wsmid]: 'wsmid',
   [NS.wsmanfault]: 'f',
   [NS.cim]: 'cim',
-  [NS.wsmb]: 'b',
 };
 
 export const ACTION = {
@@ -63,8 +61,6 @@ export const DIALECT = {
 export const RESOURCE = {
   wmi: 'http://schemas.microsoft.com/wbem/wsman/1/wmi',
   dmtfCim: 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2',
-  /** MS-WSMV: the short alias prefixes winrm.cmd expands (wmicimv2/Win32_Process). */
-  wmicimv2: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2',
 } as const;
 
 /** The selector naming the CIM namespace for DMTF resource URIs (DSP0227 7.1). */
@@ -73,8 +69,6 @@ export const CIM_NAMESPACE_SELECTOR = '__cimnamespace';
 export const SECURITY_PROFILE = {
   httpBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic',
   httpsBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic',
-  httpSpnego: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos',
-  httpsMutual: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual',
 } as const;
 
 export const WSMAN_PROTOCOL_VERSION = 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd';
@@ -82,10 +76,6 @@ export const WSMAN_PROTOCOL_VERSION = 'http://schemas.dmtf.org/wbem/wsman/1/wsma
 /** DSP0226 fault detail URIs. */
 export const FAULT_DETAIL = {
   maxEnvelopeSize: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
-  invalidValue: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
-  filterDialectRequestedUnavailable: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/FilteringRequired',
-  invalidResourceUri: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidResourceURI',
-  expired: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/Expired',
 } as const;
 
 /** Response action for a custom method: `<resourceUri>/<Method>Response` (MS-WSMV 3.1.4.16). */

@@ -180,6 +180,9 @@ describe('protocol rows', () => {
     ] },
     { name: 'Invoke an unknown method', request: () => envelope({ action: `${WIDGET}/Explode`, resourceUri: WIDGET }), status: 500, fault: 'ActionNotSupported' },
     { name: 'Invoke with an unknown parameter', request: () => envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Colour>x</t:Colour></t:Echo_INPUT>` }), status: 500, fault: 'InvalidParameter' },
+    { name: 'Invoke with a parameter of the wrong type', request: () => envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Times>many</t:Times></t:Echo_INPUT>` }), status: 500, fault: 'InvalidParameter', checks: [
+      ['//s:Reason/s:Text', /Times must be a uint32 value/],
+    ] },
     { name: 'Invoke on a missing instance', request: () => envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, selectors: { Id: 'nope' } }), status: 500, fault: 'DestinationUnreachable' },
     { name: 'a provider slower than OperationTimeout', request: () => envelope({ action: `${WIDGET}/Slow`, resourceUri: WIDGET, operationTimeout: 'PT0.3S', body: `<t:Slow_INPUT xmlns:t="${WIDGET}"><t:Ms>3000</t:Ms></t:Slow_INPUT>` }), status: 500, fault: 'TimedOut' },
     { name: 'a provider that throws: InternalError, no detail leaks', request: () => envelope({ action: `${WIDGET}/Fail`, resourceUri: WIDGET }), status: 500, fault: 'InternalError', checks: [
