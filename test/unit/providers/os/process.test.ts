@@ -141,7 +141,14 @@ describe('Win32_Process.Create', () => {
     await expect(create({ CommandLine: 'true' }, { runAs: '--help' })).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
   });
 
-  it.runIf(!isRoot)('refuses another account when winrmd is not root', async () => {
+  it('refuses another account when winrmd is not root (as root: switches to it)', async () => {
+    if (isRoot) {
+      // The root branch of the same rule: another account is switched to, not refused.
+      const out = await create({ CommandLine: `id -u > ${dir}/switch.txt` }, { runAs: 'nobody' });
+      expect(out.ReturnValue).toBe(0);
+      expect(await lineWritten(path.join(dir, 'switch.txt'))).toBe(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+      return;
+    }
     const other = execFileSync('getent', ['passwd'], { encoding: 'utf8' })
       .split('\n')
       .map((l) => l.split(':'))
