@@ -121,6 +121,8 @@ const parser = new XMLParser({
   commentPropName: false,
   // CDATA stays apart from text so that its `&` is never taken for a reference.
   cdataPropName: '#cdata',
+  // No callbacks read paths: do not build a path string for every tag and attribute.
+  jPath: false,
 });
 
 type Ordered = Record<string, unknown>;

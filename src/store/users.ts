@@ -18,10 +18,15 @@ export interface UserStore {
 }
 
 export class SqliteUserStore implements UserStore {
-  constructor(private readonly db: Db) {}
+  /** Prepared once: get() runs on every authenticated request. */
+  private readonly byName;
+
+  constructor(private readonly db: Db) {
+    this.byName = db.prepare('SELECT name, password_hash, run_as FROM users WHERE name = ?');
+  }
 
   get(name: string): UserRecord | undefined {
-    const row = this.db.prepare('SELECT name, password_hash, run_as FROM users WHERE name = ?').get(name) as
+    const row = this.byName.get(name) as
       | { name: string; password_hash: string; run_as: string }
       | undefined;
     return row && { name: row.name, passwordHash: row.password_hash, runAs: row.run_as };
