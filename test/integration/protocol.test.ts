@@ -225,6 +225,26 @@ describe('protocol rows', () => {
     expect(s.server.core.openEnumerations).toBe(0);
   });
 
+  it('pages are cut to the client\'s MaxEnvelopeSize, whatever MaxElements asks (DSP0226 §6.2)', async () => {
+    const max = 8192;
+    const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: PROC, maxEnvelopeSize: max, body: enumerateBody({ optimize: true, maxElements: 10_000 }) }), status: 200 });
+    expect(Buffer.byteLength(first)).toBeLessThanOrEqual(max);
+    let pids = xpAll(first, '//w:Items/proc:Win32_Process/proc:ProcessId');
+    expect(pids.length).toBeGreaterThan(0);
+    let context = xp(first, '//n:EnumerationContext');
+    let pages = 1;
+    while (context) {
+      const page = await run(s, { name: '', request: () => envelope({ action: ACTIONS.pull, resourceUri: PROC, maxEnvelopeSize: max, body: pullBody(context, 10_000) }), status: 200 });
+      expect(Buffer.byteLength(page)).toBeLessThanOrEqual(max);
+      pids = pids.concat(xpAll(page, '//n:Items/proc:Win32_Process/proc:ProcessId'));
+      context = xp(page, 'count(//n:EndOfSequence)') === '1' ? '' : xp(page, '//n:PullResponse/n:EnumerationContext');
+      pages++;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(new Set(pids).size).toBe(pids.length);
+    expect(pids).toContain(String(process.pid));
+  });
+
   it('a released context is gone; another user cannot pull or release a context', async () => {
     const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, body: enumerateBody() }), status: 200 });
     const context = xp(first, '//n:EnumerationContext');
