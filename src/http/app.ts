@@ -21,6 +21,8 @@ export interface AppOptions {
 
 class BodyTooLarge extends Error {}
 
+const CLIENT_GONE = new Error('the client closed the connection');
+
 /** Read the raw body, refusing it as soon as it passes the limit (events: cheaper than for-await). */
 function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -128,7 +130,11 @@ export function createApp(opts: AppOptions): Koa {
     ctx.state.user = outcome.caller.user;
     const xml = await body(ctx);
     if (xml === undefined) return;
-    soap(ctx, await opts.core.handle(xml, outcome.caller, log));
+    const gone = new AbortController();
+    const onClose = () => !ctx.res.writableFinished && gone.abort(CLIENT_GONE);
+    ctx.res.once('close', onClose);
+    soap(ctx, await opts.core.handle(xml, outcome.caller, log, gone.signal));
+    if (gone.signal.aborted) log.info({ event: 'client_gone' });
   });
 
   router.post('/wsman-anon', async (ctx) => {

@@ -41,7 +41,8 @@ export interface Reply {
 }
 
 export interface Core {
-  handle(xml: string, caller: Caller, log: ProviderLogger): Promise<Reply>;
+  /** `clientGone` aborts the work when the client disconnects before its reply. */
+  handle(xml: string, caller: Caller, log: ProviderLogger, clientGone?: AbortSignal): Promise<Reply>;
   /** The anonymous endpoint answers Identify only, without a product version (MS-WSMV 3.1.4.1.30). */
   identifyAnonymous(xml: string, log: ProviderLogger): Reply;
   readonly resources: Resources;
@@ -49,8 +50,9 @@ export interface Core {
   close(): void;
 }
 
-/** The abort reason once a reply is built (a constant: aborting with none builds a DOMException). */
+/** Abort reasons (constants: aborting with none builds a DOMException on every request). */
 const REPLIED = new Error('the reply has been sent');
+const CLIENT_GONE = new Error('the client closed the connection');
 
 type Operation = (req: WsmanRequest, ctx: OpContext) => Promise<ReplyMessage>;
 
@@ -112,7 +114,7 @@ export function createCore(opts: CoreOptions): Core {
       return enumerations.size;
     },
 
-    async handle(xml, caller, log) {
+    async handle(xml, caller, log, clientGone) {
       let req: WsmanRequest | undefined;
       let abort: AbortController | undefined;
       let counted = false;
@@ -131,6 +133,8 @@ export function createCore(opts: CoreOptions): Core {
         counted = true;
         const controller = (abort = new AbortController());
         timer = setTimeout(() => controller.abort(), req.operationTimeoutMs);
+        // The provider's signal also fires when the client hangs up: nobody waits for that work.
+        clientGone?.addEventListener('abort', () => controller.abort(CLIENT_GONE), { once: true, signal: controller.signal });
         const ctx: OpContext = { caller, log, resources, enumerations, signal: controller.signal };
         const reply = await op(req, ctx);
         const body = buildEnvelope(reply);

@@ -12,6 +12,7 @@ import { MemoryUserStore } from '../../src/store/users.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { ACTIONS, enumerateBody, envelope, identify, pullBody, URI } from '../helpers/envelope.js';
 import { ALICE, basic, testServer } from '../helpers/server.js';
+import { widgetProvider } from '../fixtures/widget-provider.js';
 import { xp } from '../helpers/xpath.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
@@ -192,6 +193,7 @@ describe('only POST /wsman, POST /wsman-anon and GET /healthz answer (openwsman 
 describe('over real sockets: truncated, pipelined and slow requests (openwsman CVE-2019-3833)', () => {
   let server: Winrmd;
   let port: number;
+  const widgets = widgetProvider();
   beforeAll(async () => {
     const users = new MemoryUserStore();
     users.put({ name: ALICE.user, passwordHash: await hashPassword(ALICE.password), runAs: 'nobody' });
@@ -202,7 +204,7 @@ describe('over real sockets: truncated, pipelined and slow requests (openwsman C
       logging: { level: 'silent' },
       limits: { headersTimeoutMs: 1000, requestTimeoutMs: 2000 },
     });
-    server = await startServer({ config, users, providers: [] });
+    server = await startServer({ config, users, providers: [widgets] });
     port = server.httpPort!;
   });
   afterAll(() => server.close());
@@ -246,6 +248,15 @@ describe('over real sockets: truncated, pipelined and slow requests (openwsman C
     });
     expect(closed).toBe(true);
     expect(Date.now() - started).toBeLessThan(8000);
+  });
+
+  it('a client that hangs up mid-operation aborts the provider\'s work and frees its slot', async () => {
+    const xml = envelope({ action: `${WIDGET}/Slow`, resourceUri: WIDGET, operationTimeout: 'PT60S', body: `<t:Slow_INPUT xmlns:t="${WIDGET}"><t:Ms>30000</t:Ms></t:Slow_INPUT>` });
+    const before = widgets.abandoned;
+    await raw(`POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(ALICE)}\r\nContent-Length: ${Buffer.byteLength(xml)}\r\n\r\n${xml}`, 300);
+    const deadline = Date.now() + 5000;
+    while (widgets.abandoned === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(widgets.abandoned).toBe(before + 1);
   });
 
   it('an oversized Content-Length is refused with 413 without reading the body', async () => {
