@@ -21,8 +21,6 @@ export interface AppOptions {
 
 class BodyTooLarge extends Error {}
 
-const CLIENT_GONE = new Error('the client closed the connection');
-
 /** Read the raw body, refusing it as soon as it passes the limit (events: cheaper than for-await). */
 function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -80,21 +78,17 @@ export function createApp(opts: AppOptions): Koa {
   };
 
   /** Read and decode the body, answering 413 or 400 itself when it cannot. */
+  const tooLarge = (ctx: Koa.Context) => {
+    ctx.status = 413;
+    ctx.set('Connection', 'close');
+    return undefined;
+  };
   const body = async (ctx: Koa.Context): Promise<string | undefined> => {
-    const declared = Number(ctx.get('Content-Length') || 0);
-    if (declared > opts.maxBodyBytes) {
-      ctx.status = 413;
-      ctx.set('Connection', 'close');
-      return undefined;
-    }
+    if (Number(ctx.get('Content-Length') || 0) > opts.maxBodyBytes) return tooLarge(ctx);
     try {
       return decodeBody(await readBody(ctx.req, opts.maxBodyBytes), ctx.get('Content-Type'));
     } catch (err) {
-      if (err instanceof BodyTooLarge) {
-        ctx.status = 413;
-        ctx.set('Connection', 'close');
-        return undefined;
-      }
+      if (err instanceof BodyTooLarge) return tooLarge(ctx);
       if (err instanceof XmlError) {
         ctx.status = 400;
         ctx.type = 'text/plain';
@@ -131,8 +125,7 @@ export function createApp(opts: AppOptions): Koa {
     const xml = await body(ctx);
     if (xml === undefined) return;
     const gone = new AbortController();
-    const onClose = () => !ctx.res.writableFinished && gone.abort(CLIENT_GONE);
-    ctx.res.once('close', onClose);
+    ctx.res.once('close', () => !ctx.res.writableFinished && gone.abort());
     soap(ctx, await opts.core.handle(xml, outcome.caller, log, gone.signal));
     if (gone.signal.aborted) log.info({ event: 'client_gone' });
   });

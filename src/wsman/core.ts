@@ -15,7 +15,7 @@ import { identifyResponse, type Identity } from './operations/identify.js';
 import { invoke } from './operations/invoke.js';
 import { create, get, put, remove } from './operations/transfer.js';
 import { readRequest, type HeaderLimits, type WsmanRequest } from './request.js';
-import { Resources } from './resources.js';
+import { Resources, type Target } from './resources.js';
 
 export interface CoreLimits extends HeaderLimits, ParseLimits {
   maxConcurrentOperationsPerUser: number;
@@ -70,7 +70,7 @@ export function createCore(opts: CoreOptions): Core {
   const identifiedAnonymously = buildBareEnvelope([identifyResponse(opts.identity, false)]);
   const active = new Map<string, number>();
 
-  const targeted = (op: (req: WsmanRequest, ctx: OpContext, target: ReturnType<Resources['resolve']>) => ReturnType<Operation>): Operation =>
+  const targeted = (op: (req: WsmanRequest, ctx: OpContext, target: Target) => Promise<ReplyMessage>): Operation =>
     (req, ctx) => op(req, ctx, resources.resolve(req.resourceUri, req.selectors));
 
   const operations: Record<string, Operation> = {
