@@ -278,6 +278,16 @@ describe('protocol rows', () => {
 });
 
 describe('time-bound behaviour', () => {
+  it('a Pull that times out with no item keeps its context; the next Pull gets the items in order', async () => {
+    const s = await testServer();
+    const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, options: { SlowMs: '400' }, body: enumerateBody() }), status: 200 });
+    const context = xp(first, '//n:EnumerationContext');
+    await run(s, { name: '', request: () => envelope({ action: ACTIONS.pull, resourceUri: WIDGET, operationTimeout: 'PT0.1S', body: pullBody(context, 10) }), status: 500, fault: 'TimedOut' });
+    const page = await run(s, { name: '', request: () => envelope({ action: ACTIONS.pull, resourceUri: WIDGET, operationTimeout: 'PT5S', body: pullBody(context, 10) }), status: 200 });
+    expect(xpAll(page, '//n:Items/t:Test_Widget/t:Id')).toEqual(['w1', 'w2', 'w3']);
+    await s.server.close();
+  });
+
   it('an enumeration context expires after EnumerationTimeoutms without a Pull', async () => {
     const s = await testServer({ limits: { enumerationTimeoutMs: 200 } });
     const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, body: enumerateBody() }), status: 200 });

@@ -63,14 +63,16 @@ export async function pull(req: WsmanRequest, ctx: OpContext): Promise<ReplyMess
   if (!body || body.ns !== NS.wsen || body.name !== 'Pull') throw new WsmanFault('SchemaValidationError', 'The body must be a wsen:Pull element.');
   const id = textOf(child(body, NS.wsen, 'EnumerationContext')) ?? '';
   const maxElements = readPositive(child(body, NS.wsen, 'MaxElements'), 1, 'MaxElements');
-  const maxChars = child(body, NS.wsen, 'MaxCharacters') ? readPositive(child(body, NS.wsen, 'MaxCharacters'), Infinity, 'MaxCharacters') : Infinity;
+  const maxChars = readPositive(child(body, NS.wsen, 'MaxCharacters'), Infinity, 'MaxCharacters');
   const open = ctx.enumerations.acquire(id, ctx.caller.user);
   const items: XmlNode[] = [];
   let end: boolean;
   try {
     ({ end } = await fill(open, items, maxElements, Math.min(req.maxEnvelopeSize, maxChars + ENVELOPE_OVERHEAD), ctx, true));
   } catch (err) {
-    ctx.enumerations.drop(open);
+    // A Pull that timed out with nothing in hand keeps its context (and pending read) for the next.
+    if (err instanceof WsmanFault && err.id === 'TimedOut') ctx.enumerations.yield(open);
+    else ctx.enumerations.drop(open);
     throw err;
   }
   const reply = el(NS.wsen, 'PullResponse');
