@@ -1,8 +1,20 @@
 // What a provider may import. A provider sees plain data, never XML and never HTTP
 // (DESIGN.md principles 2 and 3): instances in, instances out, errors as ProviderError.
+// Resources that are not CIM classes (the WinRS shell, winrm/config) exchange documents: element
+// trees, data with the shape of XML elements, which the core reads from and writes to envelopes.
+import type { XmlNode } from './soap/xml.js';
 
-/** Bumped when this interface changes incompatibly; checked when a provider is loaded. */
-export const PROVIDER_API_VERSION = 1;
+export { child, children, el as element, textOf } from './soap/xml.js';
+export { parseDuration } from './wsman/request.js';
+
+/**
+ * Bumped when this interface changes incompatibly; checked when a provider is loaded.
+ * 2: raw `resourceUris` became `documents`; requests carry their deadline and envelope size.
+ */
+export const PROVIDER_API_VERSION = 2;
+
+/** A document element: namespace-resolved, attributes by local name, text and child elements. */
+export type Element = XmlNode;
 
 /** CIM intrinsic types (DSP0004). The serializer renders values by these. */
 export type CimType =
@@ -68,7 +80,41 @@ export interface ProviderRequest {
   options: Record<string, string>;
   /** Aborted when the caller's OperationTimeout expires or the client goes away. */
   signal: AbortSignal;
+  /** When the OperationTimeout runs out (ms since the epoch): a long poll answers before it. */
+  deadline: number;
+  /** The largest reply the client accepts, in octets (w:MaxEnvelopeSize). */
+  maxEnvelopeSize: number;
   log: ProviderLogger;
+}
+
+/** A request on a document resource: its action and the first element of its body. */
+export interface DocumentRequest extends ProviderRequest {
+  action: string;
+  body?: Element;
+}
+
+/** One item of a document resource's enumeration: its body and the selectors of its EPR. */
+export interface DocumentItem {
+  selectors: Selectors;
+  body: Element;
+}
+
+/**
+ * A resource whose bodies are documents rather than CIM instances, at one exact resource URI
+ * (compared case-insensitively). Get, Put, Create, Delete and Enumerate are the WS-Transfer and
+ * WS-Enumeration operations; `action` serves every other action on the URI (the shell's Command,
+ * Send, Receive and Signal, MS-WSMV 3.1.4.11-14), whose reply action is the request's plus
+ * `Response`. A missing method is ActionNotSupported.
+ */
+export interface DocumentResource {
+  uri: string;
+  get?(req: DocumentRequest): Promise<Element>;
+  put?(req: DocumentRequest): Promise<Element>;
+  /** The new resource's selectors, and a body to send beside ResourceCreated if any. */
+  create?(req: DocumentRequest): Promise<{ selectors: Selectors; body?: Element }>;
+  delete?(req: DocumentRequest): Promise<void>;
+  enumerate?(req: DocumentRequest): AsyncIterable<DocumentItem>;
+  action?(req: DocumentRequest): Promise<Element | undefined>;
 }
 
 export interface InvokeRequest extends ProviderRequest {
@@ -100,8 +146,8 @@ export interface Provider {
   name: string;
   /** CIM classes served; the core derives their WMI and DMTF resource URIs. */
   classes?: CimClass[];
-  /** Raw resource URIs served besides the classes (e.g. the shell, winrm/config). */
-  resourceUris?: string[];
+  /** Resources served besides the classes (the shell, winrm/config). */
+  documents?: DocumentResource[];
 
   load?(ctx: ProviderContext): Promise<void>;
   unload?(): Promise<void>;
@@ -125,12 +171,18 @@ export type ProviderErrorCode =
   | 'ALREADY_EXISTS'
   | 'METHOD_NOT_AVAILABLE'
   | 'QUOTA_EXCEEDED'
-  | 'TIMED_OUT';
+  | 'TIMED_OUT'
+  | 'INVALID_SELECTORS';
 
 export class ProviderError extends Error {
   constructor(
     readonly code: ProviderErrorCode,
     message: string,
+    /**
+     * The Windows error code for WSManFault/@Code where clients branch on a more precise one
+     * than the fault's own (e.g. 2150858843, the shell was not found).
+     */
+    readonly windowsCode?: number,
   ) {
     super(message);
     this.name = 'ProviderError';

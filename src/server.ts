@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createOsProvider } from '../providers/os/index.js';
+import { createShellProvider } from '../providers/shell/index.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import type { Config } from './config/schema.js';
@@ -55,7 +56,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const db = opts.users ? undefined : openDb(stateFile(config));
   const users = opts.users ?? new SqliteUserStore(db!);
 
-  const providers = [...(opts.providers ?? [createOsProvider()]), ...(opts.extraProviders ?? [])];
+  const builtIn = [createOsProvider(), ...(config.shell.enabled ? [createShellProvider(config.shell)] : [])];
+  const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
 
   const authenticators: Authenticator[] = [];

@@ -29,7 +29,7 @@ import {
   type Values,
 } from './common.js';
 import { osCaption, osInfo } from './host.js';
-import { resolveRunAs, type Account } from './run-as.js';
+import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
 
 export const CIM_Process = defineClass({
   name: 'CIM_Process',
@@ -239,20 +239,6 @@ async function isDirectory(p: string): Promise<boolean> {
  * A login-like environment for the account. The daemon's own environment (which may hold
  * configuration secrets) is not passed on.
  */
-function environment(account: Account): Record<string, string> {
-  return {
-    HOME: account.home,
-    USER: account.name,
-    LOGNAME: account.name,
-    SHELL: account.shell,
-    PATH:
-      account.uid === 0
-        ? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-        : '/usr/local/bin:/usr/bin:/bin',
-    LANG: process.env.LANG ?? 'C.UTF-8',
-  };
-}
-
 /**
  * Win32_Process.Create: runs the command line with /bin/sh, detached in its own session and
  * process group with no stdio, as the caller's runAs account. Like WMI, a bad command line or
@@ -273,15 +259,13 @@ async function create(req: InvokeRequest): Promise<Values> {
   } else {
     return { ProcessId: null, ReturnValue: RETURN.PATH_NOT_FOUND };
   }
-  // Only root can switch accounts; resolveRunAs has already refused any other account when
-  // winrmd is not root. libuv drops the supplementary groups when it switches.
-  const ids = process.getuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {};
+  // libuv drops the supplementary groups when it switches accounts.
   const child = spawn('/bin/sh', ['-c', commandLine], {
     cwd,
     detached: true,
     stdio: 'ignore',
-    env: environment(account),
-    ...ids,
+    env: childEnvironment(account),
+    ...spawnIds(account),
   });
   try {
     await once(child, 'spawn');

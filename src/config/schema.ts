@@ -48,6 +48,29 @@ export const configSchema = z.object({
     headersTimeoutMs: z.number().int().positive().default(30_000),
     requestTimeoutMs: z.number().int().positive().default(180_000),
   }).prefault({}),
+  /** The WinRS remote shell (winrm/config/winrs): WinRM's defaults (security-and-limits.md). */
+  shell: z.object({
+    enabled: z.boolean().default(true),
+    maxShellsPerUser: z.number().int().positive().default(30),
+    /** Users who may hold shells at the same time. */
+    maxConcurrentUsers: z.number().int().positive().default(10),
+    /** Commands running at once in one shell. */
+    maxProcessesPerShell: z.number().int().positive().default(25),
+    /** A shell with no request for this long is closed and its processes killed. */
+    idleTimeoutMs: z.number().int().positive().default(180_000),
+    /** Memory of all a shell's processes together, where the host's cgroups allow a bound. */
+    maxMemoryPerShellMb: z.number().int().positive().default(1024),
+    /** The POSIX shell a command line is given to (`<interpreter> -c <line>`). */
+    interpreter: z.string().default('/bin/sh'),
+    /** What `powershell -EncodedCommand …` runs, looked up on the command's PATH. */
+    pwsh: z.string().default('pwsh'),
+    /** Output held per command before its pipes are no longer read (back-pressure). */
+    outputBufferKb: z.number().int().positive().default(1024),
+    /** Between SIGTERM and SIGKILL when a command is terminated. */
+    terminateGraceMs: z.number().int().nonnegative().default(2000),
+    /** Command lines may carry secrets: they are logged only when this is true. */
+    logCommandLines: z.boolean().default(false),
+  }).prefault({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),

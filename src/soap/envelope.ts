@@ -37,6 +37,7 @@ export interface FaultMessage {
   faultDetail?: string;
   /** For MustUnderstand: the header not understood (SOAP 1.2 §5.4.8, s:NotUnderstood). */
   notUnderstood?: { ns: string; name: string };
+  windowsCode?: number;
   relatesTo?: string;
   machine: string;
 }
@@ -50,7 +51,7 @@ export function buildFault(f: FaultMessage): string {
     el(NS.soap, 'Reason', {}, el(NS.soap, 'Text', { 'xml:lang': 'en-US' }, f.message)),
     el(NS.soap, 'Detail', {},
       f.faultDetail ? el(NS.wsman, 'FaultDetail', {}, f.faultDetail) : undefined,
-      el(NS.wsmanfault, 'WSManFault', { Code: String(spec.wsmanCode), Machine: f.machine },
+      el(NS.wsmanfault, 'WSManFault', { Code: String(f.windowsCode ?? spec.wsmanCode), Machine: f.machine },
         el(NS.wsmanfault, 'Message', {}, f.message))));
   const header = el(NS.soap, 'Header', {},
     el(NS.wsa, 'To', {}, ANONYMOUS),

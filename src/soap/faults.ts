@@ -118,6 +118,8 @@ export class WsmanFault extends Error {
     readonly faultDetail?: string,
     /** MustUnderstand only: the header that was not understood. */
     readonly notUnderstood?: { ns: string; name: string },
+    /** A more precise WSManFault/@Code than the catalogue's, where Windows has one. */
+    readonly windowsCode?: number,
   ) {
     super(detailMessage ?? FAULTS[id].reason);
     this.name = 'WsmanFault';

@@ -13,6 +13,7 @@ export const NS = {
   wsmid: 'http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd',
   wsmanfault: 'http://schemas.microsoft.com/wbem/wsman/1/wsmanfault',
   cim: 'http://schemas.dmtf.org/wbem/wscim/1/common',
+  rsp: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell',
 } as const;
 
 /** Preferred prefixes when winrmd writes XML (the ones Windows uses). */
@@ -27,6 +28,7 @@ export const PREFIX: Record<string, string> = {
   [NS.wsmid]: 'wsmid',
   [NS.wsmanfault]: 'f',
   [NS.cim]: 'cim',
+  [NS.rsp]: 'rsp',
 };
 
 export const ACTION = {
@@ -61,6 +63,24 @@ export const DIALECT = {
 export const RESOURCE = {
   wmi: 'http://schemas.microsoft.com/wbem/wsman/1/wmi',
   dmtfCim: 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2',
+} as const;
+
+/** The WinRS remote shell (MS-WSMV 2.2.4.37 Shell, 3.1.4.11-14 Command/Send/Receive/Signal). */
+const RSP = NS.rsp;
+export const SHELL = {
+  /** The namespace of rsp:Shell, rsp:CommandLine, …; also the URI that enumerates every shell. */
+  ns: RSP,
+  /** The cmd shell's resource URI. */
+  cmd: `${RSP}/cmd`,
+  command: `${RSP}/Command`,
+  send: `${RSP}/Send`,
+  receive: `${RSP}/Receive`,
+  signal: `${RSP}/Signal`,
+  signalTerminate: `${RSP}/signal/terminate`,
+  signalCtrlC: `${RSP}/signal/ctrl_c`,
+  signalCtrlBreak: `${RSP}/signal/ctrl_break`,
+  stateRunning: `${RSP}/CommandState/Running`,
+  stateDone: `${RSP}/CommandState/Done`,
 } as const;
 
 /** The selector naming the CIM namespace for DMTF resource URIs (DSP0227 7.1). */

@@ -10,6 +10,7 @@ import { parseXml, XmlError, type ParseLimits, type XmlNode } from '../soap/xml.
 import { EnumerationContexts } from './enumeration-contexts.js';
 import { toFault } from './errors.js';
 import type { OpContext } from './operations/context.js';
+import { documentOperation } from './operations/document.js';
 import { enumerate, pull, release } from './operations/enumeration.js';
 import { identifyResponse, type Identity } from './operations/identify.js';
 import { invoke } from './operations/invoke.js';
@@ -70,8 +71,12 @@ export function createCore(opts: CoreOptions): Core {
   const identifiedAnonymously = buildBareEnvelope([identifyResponse(opts.identity, false)]);
   const active = new Map<string, number>();
 
+  // A document resource serves every action but Enumerate itself (the stub pages its items).
   const targeted = (op: (req: WsmanRequest, ctx: OpContext, target: Target) => Promise<ReplyMessage>): Operation =>
-    (req, ctx) => op(req, ctx, resources.resolve(req.resourceUri, req.selectors));
+    (req, ctx) => {
+      const target = resources.resolve(req.resourceUri, req.selectors);
+      return target.kind === 'document' && op !== enumerate ? documentOperation(req, ctx, target) : op(req, ctx, target);
+    };
 
   const operations: Record<string, Operation> = {
     [ACTION.get]: targeted(get),
@@ -104,7 +109,7 @@ export function createCore(opts: CoreOptions): Core {
     return {
       status: FAULTS[fault.id].http,
       fault: fault.id,
-      body: buildFault({ id: fault.id, message: fault.message, faultDetail: fault.faultDetail, notUnderstood: fault.notUnderstood, relatesTo, machine: opts.machine }),
+      body: buildFault({ id: fault.id, message: fault.message, faultDetail: fault.faultDetail, notUnderstood: fault.notUnderstood, windowsCode: fault.windowsCode, relatesTo, machine: opts.machine }),
     };
   }
 
@@ -135,7 +140,7 @@ export function createCore(opts: CoreOptions): Core {
         timer = setTimeout(() => controller.abort(), req.operationTimeoutMs);
         // The provider's signal also fires when the client hangs up: nobody waits for that work.
         clientGone?.addEventListener('abort', () => controller.abort(CLIENT_GONE), { once: true, signal: controller.signal });
-        const ctx: OpContext = { caller, log, resources, enumerations, signal: controller.signal };
+        const ctx: OpContext = { caller, log, resources, enumerations, signal: controller.signal, deadline: Date.now() + req.operationTimeoutMs };
         const reply = await op(req, ctx);
         const body = buildEnvelope(reply);
         if (Buffer.byteLength(body) > req.maxEnvelopeSize) {

@@ -16,6 +16,7 @@ const PROVIDER_FAULTS: Record<ProviderErrorCode, FaultId> = {
   METHOD_NOT_AVAILABLE: 'ActionNotSupported',
   QUOTA_EXCEEDED: 'QuotaLimit',
   TIMED_OUT: 'TimedOut',
+  INVALID_SELECTORS: 'InvalidSelectors',
 };
 
 /** Any thrown value → the fault to answer with. Unknown errors become InternalError, message hidden. */
@@ -24,7 +25,7 @@ export function toFault(err: unknown): WsmanFault {
   if (err instanceof ProviderError) {
     const id = PROVIDER_FAULTS[err.code];
     // FAILED is a provider's own unexpected failure: its text stays in the log only.
-    return new WsmanFault(id, id === 'InternalError' ? undefined : err.message);
+    return new WsmanFault(id, id === 'InternalError' ? undefined : err.message, undefined, undefined, err.windowsCode);
   }
   return new WsmanFault('InternalError');
 }

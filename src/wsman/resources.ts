@@ -1,36 +1,37 @@
-// Resource URI → what serves it (DESIGN.md principle 1): an exact URI a provider registered,
+// Resource URI → what serves it (DESIGN.md principle 1): an exact URI a provider registered
+// (a document resource: the shell, winrm/config),
 // then a CIM class by its WMI URI (`…/wmi/<namespace>/<Class>`, MS-WSMV 2.2.4.x) or its DMTF URI
 // (`…/cim-schema/2/<Class>` with the __cimnamespace selector, DSP0227 §7.1), then the WMI
 // namespace wildcard `…/wmi/<namespace>/*` whose class comes from a WQL filter.
 import { ClassRegistry, type ClassEntry } from '../cim/registry.js';
-import type { Provider, Selectors } from '../provider-api.js';
+import type { DocumentResource, Provider, Selectors } from '../provider-api.js';
 import { WsmanFault } from '../soap/faults.js';
 import { CIM_NAMESPACE_SELECTOR, RESOURCE } from '../soap/names.js';
 
 export type Target =
   | { kind: 'class'; entry: ClassEntry; namespace: string; selectors: Selectors }
   | { kind: 'namespace'; namespace: string; selectors: Selectors }
-  | { kind: 'raw'; provider: Provider; selectors: Selectors };
+  | { kind: 'document'; resource: DocumentResource; selectors: Selectors };
 
 export const DEFAULT_CIM_NAMESPACE = 'root/cimv2';
 
 export class Resources {
   readonly classes = new ClassRegistry();
-  private readonly raw = new Map<string, Provider>();
+  private readonly documents = new Map<string, DocumentResource>();
 
   add(provider: Provider): void {
     for (const cls of provider.classes ?? []) this.classes.add(provider, cls);
-    for (const uri of provider.resourceUris ?? []) {
-      const key = uri.toLowerCase();
-      if (this.raw.has(key)) throw new Error(`resource ${uri} is served by two providers`);
-      this.raw.set(key, provider);
+    for (const doc of provider.documents ?? []) {
+      const key = doc.uri.toLowerCase();
+      if (this.documents.has(key)) throw new Error(`resource ${doc.uri} is served twice`);
+      this.documents.set(key, doc);
     }
   }
 
   resolve(resourceUri: string, requestSelectors: Selectors): Target {
     if (!resourceUri) throw new WsmanFault('DestinationUnreachable', 'The request has no ResourceURI.');
-    const raw = this.raw.get(resourceUri.toLowerCase());
-    if (raw) return { kind: 'raw', provider: raw, selectors: requestSelectors };
+    const doc = this.documents.get(resourceUri.toLowerCase());
+    if (doc) return { kind: 'document', resource: doc, selectors: requestSelectors };
 
     // __cimnamespace is addressing, not a key: consume it here (DSP0227 §7.1).
     const selectors = { ...requestSelectors };

@@ -1,5 +1,5 @@
 // What every operation stub gets, and the helpers they share to call providers safely.
-import type { Caller, ProviderLogger, ProviderRequest } from '../../provider-api.js';
+import type { Caller, DocumentRequest, ProviderLogger, ProviderRequest } from '../../provider-api.js';
 import { WsmanFault } from '../../soap/faults.js';
 import type { EnumerationContexts } from '../enumeration-contexts.js';
 import type { WsmanRequest } from '../request.js';
@@ -10,8 +10,10 @@ export interface OpContext {
   log: ProviderLogger;
   resources: Resources;
   enumerations: EnumerationContexts<string>;
-  /** Aborted when the OperationTimeout runs out. */
+  /** Aborted when the OperationTimeout runs out or the client goes away. */
   signal: AbortSignal;
+  /** When the OperationTimeout runs out (ms since the epoch). */
+  deadline: number;
 }
 
 export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Target, className?: string): ProviderRequest {
@@ -20,12 +22,18 @@ export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Targe
     caller: ctx.caller,
     resourceUri: req.resourceUri,
     className: className ?? entry?.cls.name,
-    namespace: target.kind === 'raw' ? undefined : target.namespace,
+    namespace: target.kind === 'document' ? undefined : target.namespace,
     selectors: target.selectors,
     options: req.options,
     signal: ctx.signal,
+    deadline: ctx.deadline,
+    maxEnvelopeSize: req.maxEnvelopeSize,
     log: ctx.log,
   };
+}
+
+export function documentRequest(req: WsmanRequest, ctx: OpContext, target: Target): DocumentRequest {
+  return { ...providerRequest(req, ctx, target), action: req.action, body: req.body };
 }
 
 /**

@@ -13,7 +13,7 @@ import { child, children, el, raw, serialize, textOf, type XmlNode } from '../..
 import type { OpenEnumeration } from '../enumeration-contexts.js';
 import type { WsmanRequest } from '../request.js';
 import type { Target } from '../resources.js';
-import { beforeDeadline, providerRequest, type OpContext } from './context.js';
+import { beforeDeadline, documentRequest, providerRequest, type OpContext } from './context.js';
 
 type Mode = 'object' | 'epr' | 'objectAndEpr';
 
@@ -34,8 +34,15 @@ export async function enumerate(req: WsmanRequest, ctx: OpContext, target: Targe
   const maxElements = readPositive(child(body, NS.wsman, 'MaxElements'), 1, 'MaxElements');
   const filterNode = child(body, NS.wsman, 'Filter') ?? child(body, NS.wsen, 'Filter');
 
-  const { entries, filter } = plan(ctx, target, filterNode);
-  const source = instances(req, ctx, target, entries, filter, mode);
+  let source: AsyncIterable<string>;
+  if (target.kind === 'document') {
+    if (!target.resource.enumerate) throw new WsmanFault('ActionNotSupported', `${target.resource.uri} cannot be enumerated.`);
+    if (filterNode) throw new WsmanFault('CannotProcessFilter', `${target.resource.uri} is enumerated without a filter.`);
+    source = documents(req, ctx, target, mode);
+  } else {
+    const { entries, filter } = plan(ctx, target, filterNode);
+    source = instances(req, ctx, target, entries, filter, mode);
+  }
   const open = ctx.enumerations.create(ctx.caller.user, source[Symbol.asyncIterator]());
 
   const items: XmlNode[] = [];
@@ -157,8 +164,7 @@ function readPositive(node: XmlNode | undefined, fallback: number, what: string)
 }
 
 /** Which classes to walk and which instances to keep. */
-function plan(ctx: OpContext, target: Target, filterNode: XmlNode | undefined): { entries: ClassEntry[]; filter: Filter } {
-  if (target.kind === 'raw') throw new WsmanFault('ActionNotSupported', 'This resource cannot be enumerated.');
+function plan(ctx: OpContext, target: Exclude<Target, { kind: 'document' }>, filterNode: XmlNode | undefined): { entries: ClassEntry[]; filter: Filter } {
   const dialect = filterNode?.attrs.Dialect ?? (filterNode ? DIALECT.wql : undefined);
   let query: WqlQuery | undefined;
   if (dialect === DIALECT.wql) {
@@ -217,7 +223,7 @@ function plan(ctx: OpContext, target: Target, filterNode: XmlNode | undefined): 
   return { entries, filter: { keep: () => true } };
 }
 
-async function* instances(req: WsmanRequest, ctx: OpContext, target: Target, entries: ClassEntry[], filter: Filter, mode: Mode): AsyncGenerator<string> {
+async function* instances(req: WsmanRequest, ctx: OpContext, target: Exclude<Target, { kind: 'document' }>, entries: ClassEntry[], filter: Filter, mode: Mode): AsyncGenerator<string> {
   for (const entry of entries) {
     if (!entry.provider.enumerate) continue;
     // The iteration outlives this request (later Pulls): it gets no request-bound abort signal.
@@ -227,6 +233,16 @@ async function* instances(req: WsmanRequest, ctx: OpContext, target: Target, ent
       const node = item(inst, entry, filter, mode);
       yield node.raw ? node.text : serialize(node);
     }
+  }
+}
+
+async function* documents(req: WsmanRequest, ctx: OpContext, target: Extract<Target, { kind: 'document' }>, mode: Mode): AsyncGenerator<string> {
+  const { resource } = target;
+  // As for instances: the iteration outlives this request.
+  const dreq = { ...documentRequest(req, ctx, target), signal: new AbortController().signal };
+  for await (const doc of resource.enumerate!(dreq)) {
+    const epr = () => eprToXml(resource.uri, doc.selectors);
+    yield serialize(mode === 'object' ? doc.body : mode === 'epr' ? epr() : el(NS.wsman, 'Item', {}, doc.body, epr()));
   }
 }
 

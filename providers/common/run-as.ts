@@ -1,8 +1,9 @@
 // Maps an authenticated caller to the Linux account its processes run as (DESIGN.md
-// principle 12: processes run as a mapped, unprivileged account).
+// principle 12: processes run as a mapped, unprivileged account). Shared by the providers that
+// start processes: the OS provider (Win32_Process.Create) and the shell.
 
 import { ProviderError, type Caller } from '../../src/provider-api.js';
-import { run } from './common.js';
+import { run } from '../os/common.js';
 
 export interface Account {
   name: string;
@@ -49,4 +50,24 @@ export async function resolveRunAs(caller: Caller, signal?: AbortSignal): Promis
     );
   }
   return account;
+}
+
+/**
+ * The environment a caller's process starts with: the account's own, as a login would set it,
+ * and nothing of winrmd's (its configuration and secrets stay out of reach).
+ */
+export function childEnvironment(account: Account): Record<string, string> {
+  return {
+    HOME: account.home,
+    USER: account.name,
+    LOGNAME: account.name,
+    SHELL: account.shell,
+    PATH: account.uid === 0 ? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' : '/usr/local/bin:/usr/bin:/bin',
+    LANG: process.env.LANG ?? 'C.UTF-8',
+  };
+}
+
+/** The ids to spawn with: only root can switch accounts (resolveRunAs refused any other case). */
+export function spawnIds(account: Account): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {};
 }

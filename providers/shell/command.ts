@@ -1,0 +1,239 @@
+// One running command of a shell: its process, its output waiting for Receive, its stdin.
+// The process leads its own session and process group (setsid), so a signal reaches everything
+// it started. Output is held in order of arrival, bounded: past the bound the pipes are no
+// longer read, and the command blocks on write until a Receive takes some (back-pressure).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Readable } from 'node:stream';
+import { ProviderError } from '../../src/provider-api.js';
+import { killSession } from './processes.js';
+
+export type StreamName = 'stdout' | 'stderr';
+
+export interface Chunk {
+  stream: StreamName;
+  data: Buffer;
+}
+
+export interface Output {
+  /** Adjacent chunks of one stream merged, in order. */
+  chunks: Chunk[];
+  /** Set once the process has exited and every byte of its output has been taken. */
+  exitCode?: number;
+}
+
+export interface StartOptions {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+  /** Output held before the pipes are paused. */
+  bufferBytes: number;
+}
+
+export class Command {
+  readonly id = randomUUID().toUpperCase();
+  readonly started = Date.now();
+  private readonly held: Chunk[] = [];
+  private heldBytes = 0;
+  private paused = false;
+  private stdinEnded = false;
+  /** Set once a terminate signal has been given: later input is dropped without complaint. */
+  private terminated = false;
+  private result?: { code: number | null; signal: NodeJS.Signals | null };
+  /** Wakes waiting Receives when output arrives or the process ends; replaced after each wake-up. */
+  private wake = signalled();
+  /** Set by terminate: output is read and dropped so the pipes can close. */
+  private discarding = false;
+  bytesOut = 0;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly bufferBytes: number,
+  ) {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      child[stream]!.on('data', (data: Buffer) => this.hold(stream, data));
+    }
+    // 'close' comes after the exit and after both pipes have ended: no output can follow it.
+    child.once('close', (code, signal) => {
+      this.result = { code, signal };
+      this.notify();
+    });
+    // A process that exits without reading its stdin makes writes fail with EPIPE: not an error here.
+    child.stdin!.on('error', () => undefined);
+  }
+
+  static async start(o: StartOptions): Promise<Command> {
+    const child = spawn(o.file, o.args, {
+      cwd: o.cwd,
+      env: o.env,
+      detached: true, // setsid(): its own session and process group, which signals address
+      stdio: ['pipe', 'pipe', 'pipe'],
+      uid: o.uid,
+      gid: o.gid,
+    });
+    try {
+      await once(child, 'spawn');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ProviderError('INVALID_PARAMETER', `the command cannot start: ${o.file}: ${code ?? 'error'}`);
+    }
+    return new Command(child, o.bufferBytes);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.result === undefined;
+  }
+
+  /** The exit code as a shell reports it: 128 + the signal's number for a killed process. */
+  get exitCode(): number | undefined {
+    if (!this.result) return undefined;
+    const { code, signal } = this.result;
+    return code ?? 128 + (signal ? os.constants.signals[signal] : 0);
+  }
+
+  get exitSignal(): NodeJS.Signals | null {
+    return this.result?.signal ?? null;
+  }
+
+  /** Resolves when the process has ended and its pipes have closed. */
+  get ended(): Promise<void> {
+    return this.result ? Promise.resolve() : once(this.child, 'close').then(() => undefined);
+  }
+
+  /** Whether Done can be reported: the process has ended and nothing is left to take. */
+  get finished(): boolean {
+    return this.result !== undefined && this.held.length === 0;
+  }
+
+  /**
+   * Take held output, oldest first, while its base64 fits `budget` characters (each chunk also
+   * costs `perChunk`). Streams the client did not ask for are dropped, not held forever.
+   */
+  take(budget: number, streams: ReadonlySet<StreamName>, perChunk: number): Output {
+    const chunks: Chunk[] = [];
+    let left = budget;
+    while (this.held.length > 0) {
+      const head = this.held[0]!;
+      if (!streams.has(head.stream)) {
+        this.held.shift();
+        this.heldBytes -= head.data.length;
+        continue;
+      }
+      const last = chunks[chunks.length - 1];
+      const cost = last?.stream === head.stream ? 0 : perChunk;
+      // Whole base64 quanta: 3 bytes become 4 characters.
+      const fits = Math.floor((left - cost) / 4) * 3;
+      if (fits <= 0) break;
+      const data = head.data.length <= fits ? head.data : head.data.subarray(0, fits);
+      if (data.length === head.data.length) this.held.shift();
+      else head.data = head.data.subarray(fits);
+      this.heldBytes -= data.length;
+      left -= cost + Math.ceil(data.length / 3) * 4;
+      if (last?.stream === head.stream) last.data = Buffer.concat([last.data, data]);
+      else chunks.push({ stream: head.stream, data });
+    }
+    // Read again once half the bound is free: fewer pause/resume flips than at the bound itself.
+    if (this.paused && this.heldBytes <= this.bufferBytes / 2) {
+      this.paused = false;
+      this.child.stdout!.resume();
+      this.child.stderr!.resume();
+    }
+    return { chunks, exitCode: this.finished ? this.exitCode : undefined };
+  }
+
+  /** Resolves when output arrives or the process ends, or after `ms`, or when `signal` aborts. */
+  async activity(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.held.length > 0 || this.result) return;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.wake.promise,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
+          onAbort = () => resolve();
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Write to stdin, waiting while the pipe is full; `end` closes it (MS-WSMV 3.1.4.13, End). */
+  async write(data: Buffer, end: boolean): Promise<void> {
+    // The Go client may send End after it has terminated the command (winrm-wire.md).
+    if (this.terminated) return;
+    if (this.stdinEnded) throw new ProviderError('INVALID_PARAMETER', `the input of command ${this.id} has already ended`);
+    const stdin = this.child.stdin!;
+    if (end) this.stdinEnded = true;
+    if (!this.running || stdin.destroyed) return; // the process no longer reads: the input goes nowhere
+    if (data.length > 0 && !stdin.write(data)) await Promise.race([once(stdin, 'drain'), once(this.child, 'close')]);
+    if (end) stdin.end();
+  }
+
+  /** Send a signal to the command's whole process group. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) killSession(this.pid, sig);
+  }
+
+  /**
+   * End the command and everything it started: SIGTERM to its session, SIGKILL to whatever is
+   * left after the grace period. Resolves when the process has ended.
+   */
+  async terminate(graceMs: number): Promise<void> {
+    this.terminated = true;
+    this.discard();
+    killSession(this.pid, 'SIGTERM');
+    if (this.running) {
+      const timer = setTimeout(() => killSession(this.pid, 'SIGKILL'), graceMs);
+      await once(this.child, 'close');
+      clearTimeout(timer);
+    }
+    // Members of the session that outlived the leader (background jobs) go too.
+    killSession(this.pid, 'SIGKILL');
+  }
+
+  /** Output no one will read is dropped, and the pipes are drained so they can close. */
+  private discard(): void {
+    this.discarding = true;
+    this.held.length = 0;
+    this.heldBytes = 0;
+    this.child.stdout!.resume();
+    this.child.stderr!.resume();
+  }
+
+  private hold(stream: StreamName, data: Buffer): void {
+    if (this.discarding) return;
+    this.held.push({ stream, data });
+    this.heldBytes += data.length;
+    this.bytesOut += data.length;
+    if (!this.paused && this.heldBytes >= this.bufferBytes) {
+      this.paused = true;
+      (this.child.stdout as Readable).pause();
+      (this.child.stderr as Readable).pause();
+    }
+    this.notify();
+  }
+
+  private notify(): void {
+    this.wake.resolve();
+    this.wake = signalled();
+  }
+}
+
+function signalled(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

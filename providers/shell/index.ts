@@ -1,0 +1,265 @@
+// The WinRS remote shell (MS-WSMV 3.1.4.11-14, winrm-wire.md "The remote shell") as a provider:
+// Create and Delete are WS-Transfer operations on `…/windows/shell/cmd`, Command, Send, Receive
+// and Signal are custom actions on it, and `…/windows/shell` enumerates the caller's shells.
+// Commands are real Linux processes run as the caller's mapped account.
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  child,
+  children,
+  element,
+  parseDuration,
+  PROVIDER_API_VERSION,
+  ProviderError,
+  textOf,
+  type DocumentRequest,
+  type Element,
+  type Provider,
+  type ProviderLogger,
+} from '../../src/provider-api.js';
+import { SHELL } from '../../src/soap/names.js';
+import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
+import { interpret } from './command-line.js';
+import { Command, type StreamName } from './command.js';
+import { Shells, type Shell, type ShellLimits } from './shells.js';
+
+export interface ShellOptions extends ShellLimits {
+  interpreter: string;
+  pwsh: string;
+  outputBufferKb: number;
+  logCommandLines: boolean;
+}
+
+const rsp = (name: string, attrs: Record<string, string> = {}, ...content: (Element | string | undefined)[]) => element(SHELL.ns, name, attrs, ...content);
+
+/** Room for the envelope around a ReceiveResponse's streams, and for each Stream element's tag. */
+const RECEIVE_OVERHEAD = 4096;
+const STREAM_TAG = 200;
+
+export function createShellProvider(o: ShellOptions): Provider & { shells: Shells } {
+  let log: ProviderLogger = { info() {}, warn() {}, error() {}, debug() {} };
+  let shells = new Shells(o, log);
+
+  /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
+  async function withShell<T>(req: DocumentRequest, fn: (shell: Shell) => Promise<T>): Promise<T> {
+    const shell = shells.acquire(selector(req, 'ShellId'), req.caller);
+    try {
+      return await fn(shell);
+    } finally {
+      shells.release(shell);
+    }
+  }
+
+  async function create(req: DocumentRequest): Promise<{ selectors: Record<string, string>; body: Element }> {
+    const account = await resolveRunAs(req.caller, req.signal);
+    const body = req.body?.ns === SHELL.ns && req.body.name === 'Shell' ? req.body : undefined;
+    const env = childEnvironment(account);
+    for (const v of children(child(body, SHELL.ns, 'Environment'), SHELL.ns, 'Variable')) {
+      if (v.attrs.Name) env[v.attrs.Name] = textOf(v) ?? '';
+    }
+    const asked = textOf(child(body, SHELL.ns, 'WorkingDirectory'));
+    const cwd = asked ? await directory(asked) : (await isDirectory(account.home)) ? account.home : '/';
+    // A client may ask for a shorter idle timeout than the configured one, never a longer one.
+    const idle = parseDuration(textOf(child(body, SHELL.ns, 'IdleTimeOut')) ?? '');
+    const shell = shells.add(req.caller, {
+      name: body?.attrs.Name,
+      account,
+      cwd,
+      env,
+      idleTimeoutMs: idle && idle > 0 ? Math.min(idle, o.idleTimeoutMs) : o.idleTimeoutMs,
+      inputStreams: textOf(child(body, SHELL.ns, 'InputStreams')) ?? 'stdin',
+      outputStreams: textOf(child(body, SHELL.ns, 'OutputStreams')) ?? 'stdout stderr',
+      codepage: req.options.WINRS_CODEPAGE,
+    });
+    log.info({ event: 'shell_created', shellId: shell.id, user: shell.owner, client: shell.clientAddress, runAs: account.name, cwd });
+    return { selectors: { ShellId: shell.id }, body: shellElement(shell) };
+  }
+
+  async function command(req: DocumentRequest, shell: Shell): Promise<Element> {
+    const line = req.body?.name === 'CommandLine' ? req.body : undefined;
+    const program = textOf(child(line, SHELL.ns, 'Command'))?.trim();
+    if (!program) throw new ProviderError('INVALID_PARAMETER', 'The body must be an rsp:CommandLine with an rsp:Command.');
+    const args = children(line, SHELL.ns, 'Arguments').map((a) => textOf(a) ?? '');
+    shells.checkCommandQuota(shell);
+    const { account, cwd, env } = shell.settings;
+    const launch = await interpret(program, args, {
+      interpreter: o.interpreter,
+      pwsh: o.pwsh,
+      searchPath: env.PATH ?? '',
+      skipCmdShell: isTrue(req.options.WINRS_SKIP_CMD_SHELL),
+    });
+    const cmd = await Command.start({ file: launch.file, args: launch.args, cwd, env, ...spawnIds(account), bufferBytes: o.outputBufferKb * 1024 });
+    shell.commands.set(cmd.id, cmd);
+    const who = { shellId: shell.id, commandId: cmd.id, user: shell.owner, client: shell.clientAddress, pid: cmd.pid };
+    log.info({ event: 'command_started', ...who, runAs: account.name, ...(o.logCommandLines ? { commandLine: launch.display } : {}) });
+    void cmd.ended.then(() => log.info({ event: 'command_exited', ...who, exitCode: cmd.exitCode, signal: cmd.exitSignal ?? undefined, bytesOut: cmd.bytesOut, ms: Date.now() - cmd.started }));
+    return rsp('CommandResponse', {}, rsp('CommandId', {}, cmd.id));
+  }
+
+  async function send(req: DocumentRequest, shell: Shell): Promise<Element> {
+    for (const stream of children(req.body, SHELL.ns, 'Stream')) {
+      if (stream.attrs.Name !== 'stdin') throw new ProviderError('INVALID_PARAMETER', `The shell has no input stream ${stream.attrs.Name ?? '(unnamed)'}.`);
+      const cmd = commandOf(shell, stream.attrs.CommandId);
+      await cmd.write(Buffer.from(textOf(stream) ?? '', 'base64'), isTrue(stream.attrs.End));
+    }
+    return rsp('SendResponse');
+  }
+
+  /**
+   * Long poll (winrm-wire.md, Receive): answer as soon as there is output or the command has
+   * ended, else a little before the caller's OperationTimeout with TimedOut, which clients retry.
+   */
+  async function receive(req: DocumentRequest, shell: Shell): Promise<Element> {
+    const desired = child(req.body, SHELL.ns, 'DesiredStream');
+    const cmd = commandOf(shell, desired?.attrs.CommandId);
+    const streams = new Set((textOf(desired) ?? 'stdout stderr').split(/\s+/).filter((s): s is StreamName => s === 'stdout' || s === 'stderr'));
+    const budget = req.maxEnvelopeSize - RECEIVE_OVERHEAD;
+    const total = req.deadline - Date.now();
+    const answerBy = req.deadline - Math.min(2000, total / 10);
+    for (;;) {
+      const out = cmd.take(budget, streams, STREAM_TAG);
+      if (out.chunks.length > 0 || out.exitCode !== undefined) {
+        const reply = rsp('ReceiveResponse');
+        for (const c of out.chunks) reply.children.push(rsp('Stream', { Name: c.stream, CommandId: cmd.id }, c.data.toString('base64')));
+        if (out.exitCode === undefined) {
+          reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateRunning }));
+        } else {
+          for (const s of streams) reply.children.push(rsp('Stream', { Name: s, CommandId: cmd.id, End: 'true' }));
+          reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateDone }, rsp('ExitCode', {}, String(out.exitCode))));
+        }
+        return reply;
+      }
+      const wait = answerBy - Date.now();
+      if (wait <= 0 || req.signal.aborted) throw new ProviderError('TIMED_OUT', 'The command has no new output yet; receive again.');
+      await cmd.activity(wait, req.signal);
+    }
+  }
+
+  async function signal(req: DocumentRequest, shell: Shell): Promise<Element> {
+    const sig = req.body?.name === 'Signal' ? req.body : undefined;
+    const cmd = commandOf(shell, sig?.attrs.CommandId);
+    // pypsrp sends `…/signal/Terminate`: signal codes are compared without regard to case.
+    const code = (textOf(child(sig, SHELL.ns, 'Code')) ?? '').trim().toLowerCase();
+    if (code === SHELL.signalTerminate.toLowerCase()) {
+      // The reply does not wait for the grace period; the command's end is logged when it comes.
+      void cmd.terminate(o.terminateGraceMs);
+    } else if (code === SHELL.signalCtrlC.toLowerCase()) {
+      cmd.signal('SIGINT');
+    } else if (code === SHELL.signalCtrlBreak.toLowerCase()) {
+      cmd.signal('SIGQUIT');
+    } else {
+      throw new ProviderError('INVALID_PARAMETER', `The signal code ${code || '(none)'} is not one of terminate, ctrl_c, ctrl_break.`);
+    }
+    return rsp('SignalResponse');
+  }
+
+  const actions: Record<string, (req: DocumentRequest, shell: Shell) => Promise<Element>> = {
+    [SHELL.command]: command,
+    [SHELL.send]: send,
+    [SHELL.receive]: receive,
+    [SHELL.signal]: signal,
+  };
+
+  const provider: Provider & { shells: Shells } = {
+    apiVersion: PROVIDER_API_VERSION,
+    name: 'shell',
+    get shells() {
+      return shells;
+    },
+    async load(ctx) {
+      log = ctx.log;
+      shells = new Shells(o, log);
+    },
+    async unload() {
+      await shells.closeAll();
+    },
+    documents: [
+      {
+        uri: SHELL.cmd,
+        create,
+        get: (req) => withShell(req, async (shell) => shellElement(shell)),
+        async delete(req) {
+          const shell = shells.acquire(selector(req, 'ShellId'), req.caller);
+          await shells.close(shell, 'delete');
+        },
+        async action(req) {
+          const act = actions[req.action];
+          if (!act) throw new ProviderError('NOT_SUPPORTED', `The shell does not support the action ${req.action}.`);
+          return withShell(req, (shell) => act(req, shell));
+        },
+      },
+      {
+        // `winrm enumerate windows/shell`: the caller's shells, whatever their type.
+        uri: SHELL.ns,
+        get: (req) => withShell(req, async (shell) => shellElement(shell)),
+        async *enumerate(req) {
+          for (const shell of shells.ownedBy(req.caller.user)) yield { selectors: { ShellId: shell.id }, body: shellElement(shell) };
+        },
+      },
+    ],
+  };
+  return provider;
+}
+
+/** MS-WSMV 2.2.4.37 ShellType, in its element order. */
+function shellElement(shell: Shell): Element {
+  const now = Date.now();
+  const s = shell.settings;
+  return rsp('Shell', {},
+    rsp('ShellId', {}, shell.id),
+    s.name ? rsp('Name', {}, s.name) : undefined,
+    rsp('ResourceUri', {}, SHELL.cmd),
+    rsp('Owner', {}, shell.owner),
+    rsp('ClientIP', {}, shell.clientAddress),
+    rsp('ProcessId', {}, String(process.pid)),
+    rsp('WorkingDirectory', {}, s.cwd),
+    rsp('IdleTimeOut', {}, seconds(s.idleTimeoutMs)),
+    rsp('InputStreams', {}, s.inputStreams),
+    rsp('OutputStreams', {}, s.outputStreams),
+    rsp('Encoding', {}, s.codepage === '437' ? 'CP437' : 'UTF8'),
+    rsp('BufferMode', {}, 'Block'),
+    rsp('State', {}, 'Connected'),
+    rsp('ShellRunTime', {}, duration(now - shell.created)),
+    rsp('ShellInactivity', {}, duration(shell.busy > 0 ? 0 : now - shell.lastActive)));
+}
+
+function commandOf(shell: Shell, id: string | undefined): Command {
+  const cmd = id ? shell.commands.get(id.toUpperCase()) : undefined;
+  if (!cmd) throw new ProviderError('INVALID_PARAMETER', `The shell ${shell.id} has no command ${id ?? '(no CommandId given)'}.`);
+  return cmd;
+}
+
+function selector(req: DocumentRequest, name: string): string | undefined {
+  const key = Object.keys(req.selectors).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key ? req.selectors[key] : undefined;
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v?.trim().toLowerCase() === 'true';
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function directory(asked: string): Promise<string> {
+  if (!path.isAbsolute(asked) || !(await isDirectory(asked))) {
+    throw new ProviderError('INVALID_PARAMETER', `The working directory ${asked} does not exist on this host.`);
+  }
+  return asked;
+}
+
+/** xs:duration in seconds with milliseconds, as Windows writes IdleTimeOut (PT180.000S). */
+function seconds(ms: number): string {
+  return `PT${(ms / 1000).toFixed(3)}S`;
+}
+
+/** xs:duration in days to seconds, as Windows writes ShellRunTime (P0DT0H0M5S). */
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `P${Math.floor(s / 86400)}DT${Math.floor((s % 86400) / 3600)}H${Math.floor((s % 3600) / 60)}M${s % 60}S`;
+}
