@@ -1,9 +1,13 @@
 #!/bin/sh
 # What the test suites need from Debian, installed when missing (CI starts on a fresh machine).
-#   python3-winrm  pywinrm 0.3.0, the real client the interop suite drives (Debian's /usr/bin/python3)
+#   python3-winrm                      pywinrm 0.3.0, the real client the interop suite drives (Debian's /usr/bin/python3)
+#   golang-go                          the Go toolchain that builds the Go interop harness (GOPATH mode, no network)
+#   golang-github-masterzen-winrm-dev  masterzen/winrm, the real Go client, as source under /usr/share/gocode
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
+command -v go >/dev/null 2>&1 || need="$need golang-go"
+[ -d /usr/share/gocode/src/github.com/masterzen/winrm ] || need="$need golang-github-masterzen-winrm-dev"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2
@@ -11,5 +15,8 @@ if [ -n "$need" ]; then
   fi
   echo "test/setup.sh: installing$need" >&2
   apt-get update -qq >/dev/null
-  apt-get install -y -qq $need >/dev/null
+  # noninteractive: a fresh CI machine has no terminal for debconf to ask on
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
 fi
+# The Go harness (dist/test/go-winrm-client); build.sh is a no-op when the binary is up to date.
+sh "$(dirname "$0")/interop/go/build.sh"

@@ -130,7 +130,8 @@ export function createShellProvider(o: ShellOptions): Provider & { shells: Shell
         return reply;
       }
       const wait = answerBy - Date.now();
-      if (wait <= 0 || req.signal.aborted) throw new ProviderError('TIMED_OUT', 'The command has no new output yet; receive again.');
+      // The Go client retries only when the fault's text names OperationTimeout, as Windows' does.
+      if (wait <= 0 || req.signal.aborted) throw new ProviderError('TIMED_OUT', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.');
       await cmd.activity(wait, req.signal);
     }
   }

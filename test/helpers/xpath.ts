@@ -19,6 +19,7 @@ const select = xpath.useNamespaces({
   disk: `${URI.wmi}/Win32_LogicalDisk`,
   cs: `${URI.wmi}/Win32_ComputerSystem`,
   t: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Widget',
+  rsp: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell',
 });
 
 export function parse(xml: string) {

@@ -26,16 +26,51 @@ Replies are parsed with xml.etree.ElementTree, here, in the client's language: R
 the MessageID sent and the reply Action must be the expected one, or the step fails with
 ProtocolCheckError; the values the tests look at (ProductVendor, instance properties, enumerated
 items, method output) are returned already parsed.
+
+Remote-shell steps go through pywinrm's own API, unmodified, exactly as its users call it (no
+envelope is built here and no RelatesTo is checked here; pywinrm asserts RelatesTo itself in
+close_shell and cleanup_command only):
+
+    {"kind": "run_cmd", "command": "ls", "args": ["-la", "/"]}    winrm.Session(...).run_cmd
+    {"kind": "run_ps", "script": "..."}                            winrm.Session(...).run_ps
+    {"kind": "shell_run", "command": "...", "args": [...], SHELL_OPTIONS..., "console_mode_stdin": true,
+     "skip_cmd_shell": false, "keep_shell": false, "skip_cleanup": false}
+        Protocol: open_shell, run_command, get_command_output, cleanup_command, close_shell
+    {"kind": "open_shell", SHELL_OPTIONS...}                       -> shell_id
+    {"kind": "run_command", "shell_id": "...", "command": "...", "args": [...],
+     "console_mode_stdin": true, "skip_cmd_shell": false}          -> command_id
+    {"kind": "get_command_output", "shell_id": "...", "command_id": "..."}   (loops until Done)
+    {"kind": "receive_once", "shell_id": "...", "command_id": "..."}  one Receive
+        (Protocol._raw_get_command_output): stdout/stderr of that reply, command_done, status_code
+    {"kind": "cleanup_command", "shell_id": "...", "command_id": "..."}   (Signal terminate)
+    {"kind": "close_shell", "shell_id": "..."}                     (Delete)
+
+SHELL_OPTIONS are open_shell's own keyword arguments, passed only when present in the step:
+working_directory, env_vars, noprofile, codepage, idle_timeout, lifetime, i_stream, o_stream.
+Every shell step may also carry "username"/"password" (default: the job's) and
+"operation_timeout_sec"/"read_timeout_sec" (default: the job's, else pywinrm's own 20/30). Steps with
+the same credentials and timeouts share one Protocol (one requests session), as a user's code would.
+"shell_id": "$N" / "command_id": "$N" stand for that value in step N's result (0-based).
+
+Shell results carry shell_id/command_id when known, status_code, std_out_b64/std_err_b64 (base64
+of the exact bytes pywinrm returned) and ms (wall time of the step). A failed shell step still
+reports what it got before failing (shell_id, command_id, the output, and "stage": the pywinrm call
+that raised); pywinrm's WinRMError messages are also parsed into "fault_data" (http_status_code,
+wsmanfault_code, fault_code, fault_subcode) when they carry it.
 """
+import ast
+import base64
 import json
 import sys
+import time
 import traceback
 import uuid
 import xml.etree.ElementTree as ET
 
 import requests
+import winrm
 import xmltodict
-from winrm.exceptions import WinRMTransportError
+from winrm.exceptions import WinRMError, WinRMTransportError
 from winrm.protocol import Protocol
 
 NS = {
@@ -63,6 +98,28 @@ IDENTIFY = ('<s:Envelope xmlns:s="%s" xmlns:wsmid="%s"><s:Header/><s:Body><wsmid
 
 class ProtocolCheckError(Exception):
     """The reply was delivered but is not what a WS-Management client may accept."""
+
+
+class StepReferenceError(Exception):
+    """A "$N" reference names a step that has not run or has no such value."""
+
+
+SHELL_OPTIONS = ('working_directory', 'env_vars', 'noprofile', 'codepage', 'idle_timeout', 'lifetime',
+                 'i_stream', 'o_stream')
+COMMAND_OPTIONS = ('console_mode_stdin', 'skip_cmd_shell')
+
+
+def b64(data):
+    return base64.b64encode(data).decode('ascii')
+
+
+def elapsed_ms(t0):
+    return int(round((time.monotonic() - t0) * 1000))
+
+
+def picked(step, names):
+    """The step's values for pywinrm keyword arguments, only those present (pywinrm's defaults otherwise)."""
+    return {k: step[k] for k in names if k in step}
 
 
 def local(tag):
@@ -110,6 +167,8 @@ class Client(object):
             operation_timeout_sec=job.get('operation_timeout_sec', 10),
             read_timeout_sec=job.get('read_timeout_sec', 15),
         )
+        self.protocols = {}  # the shell steps' Protocols, by credentials and timeouts
+        self.results = []  # the results so far, for "$N" references (main appends to it)
 
     # -- envelopes, built as pywinrm builds its own -------------------------------------------------
 
@@ -242,6 +301,194 @@ class Client(object):
         return {'reply': r.text, 'status': r.status_code,
                 'www_authenticate': r.headers.get('WWW-Authenticate')}
 
+    # -- the remote shell, through pywinrm's own API ------------------------------------------------
+
+    def _credentials(self, step):
+        """(username, password, timeout kwargs): the step's, else the job's; timeouts set by neither are
+        left to pywinrm (Protocol.DEFAULT_OPERATION_TIMEOUT_SEC 20, DEFAULT_READ_TIMEOUT_SEC 30)."""
+        timeouts = {}
+        for k in ('operation_timeout_sec', 'read_timeout_sec'):
+            v = step.get(k, self.job.get(k))
+            if v is not None:
+                timeouts[k] = v
+        return step.get('username', self.job['username']), step.get('password', self.job['password']), timeouts
+
+    def _protocol(self, step):
+        username, password, timeouts = self._credentials(step)
+        key = (username, password, tuple(sorted(timeouts.items())))
+        if key not in self.protocols:
+            self.protocols[key] = Protocol(
+                self.job['endpoint'],
+                transport=self.job.get('transport', 'plaintext'),
+                username=username,
+                password=password,
+                server_cert_validation='ignore',
+                **timeouts)
+        return self.protocols[key]
+
+    def _ref(self, step, key):
+        """step[key], or for "$N" the value of key in step N's result."""
+        v = step.get(key)
+        if isinstance(v, str) and len(v) > 1 and v[0] == '$' and v[1:].isdigit():
+            n = int(v[1:])
+            if n >= len(self.results):
+                raise StepReferenceError('%s %r: step %d has not run yet' % (key, v, n))
+            prior = self.results[n]
+            if prior.get(key) is None:
+                raise StepReferenceError('%s %r: step %d has no %s (%s: %s)'
+                                         % (key, v, n, key, prior.get('error'), prior.get('message')))
+            return prior[key]
+        if v is None:
+            raise StepReferenceError('the step has no %s' % key)
+        return v
+
+    @staticmethod
+    def _output(out, std_out, std_err, code):
+        out.update(status_code=code, std_out_b64=b64(std_out), std_err_b64=b64(std_err))
+
+    @staticmethod
+    def _failing(e, out, t0):
+        """Attach what the step got before e to e, for main to report; then re-raise."""
+        out['ms'] = elapsed_ms(t0)
+        e.partial = out
+        raise e
+
+    def _session_step(self, step, call):
+        """winrm.Session as users build it; call(session) runs run_cmd or run_ps. The Session's protocol
+        and run_cmd are observed (wrapped on the instance, behaviour unchanged) to report the shell and
+        command ids and the output even when run_ps raises after the command ran."""
+        t0 = time.monotonic()
+        out = {}
+        try:
+            username, password, timeouts = self._credentials(step)
+            session = winrm.Session(self.job['endpoint'], auth=(username, password),
+                                    transport=self.job.get('transport', 'plaintext'),
+                                    server_cert_validation='ignore', **timeouts)
+            proto = session.protocol
+
+            def observed(name, record=None):
+                real = getattr(proto, name)
+
+                def call_through(*a, **kw):
+                    out['stage'] = name
+                    value = real(*a, **kw)
+                    if record:
+                        out[record] = value
+                    return value
+                setattr(proto, name, call_through)
+
+            for name, record in (('open_shell', 'shell_id'), ('run_command', 'command_id'), ('get_command_output', None),
+                                 ('cleanup_command', None), ('close_shell', None)):
+                observed(name, record)
+            real_run_cmd = session.run_cmd
+
+            def run_cmd(command, args=()):
+                out['command'] = command
+                out['args'] = None if args is None else list(args)
+                rs = real_run_cmd(command, args)
+                self._output(out, rs.std_out, rs.std_err, rs.status_code)
+                out['stage'] = '_clean_error_msg'  # only run_ps does more after run_cmd
+                return rs
+
+            session.run_cmd = run_cmd
+            rs = call(session)
+        except Exception as e:
+            self._failing(e, out, t0)
+        out.pop('stage', None)
+        # run_ps may have replaced std_err by its cleaned-up text; report what the call returned
+        std_err = rs.std_err if isinstance(rs.std_err, bytes) else rs.std_err.encode('utf-8')
+        self._output(out, rs.std_out, std_err, rs.status_code)
+        out['ms'] = elapsed_ms(t0)
+        return out
+
+    def run_cmd(self, step):
+        return self._session_step(step, lambda session: session.run_cmd(step['command'], step.get('args', ())))
+
+    def run_ps(self, step):
+        return self._session_step(step, lambda session: session.run_ps(step['script']))
+
+    def shell_run(self, step):
+        """Protocol.open_shell, run_command, get_command_output, cleanup_command, close_shell, as
+        Session.run_cmd does them, with the step's options."""
+        t0 = time.monotonic()
+        out = {}
+        try:
+            p = self._protocol(step)
+            out['stage'] = 'open_shell'
+            shell_id = out['shell_id'] = p.open_shell(**picked(step, SHELL_OPTIONS))
+            out['stage'] = 'run_command'
+            command_id = out['command_id'] = p.run_command(shell_id, step['command'], step.get('args', ()),
+                                                           **picked(step, COMMAND_OPTIONS))
+            out['stage'] = 'get_command_output'
+            std_out, std_err, code = p.get_command_output(shell_id, command_id)
+            self._output(out, std_out, std_err, code)
+            if not step.get('skip_cleanup'):
+                out['stage'] = 'cleanup_command'
+                p.cleanup_command(shell_id, command_id)
+            if not step.get('keep_shell'):
+                out['stage'] = 'close_shell'
+                p.close_shell(shell_id)
+        except Exception as e:
+            self._failing(e, out, t0)
+        del out['stage']
+        out['ms'] = elapsed_ms(t0)
+        return out
+
+    def open_shell(self, step):
+        t0 = time.monotonic()
+        shell_id = self._protocol(step).open_shell(**picked(step, SHELL_OPTIONS))
+        return {'shell_id': shell_id, 'ms': elapsed_ms(t0)}
+
+    def close_shell(self, step):
+        t0 = time.monotonic()
+        out = {}
+        try:
+            out['shell_id'] = self._ref(step, 'shell_id')
+            self._protocol(step).close_shell(out['shell_id'])
+        except Exception as e:
+            self._failing(e, out, t0)
+        out['ms'] = elapsed_ms(t0)
+        return out
+
+    def run_command(self, step):
+        t0 = time.monotonic()
+        out = {}
+        try:
+            out['shell_id'] = self._ref(step, 'shell_id')
+            out['command_id'] = self._protocol(step).run_command(
+                out['shell_id'], step['command'], step.get('args', ()), **picked(step, COMMAND_OPTIONS))
+        except Exception as e:
+            self._failing(e, out, t0)
+        out['ms'] = elapsed_ms(t0)
+        return out
+
+    def _with_command(self, step, call):
+        t0 = time.monotonic()
+        out = {}
+        try:
+            out['shell_id'] = self._ref(step, 'shell_id')
+            out['command_id'] = self._ref(step, 'command_id')
+            call(self._protocol(step), out)
+        except Exception as e:
+            self._failing(e, out, t0)
+        out['ms'] = elapsed_ms(t0)
+        return out
+
+    def get_command_output(self, step):
+        def call(p, out):
+            self._output(out, *p.get_command_output(out['shell_id'], out['command_id']))
+        return self._with_command(step, call)
+
+    def receive_once(self, step):
+        def call(p, out):
+            std_out, std_err, code, done = p._raw_get_command_output(out['shell_id'], out['command_id'])
+            self._output(out, std_out, std_err, code)
+            out['command_done'] = done
+        return self._with_command(step, call)
+
+    def cleanup_command(self, step):
+        return self._with_command(step, lambda p, out: p.cleanup_command(out['shell_id'], out['command_id']))
+
     def run(self, step):
         self.relates_to_checked = 0
         kind = 'raw' if isinstance(step, str) else step.get('kind', 'raw')
@@ -253,23 +500,42 @@ class Client(object):
         return result
 
 
+def parse_fault_data(message):
+    """The dict Protocol.send_message appends to a SOAP fault's Reason text:
+    '<Reason> (extended fault data: {...})'; None when the message has none."""
+    marker = ' (extended fault data: '
+    if marker not in message or not message.endswith(')'):
+        return None
+    try:
+        data = ast.literal_eval(message.rsplit(marker, 1)[1][:-1])
+    except (ValueError, SyntaxError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def main():
     import warnings
     warnings.simplefilter('ignore')  # InsecureRequestWarning on the unauthenticated HTTPS post
     job = json.load(sys.stdin)
     client = Client(job)
-    results = []
+    results = client.results
     for step in job['steps']:
         try:
             result = client.run(step)
             result['ok'] = True
         except Exception as e:  # the test asserts on the class name and message
-            result = {'ok': False, 'error': type(e).__name__, 'message': str(e)}
+            result = dict(getattr(e, 'partial', None) or {})  # what a shell step got before failing
+            result.update({'ok': False, 'error': type(e).__name__, 'message': str(e)})
             if isinstance(e, WinRMTransportError):
                 result['code'] = e.code
                 rt = e.response_text
                 result['response_text'] = rt.decode('utf-8', 'replace') if isinstance(rt, bytes) else rt
-            if type(e).__name__ not in ('WinRMError', 'InvalidCredentialsError', 'WinRMTransportError', 'ProtocolCheckError'):
+            elif isinstance(e, WinRMError):
+                fault_data = parse_fault_data(str(e))
+                if fault_data is not None:
+                    result['fault_data'] = fault_data
+            if type(e).__name__ not in ('WinRMError', 'InvalidCredentialsError', 'WinRMTransportError',
+                                        'ProtocolCheckError', 'StepReferenceError'):
                 result['traceback'] = traceback.format_exc()
         results.append(result)
     json.dump({'results': results}, sys.stdout)

@@ -18,6 +18,8 @@ export function makeReq(className: string, over: Partial<ProviderRequest> = {}):
     selectors: {},
     options: {},
     signal: new AbortController().signal,
+    deadline: Date.now() + 60_000,
+    maxEnvelopeSize: 512_000,
     log,
     ...over,
   };

@@ -1,0 +1,329 @@
+// The WinRS shell in process (MS-WSMV 3.1.4.11-14, winrm-wire.md "The remote shell"): real
+// commands as the caller's account, long-poll Receive, streams, signals, quotas, ownership, and
+// no process left behind however a shell ends. Interop with the real clients is in test/interop.
+import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createShellProvider } from '../../providers/shell/index.js';
+import { configSchema } from '../../src/config/schema.js';
+import { ACTIONS, enumerateBody, pullBody } from '../helpers/envelope.js';
+import { ALICE, BOB, testServer } from '../helpers/server.js';
+import { eventually, processesWith, RSP, SHELL_ACTION, SHELL_URI, ShellClient, SIGNAL } from '../helpers/shell-client.js';
+import { xp, xpAll } from '../helpers/xpath.js';
+
+type Server = Awaited<ReturnType<typeof testServer>>;
+
+async function shellServer(shell: Record<string, unknown> = {}) {
+  const provider = createShellProvider(configSchema.parse({ shell }).shell);
+  const s = await testServer({}, [provider]);
+  const post = async (xml: string, auth?: string | null) => {
+    const r = await s.post(xml, auth);
+    return { status: r.status, text: r.body as string };
+  };
+  return { s, provider, alice: new ShellClient(post, ALICE), bob: new ShellClient(post, BOB) };
+}
+
+function fault(r: { status: number; text: string }) {
+  return { status: r.status, subcode: xp(r.text, '//s:Subcode/s:Value'), code: xp(r.text, '//f:WSManFault/@Code'), text: xp(r.text, '//s:Reason/s:Text') };
+}
+
+describe('the cmd shell', () => {
+  let s: Server;
+  let alice: ShellClient;
+  let bob: ShellClient;
+  let tmp: string;
+
+  beforeAll(async () => {
+    ({ s, alice, bob } = await shellServer({ logCommandLines: false }));
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'winrmd-shell-'));
+    await chmod(tmp, 0o755);
+  });
+  afterAll(async () => {
+    await s.server.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('Create answers ResourceCreated with the ShellId selector and the shell beside it (MS-WSMV 3.1.4.11)', async () => {
+    const r = await alice.request({ action: ACTIONS.create, options: { WINRS_CODEPAGE: '437' }, body: `<rsp:Shell xmlns:rsp="${RSP}"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>` });
+    expect(r.status).toBe(200);
+    expect(xp(r.text, '/s:Envelope/s:Header/a:Action')).toBe(`${ACTIONS.create}Response`);
+    const id = xp(r.text, '//x:ResourceCreated/a:ReferenceParameters/w:SelectorSet/w:Selector[@Name="ShellId"]');
+    expect(id).toMatch(/^[0-9A-F-]{36}$/);
+    expect(xp(r.text, '//x:ResourceCreated/a:ReferenceParameters/w:ResourceURI')).toBe(SHELL_URI);
+    expect(xp(r.text, '/s:Envelope/s:Body/rsp:Shell/rsp:ShellId')).toBe(id);
+    expect(xp(r.text, '//rsp:Shell/rsp:Owner')).toBe('alice');
+    await alice.delete(id);
+  });
+
+  it('runs a command line in a POSIX shell: stdout, stderr and the exit code', async () => {
+    const out = await alice.run('echo out; echo err >&2; exit 3');
+    expect(out.stdout.toString()).toBe('out\n');
+    expect(out.stderr.toString()).toBe('err\n');
+    expect(out.exitCode).toBe(3);
+  });
+
+  it('runs as the caller\'s mapped account, in its working directory, with its environment', async () => {
+    const out = await alice.run('id -un; pwd; echo "$GREETING"', [], { workingDirectory: tmp, env: { GREETING: 'hello there' } });
+    expect(out.stdout.toString()).toBe(`nobody\n${tmp}\nhello there\n`);
+  });
+
+  it('joins the arguments to the command as cmd.exe does, and `cmd /c X` runs X', async () => {
+    expect((await alice.run('printf', ["'%s-%s|'", 'a', 'b'])).stdout.toString()).toBe('a-b|');
+    expect((await alice.run('cmd /c echo via cmd')).stdout.toString()).toBe('via cmd\n');
+    expect((await alice.run('CMD.EXE /C echo upper')).stdout.toString()).toBe('upper\n');
+  });
+
+  it('WINRS_SKIP_CMD_SHELL runs the program itself with its arguments, nothing expanded', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, '/bin/echo', ['a  b', '$HOME'], { WINRS_SKIP_CMD_SHELL: 'TRUE' });
+    expect((await alice.receiveAll(shellId, commandId)).stdout.toString()).toBe('a  b $HOME\n');
+    await alice.delete(shellId);
+  });
+
+  it('binary output round-trips exactly, in order, across many Receives', async () => {
+    // 3 MB of random bytes on stdout, their SHA-256 on stderr; 16 KB envelopes force many Receives.
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'f=$(mktemp); head -c 3000000 /dev/urandom >"$f"; cat "$f"; sha256sum <"$f" >&2; rm "$f"');
+    const out = await alice.receiveAll(shellId, commandId, 'PT20S', 16384);
+    expect(out.receives).toBeGreaterThan(100);
+    expect(out.stdout.length).toBe(3_000_000);
+    expect(out.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(out.stdout).digest('hex'));
+    await alice.delete(shellId);
+  });
+
+  it('Receive long-polls, then answers TimedOut (2150858793, OperationTimeout in its text) before the deadline; nothing is lost', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'sleep 1.5; echo late');
+    const first = fault(await alice.receiveOnce(shellId, commandId, 'PT0.5S'));
+    expect(first).toMatchObject({ status: 500, subcode: 'w:TimedOut', code: '2150858793' });
+    expect(first.text).toContain('OperationTimeout');
+    const out = await alice.receiveAll(shellId, commandId, 'PT0.5S');
+    expect(out.timeouts).toBeGreaterThan(0);
+    expect(out.stdout.toString()).toBe('late\n');
+    await alice.delete(shellId);
+  });
+
+  it('stdin through Send, then End; a Send after End is refused', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'tr a-z A-Z');
+    await alice.send(shellId, commandId, 'hello ');
+    await alice.send(shellId, commandId, 'world', true);
+    expect((await alice.receiveAll(shellId, commandId)).stdout.toString()).toBe('HELLO WORLD');
+    const again = fault(await alice.request({ action: SHELL_ACTION.send, selectors: { ShellId: shellId }, body: alice.sendBody(commandId, 'more') }));
+    expect(again).toMatchObject({ status: 500, subcode: 'w:InvalidParameter' });
+    await alice.delete(shellId);
+  });
+
+  it('a Receive pending on one connection does not hold back Send on another (the Go client\'s pattern)', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'head -c 4');
+    const pending = alice.receiveAll(shellId, commandId);
+    await new Promise((r) => setTimeout(r, 100));
+    await alice.send(shellId, commandId, 'ping', true);
+    expect((await pending).stdout.toString()).toBe('ping');
+    await alice.delete(shellId);
+  });
+
+  it('ctrl_c is SIGINT and ctrl_break SIGQUIT; codes compare without case', async () => {
+    const shellId = await alice.create();
+    for (const [code, trap, exit] of [[SIGNAL.ctrlC, 'INT', 5], [SIGNAL.ctrlBreak.toUpperCase().replace('HTTP://', 'http://'), 'QUIT', 6]] as const) {
+      const commandId = await alice.command(shellId, `trap 'echo got ${trap}; exit ${exit}' ${trap}; echo ready; while :; do sleep 0.05; done`);
+      const ready = await alice.receiveOnce(shellId, commandId);
+      expect(Buffer.from(xp(ready.text, '//rsp:Stream[@Name="stdout"]'), 'base64').toString()).toBe('ready\n');
+      await alice.signal(shellId, commandId, code);
+      const out = await alice.receiveAll(shellId, commandId);
+      expect(out.stdout.toString()).toBe(`got ${trap}\n`);
+      expect(out.exitCode).toBe(exit);
+    }
+    await alice.delete(shellId);
+  });
+
+  it('terminate ends the command\'s whole process group, and a pending Receive gets Done', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'sleep 301 & sleep 302 & wait');
+    const sleeping = async () => [...(await processesWith('sleep 301')), ...(await processesWith('sleep 302'))];
+    expect(await eventually(sleeping, (p) => p.length === 2)).toHaveLength(2);
+    const pending = alice.receiveAll(shellId, commandId);
+    await alice.signal(shellId, commandId, `${RSP}/signal/Terminate`);
+    expect((await pending).exitCode).toBe(143); // 128 + SIGTERM
+    expect(await eventually(sleeping, (p) => p.length === 0)).toEqual([]);
+    // The Go client sends End after terminating: ignored quietly.
+    await alice.send(shellId, commandId, '', true);
+    await alice.delete(shellId);
+  });
+
+  it('terminate escalates to SIGKILL after the grace period', async () => {
+    const { s: s2, alice: a2 } = await shellServer({ terminateGraceMs: 200 });
+    const shellId = await a2.create();
+    const commandId = await a2.command(shellId, "trap '' TERM; echo ready; sleep 303");
+    await a2.receiveOnce(shellId, commandId);
+    await a2.signal(shellId, commandId, SIGNAL.terminate);
+    expect((await a2.receiveAll(shellId, commandId)).exitCode).toBe(137); // 128 + SIGKILL
+    expect(await eventually(() => processesWith('sleep 303'), (p) => p.length === 0)).toEqual([]);
+    await s2.server.close();
+  });
+
+  it('back-pressure: a command that writes faster than the client reads is paused at the buffer bound', async () => {
+    const { s: s2, alice: a2, provider: p2 } = await shellServer({ outputBufferKb: 64 });
+    const shellId = await a2.create();
+    const commandId = await a2.command(shellId, 'head -c 100000000 /dev/zero');
+    await a2.receiveOnce(shellId, commandId);
+    await new Promise((r) => setTimeout(r, 500));
+    const cmd = p2.shells.ownedBy('alice')[0]!.commands.get(commandId)!;
+    // The bound, plus what sits in the pipe and one read: nowhere near the 100 MB written.
+    expect(cmd.bytesOut).toBeLessThan(1024 * 1024);
+    expect(cmd.running).toBe(true);
+    await a2.delete(shellId);
+    await s2.server.close();
+  });
+
+  it('powershell -EncodedCommand runs under pwsh -NoProfile -NonInteractive when pwsh is there', async () => {
+    // A stand-in pwsh that decodes its -EncodedCommand argument as PowerShell would (UTF-16LE).
+    const fake = path.join(tmp, 'pwsh');
+    await writeFile(fake, '#!/bin/sh\necho "$1 $2 $3"\nprintf %s "$4" | base64 -d | iconv -f UTF-16LE -t UTF-8\n');
+    await chmod(fake, 0o755);
+    const { s: s2, alice: a2 } = await shellServer({ pwsh: fake });
+    const script = Buffer.from('Write-Output "hi"', 'utf16le').toString('base64');
+    const out = await a2.run(`powershell -encodedcommand ${script}`);
+    expect(out.stdout.toString()).toBe('-NoProfile -NonInteractive -EncodedCommand\nWrite-Output "hi"');
+    expect((await a2.run(`PowerShell.exe -NoProfile -ExecutionPolicy Bypass -EncodedCommand ${script}`)).exitCode).toBe(0);
+    await s2.server.close();
+  });
+
+  it('powershell without pwsh on the PATH: a clear error on stderr and exit code 127, no hang', async () => {
+    const { s: s2, alice: a2 } = await shellServer({ pwsh: 'winrmd-no-such-pwsh' });
+    const out = await a2.run(`powershell -encodedcommand ${Buffer.from('1', 'utf16le').toString('base64')}`);
+    expect(out.exitCode).toBe(127);
+    expect(out.stderr.toString()).toMatch(/no PowerShell: "winrmd-no-such-pwsh" is not on the PATH/);
+    await s2.server.close();
+  });
+
+  it('enumerates the caller\'s shells only, with Windows\' fields; Get one; Delete closes it', async () => {
+    const mine = [await alice.create(), await alice.create()];
+    const theirs = await bob.create();
+    const r = await alice.request({ action: ACTIONS.enumerate, resourceUri: RSP, body: enumerateBody({ optimize: true, maxElements: 50 }) });
+    expect(r.status, r.text).toBe(200);
+    expect(xpAll(r.text, '//w:Items/rsp:Shell/rsp:ShellId').sort()).toEqual([...mine].sort());
+    for (const field of ['ShellId', 'ResourceUri', 'Owner', 'ClientIP', 'ProcessId', 'IdleTimeOut', 'InputStreams', 'OutputStreams', 'State', 'ShellRunTime', 'ShellInactivity']) {
+      expect(xp(r.text, `count(//w:Items/rsp:Shell[1]/rsp:${field})`), field).toBe('1');
+    }
+    expect(xp(r.text, '//w:Items/rsp:Shell[1]/rsp:IdleTimeOut')).toBe('PT180.000S');
+    expect(xp(r.text, '//w:Items/rsp:Shell[1]/rsp:ShellRunTime')).toMatch(/^P0DT0H0M\d+S$/);
+    // The EPR form, paged through Pull.
+    const eprs = await alice.request({ action: ACTIONS.enumerate, resourceUri: RSP, body: enumerateBody({ mode: 'EnumerateEPR' }) });
+    const pulled = await alice.request({ action: ACTIONS.pull, resourceUri: RSP, body: pullBody(xp(eprs.text, '//n:EnumerationContext'), 10) });
+    expect(xpAll(pulled.text, '//w:Selector[@Name="ShellId"]').sort()).toEqual([...mine].sort());
+
+    const got = await alice.request({ action: ACTIONS.get, selectors: { ShellId: mine[0]! } });
+    expect(xp(got.text, '/s:Envelope/s:Body/rsp:Shell/rsp:ShellId')).toBe(mine[0]);
+    for (const id of mine) await alice.delete(id);
+    expect(fault(await alice.request({ action: ACTIONS.get, selectors: { ShellId: mine[0]! } }))).toMatchObject({ subcode: 'w:InvalidSelectors', code: '2150858843' });
+    await bob.delete(theirs);
+  });
+
+  it('another user\'s shell: every operation is AccessDenied and the shell is untouched', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'sleep 304');
+    const attempts = [
+      { action: ACTIONS.get, selectors: { ShellId: shellId } },
+      { action: SHELL_ACTION.command, selectors: { ShellId: shellId }, body: bob.commandBody('id') },
+      { action: SHELL_ACTION.send, selectors: { ShellId: shellId }, body: bob.sendBody(commandId, 'x') },
+      { action: SHELL_ACTION.receive, selectors: { ShellId: shellId }, body: bob.receiveBody(commandId) },
+      { action: SHELL_ACTION.signal, selectors: { ShellId: shellId }, body: bob.signalBody(commandId, SIGNAL.terminate) },
+      { action: ACTIONS.delete, selectors: { ShellId: shellId } },
+    ];
+    for (const a of attempts) expect(fault(await bob.request(a)), a.action).toMatchObject({ status: 500, subcode: 'w:AccessDenied' });
+    expect(await eventually(() => processesWith('sleep 304'), (p) => p.length === 1)).toHaveLength(1);
+    await alice.delete(shellId);
+    expect(await eventually(() => processesWith('sleep 304'), (p) => p.length === 0)).toEqual([]);
+  });
+
+  it('faults: unknown ShellId, unknown CommandId, a bad signal code, an unknown action, a missing working directory', async () => {
+    const shellId = await alice.create();
+    const unknownShell = fault(await alice.request({ action: SHELL_ACTION.receive, selectors: { ShellId: '00000000-0000-0000-0000-000000000000' }, body: alice.receiveBody('X') }));
+    expect(unknownShell).toMatchObject({ status: 500, subcode: 'w:InvalidSelectors', code: '2150858843' });
+    expect(unknownShell.text).toMatch(/shell was not found/);
+    expect(fault(await alice.request({ action: SHELL_ACTION.receive, body: alice.receiveBody('X') }))).toMatchObject({ subcode: 'w:InvalidSelectors' });
+    expect(fault(await alice.request({ action: SHELL_ACTION.receive, selectors: { ShellId: shellId }, body: alice.receiveBody('NOPE') }))).toMatchObject({ subcode: 'w:InvalidParameter' });
+    const commandId = await alice.command(shellId, 'true');
+    expect(fault(await alice.request({ action: SHELL_ACTION.signal, selectors: { ShellId: shellId }, body: alice.signalBody(commandId, `${RSP}/signal/bogus`) }))).toMatchObject({ subcode: 'w:InvalidParameter' });
+    expect(fault(await alice.request({ action: `${RSP}/Disconnect`, selectors: { ShellId: shellId }, body: '<x/>' }))).toMatchObject({ subcode: 'a:ActionNotSupported' });
+    expect(fault(await alice.request({ action: SHELL_ACTION.command, selectors: { ShellId: shellId }, body: '<rsp:CommandLine xmlns:rsp="' + RSP + '"/>' }))).toMatchObject({ subcode: 'w:InvalidParameter' });
+    expect(fault(await alice.request({ action: ACTIONS.create, body: `<rsp:Shell xmlns:rsp="${RSP}"><rsp:WorkingDirectory>/no/such/dir</rsp:WorkingDirectory></rsp:Shell>` }))).toMatchObject({ subcode: 'w:InvalidParameter' });
+    expect(fault(await alice.request({ action: ACTIONS.enumerate, resourceUri: RSP, body: enumerateBody({ wql: 'SELECT * FROM Shell' }) }))).toMatchObject({ subcode: 'n:CannotProcessFilter' });
+    await alice.delete(shellId);
+  });
+
+  it('logs every shell and command with user, client, exit code and duration, and no command line by default', async () => {
+    await alice.run('echo secret-token-123; exit 4');
+    const events = s.logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const exited = events.find((e) => e.event === 'command_exited' && e.exitCode === 4);
+    expect(exited).toMatchObject({ user: 'alice', client: expect.any(String), exitCode: 4, ms: expect.any(Number) });
+    expect(events.some((e) => e.event === 'shell_created' && e.user === 'alice')).toBe(true);
+    expect(events.some((e) => e.event === 'shell_closed' && e.reason === 'delete')).toBe(true);
+    expect(s.logLines.join('\n')).not.toContain('secret-token-123');
+
+    const { s: s2, alice: a2 } = await shellServer({ logCommandLines: true });
+    await a2.run('echo logged-line; exit 0');
+    expect(s2.logLines.some((l) => l.includes('"commandLine":"echo logged-line; exit 0"'))).toBe(true);
+    await s2.server.close();
+  });
+});
+
+describe('shell quotas and endings', () => {
+  it('MaxShellsPerUser, MaxConcurrentUsers and MaxProcessesPerShell are QuotaLimit faults naming the limit', async () => {
+    const { s, alice, bob } = await shellServer({ maxShellsPerUser: 2, maxConcurrentUsers: 1, maxProcessesPerShell: 1 });
+    const a = await alice.create();
+    await alice.create();
+    const shells = fault(await alice.request({ action: ACTIONS.create, body: `<rsp:Shell xmlns:rsp="${RSP}"/>` }));
+    expect(shells).toMatchObject({ status: 500, subcode: 'w:QuotaLimit', code: '2150859173' });
+    expect(shells.text).toMatch(/MaxShellsPerUser = 2/);
+    const users = fault(await bob.request({ action: ACTIONS.create, body: `<rsp:Shell xmlns:rsp="${RSP}"/>` }));
+    expect(users).toMatchObject({ subcode: 'w:QuotaLimit', code: '2150859179' });
+    expect(users.text).toMatch(/MaxConcurrentUsers = 1/);
+    await alice.command(a, 'sleep 305');
+    const procs = fault(await alice.request({ action: SHELL_ACTION.command, selectors: { ShellId: a }, body: alice.commandBody('true') }));
+    expect(procs).toMatchObject({ subcode: 'w:QuotaLimit' });
+    expect(procs.text).toMatch(/MaxProcessesPerShell = 1/);
+    await s.server.close();
+    expect(await eventually(() => processesWith('sleep 305'), (p) => p.length === 0)).toEqual([]);
+  });
+
+  it('an idle shell is closed and its processes killed; a shell being served is not idle', async () => {
+    const { s, alice, provider } = await shellServer({ idleTimeoutMs: 400 });
+    const idle = await alice.create();
+    await alice.command(idle, 'sleep 306');
+    const served = await alice.create();
+    const commandId = await alice.command(served, 'sleep 1; echo done');
+    // A Receive long-polling past the idle timeout keeps its shell.
+    expect((await alice.receiveAll(served, commandId, 'PT0.3S')).stdout.toString()).toBe('done\n');
+    expect(await eventually(() => processesWith('sleep 306'), (p) => p.length === 0)).toEqual([]);
+    expect(provider.shells.ownedBy('alice').map((x) => x.id)).not.toContain(idle);
+    expect(s.logLines.some((l) => l.includes('"reason":"idle"'))).toBe(true);
+    await s.server.close();
+  });
+
+  it('a client that hangs up mid-Receive leaves a working shell, closed later by its idle timeout', async () => {
+    const { s, alice } = await shellServer({ idleTimeoutMs: 300 });
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'sleep 307');
+    const { default: request } = await import('supertest');
+    const { envelope } = await import('../helpers/envelope.js');
+    const { basic } = await import('../helpers/server.js');
+    const xml = envelope({ action: SHELL_ACTION.receive, resourceUri: SHELL_URI, selectors: { ShellId: shellId }, body: alice.receiveBody(commandId) });
+    await expect(request(s.http).post('/wsman').set('Authorization', basic(ALICE)).set('Content-Type', 'application/soap+xml').timeout(100).send(xml)).rejects.toThrow();
+    expect(await eventually(() => processesWith('sleep 307'), (p) => p.length === 0)).toEqual([]);
+    await s.server.close();
+  });
+
+  it('server shutdown ends every command of every shell', async () => {
+    const { s, alice, bob } = await shellServer();
+    await alice.command(await alice.create(), 'sleep 308 & sleep 308');
+    await bob.command(await bob.create(), 'sleep 308');
+    expect(await eventually(() => processesWith('sleep 308'), (p) => p.length === 3)).toHaveLength(3);
+    await s.server.close();
+    expect(await processesWith('sleep 308')).toEqual([]);
+  });
+});
