@@ -5,7 +5,7 @@
 // ElementTree; this file asserts on what Python parsed.
 import { execFile, spawn } from 'node:child_process';
 import * as fsSync from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,13 +120,20 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
   let stateDir: string;
   let http: Omit<Job, 'steps'>;
   let https: Omit<Job, 'steps'>;
+  let toolDir: string;
 
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-interop-'));
+    // A stand-in pwsh that decodes -EncodedCommand as PowerShell does (UTF-16LE) and prints it, so
+    // run_ps is proven end to end without PowerShell on the machine.
+    toolDir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-tools-'));
+    await chmod(toolDir, 0o755);
+    await writeFile(path.join(toolDir, 'pwsh'), '#!/bin/sh\nprintf %s "$4" | base64 -d | iconv -f UTF-16LE -t UTF-8\n', { mode: 0o755 });
     const config = configSchema.parse({
       stateDir,
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
       service: { allowUnencrypted: true },
+      shell: { pwsh: path.join(toolDir, 'pwsh') },
       logging: { level: 'silent' },
     });
     const users = new MemoryUserStore();
@@ -140,6 +147,7 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
   afterAll(async () => {
     await server?.close();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    if (toolDir) await rm(toolDir, { recursive: true, force: true });
   });
 
   describe('Identify', () => {
@@ -321,6 +329,82 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
         expect(r.status).toBe(401);
         expect(r.www_authenticate).toMatch(/^Basic realm="WSMAN"/);
       }
+    });
+  });
+
+  describe('the remote shell (run_cmd, run_ps, the Protocol API)', () => {
+    const text = (b64: unknown) => Buffer.from(String(b64 ?? ''), 'base64').toString('utf8');
+
+    it('run_cmd("ls", ["-la", "/"]) returns the real listing and exit code 0', async () => {
+      const r = okResult(await one(http, { kind: 'run_cmd', command: 'ls', args: ['-la', '/'] }));
+      expect(r.status_code).toBe(0);
+      // Entry by entry (modes, owners, names); times and sizes move while other tests run.
+      const entries = (listing: string) => listing.split('\n').slice(1).map((l) => { const f = l.split(/\s+/); return [f[0], f[2], f[3], f.slice(8).join(' ')].join(' '); });
+      const { stdout } = await execFileP('ls', ['-la', '/']);
+      expect(entries(text(r.std_out_b64))).toEqual(entries(stdout));
+      expect(text(r.std_err_b64)).toBe('');
+    });
+
+    it('stderr only, a non-zero exit code; over HTTPS too', async () => {
+      const [plain, tls] = await Promise.all([
+        one(http, { kind: 'run_cmd', command: 'echo oops >&2; exit 7' }),
+        one(https, { kind: 'run_cmd', command: 'echo oops >&2; exit 7' }),
+      ]);
+      for (const r of [okResult(plain), okResult(tls)]) {
+        expect(r.status_code).toBe(7);
+        expect(text(r.std_out_b64)).toBe('');
+        expect(text(r.std_err_b64)).toBe('oops\n');
+      }
+    });
+
+    it('a working directory and an environment variable (pywinrm 0.3.0 sends only the last one)', async () => {
+      const r = okResult(await one(http, { kind: 'shell_run', command: 'pwd; echo "$WINRMD_TEST"', working_directory: '/tmp', env_vars: { WINRMD_TEST: 'from pywinrm' } }));
+      expect(text(r.std_out_b64)).toBe('/tmp\nfrom pywinrm\n');
+    });
+
+    it('50 MB of output arrives whole', async () => {
+      const r = okResult(await one(http, { kind: 'run_cmd', command: 'head -c 50000000 /dev/zero | tr "\\0" x' }, ));
+      const out = Buffer.from(String(r.std_out_b64), 'base64');
+      expect(out.length).toBe(50_000_000);
+      expect(out.every((b) => b === 0x78)).toBe(true);
+    }, 120_000);
+
+    it('a command that outlives two of pywinrm\'s PT20S Receive timeouts (sleep 45)', async () => {
+      const r = okResult((await runClient({ ...http, steps: [{ kind: 'run_cmd', command: 'sleep 45; echo awake' }] }, 90_000))[0]!);
+      expect(r.status_code).toBe(0);
+      expect(text(r.std_out_b64)).toBe('awake\n');
+    }, 100_000);
+
+    it('run_ps: powershell -encodedcommand runs the UTF-16LE script under pwsh', async () => {
+      const r = okResult(await one(http, { kind: 'run_ps', script: 'Write-Output "héllo"' }));
+      expect(r.status_code).toBe(0);
+      expect(text(r.std_out_b64)).toBe('Write-Output "héllo"');
+    });
+
+    it('Receive on an unknown shell: WinRMError with the shell-not-found fault; another user\'s shell: AccessDenied', async () => {
+      const [unknown] = await runClient({ ...http, steps: [{ kind: 'run_command', shell_id: '11111111-2222-3333-4444-555555555555', command: 'id' }] });
+      expect(unknown!.ok).toBe(false);
+      expect(unknown!.error).toBe('WinRMError');
+      expect(unknown!.fault_data).toMatchObject({ wsmanfault_code: '2150858843', fault_subcode: 'w:InvalidSelectors' });
+      const steps = await runClient({ ...http, steps: [
+        { kind: 'open_shell' },
+        { kind: 'run_command', shell_id: '$0', command: 'id', username: BOB.user, password: BOB.password },
+        { kind: 'close_shell', shell_id: '$0' },
+      ] });
+      expect(steps[1]!.ok).toBe(false);
+      expect(steps[1]!.fault_data).toMatchObject({ fault_subcode: 'w:AccessDenied' });
+      okResult(steps[2]!);
+    });
+
+    it('a raw Enumerate of …/windows/shell lists the shells pywinrm opened', async () => {
+      const results = await runClient({ ...http, steps: [
+        { kind: 'open_shell' },
+        envelope({ action: ACTIONS.enumerate, resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell', body: '<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>' }),
+        { kind: 'close_shell', shell_id: '$0' },
+      ] });
+      const shellId = String(okResult(results[0]!).shell_id);
+      expect(okResult(results[1]!).reply).toContain(`<rsp:ShellId>${shellId}</rsp:ShellId>`);
+      okResult(results[2]!);
     });
   });
 });
