@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { identify } from '../helpers/envelope.js';
 import { basic } from '../helpers/server.js';
+import { eventually, processesWith, ShellClient } from '../helpers/shell-client.js';
 import { xp } from '../helpers/xpath.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -70,8 +71,17 @@ describe('winrmd command line', () => {
     const bad = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', body: identify() });
     expect(bad.status).toBe(401);
     expect(run.output()).not.toContain('carol-Pw-1');
+    // A shell with a running command: SIGTERM to winrmd ends it too.
+    const post = async (xml: string, auth?: string | null) => {
+      const r = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', headers: { Authorization: auth ?? '', 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: xml });
+      return { status: r.status, text: await r.text() };
+    };
+    const carol = new ShellClient(post, { user: 'carol', password: 'carol-Pw-1' });
+    await carol.command(await carol.create(), 'sleep 312');
+    expect(await eventually(() => processesWith('sleep 312'), (p) => p.length === 1)).toHaveLength(1);
     run.child.kill('SIGTERM');
     expect(await run.done).toBe(0);
+    expect(await processesWith('sleep 312')).toEqual([]);
     expect(readFileSync(path.join(dir, 'state', 'https-key.pem'), 'utf8')).toContain('PRIVATE KEY');
   }, 90_000);
 
