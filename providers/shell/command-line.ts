@@ -4,6 +4,7 @@
 // asks for no command shell (MS-WSMV 2.2.4.39, WINRS_SKIP_CMD_SHELL).
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
+import { ProviderError } from '../../src/provider-api.js';
 
 export interface Launch {
   file: string;
@@ -29,7 +30,12 @@ const POWERSHELL = /^powershell(?:\.exe)?(?:\s+([\s\S]*))?$/i;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 export async function interpret(command: string, args: string[], o: InterpretOptions): Promise<Launch> {
-  if (o.skipCmdShell) return { file: command, args, display: [command, ...args].join(' ') };
+  if (o.skipCmdShell) {
+    // As CreateProcess would, refuse a program that is not there (a fault, not an exit code).
+    const file = await findProgram(command, o.searchPath);
+    if (!file) throw new ProviderError('INVALID_PARAMETER', `The program ${command} was not found on the PATH (${o.searchPath}).`);
+    return { file, args, display: [command, ...args].join(' ') };
+  }
   let line = [command, ...args].join(' ').trim();
   const cmd = CMD_C.exec(line);
   if (cmd) line = cmd[1]!.trim();

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { ProviderError } from '../../src/provider-api.js';
 import { killSession } from './processes.js';
 
@@ -33,6 +33,11 @@ export interface StartOptions {
   gid?: number;
   /** Output held before the pipes are paused. */
   bufferBytes: number;
+  /**
+   * Runs with the process started but held before it executes the command (e.g. to charge it to
+   * a cgroup before it can fork): the command runs once this settles.
+   */
+  hold?: { shell: string; until: (pid: number) => Promise<void> };
 }
 
 export class Command {
@@ -68,11 +73,13 @@ export class Command {
   }
 
   static async start(o: StartOptions): Promise<Command> {
-    const child = spawn(o.file, o.args, {
+    // Held: a shell waits for a line on fd 3, then becomes the command (exec keeps the pid).
+    const [file, args] = o.hold ? [o.hold.shell, ['-c', 'read -r _ <&3; exec 3<&-; exec "$0" "$@"', o.file, ...o.args]] : [o.file, o.args];
+    const child = spawn(file, args, {
       cwd: o.cwd,
       env: o.env,
       detached: true, // setsid(): its own session and process group, which signals address
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: o.hold ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
       uid: o.uid,
       gid: o.gid,
     });
@@ -82,7 +89,13 @@ export class Command {
       const code = (err as NodeJS.ErrnoException).code;
       throw new ProviderError('INVALID_PARAMETER', `the command cannot start: ${o.file}: ${code ?? 'error'}`);
     }
-    return new Command(child, o.bufferBytes);
+    const command = new Command(child, o.bufferBytes);
+    if (o.hold) {
+      const gate = child.stdio[3] as Writable;
+      gate.on('error', () => undefined);
+      await o.hold.until(child.pid!).finally(() => gate.end('\n'));
+    }
+    return command;
   }
 
   get pid(): number {

@@ -21,9 +21,11 @@ import { SHELL } from '../../src/soap/names.js';
 import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
 import { interpret } from './command-line.js';
 import { Command, type StreamName } from './command.js';
+import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
 import { Shells, type Shell, type ShellLimits } from './shells.js';
 
 export interface ShellOptions extends ShellLimits {
+  maxMemoryPerShellMb: number;
   interpreter: string;
   pwsh: string;
   outputBufferKb: number;
@@ -36,9 +38,16 @@ const rsp = (name: string, attrs: Record<string, string> = {}, ...content: (Elem
 const RECEIVE_OVERHEAD = 4096;
 const STREAM_TAG = 200;
 
-export function createShellProvider(o: ShellOptions): Provider & { shells: Shells } {
+export interface ShellProvider extends Provider {
+  readonly shells: Shells;
+  /** How shells' memory is bounded ('cgroup v1', 'cgroup v2'), or undefined where it cannot be. */
+  readonly memoryBound?: string;
+}
+
+export function createShellProvider(o: ShellOptions): ShellProvider {
   let log: ProviderLogger = { info() {}, warn() {}, error() {}, debug() {} };
   let shells = new Shells(o, log);
+  let cgroups: MemoryCgroups | undefined;
 
   /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
   async function withShell<T>(req: DocumentRequest, fn: (shell: Shell) => Promise<T>): Promise<T> {
@@ -71,6 +80,13 @@ export function createShellProvider(o: ShellOptions): Provider & { shells: Shell
       outputStreams: textOf(child(body, SHELL.ns, 'OutputStreams')) ?? 'stdout stderr',
       codepage: req.options.WINRS_CODEPAGE,
     });
+    if (cgroups) {
+      try {
+        shell.cgroup = await cgroups.create(`winrmd-shell-${shell.id}`, o.maxMemoryPerShellMb * 1024 * 1024);
+      } catch (err) {
+        log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: (err as Error).message });
+      }
+    }
     log.info({ event: 'shell_created', shellId: shell.id, user: shell.owner, client: shell.clientAddress, runAs: account.name, cwd });
     return { selectors: { ShellId: shell.id }, body: shellElement(shell) };
   }
@@ -88,7 +104,20 @@ export function createShellProvider(o: ShellOptions): Provider & { shells: Shell
       searchPath: env.PATH ?? '',
       skipCmdShell: isTrue(req.options.WINRS_SKIP_CMD_SHELL),
     });
-    const cmd = await Command.start({ file: launch.file, args: launch.args, cwd, env, ...spawnIds(account), bufferBytes: o.outputBufferKb * 1024 });
+    const { cgroup } = shell;
+    const cmd = await Command.start({
+      file: launch.file,
+      args: launch.args,
+      cwd,
+      env,
+      ...spawnIds(account),
+      bufferBytes: o.outputBufferKb * 1024,
+      // MaxMemoryPerShellMB: the process joins the shell's cgroup before it runs the command.
+      hold: cgroup && {
+        shell: o.interpreter,
+        until: (pid) => cgroup.add(pid).catch((err: Error) => log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: err.message })),
+      },
+    });
     shell.commands.set(cmd.id, cmd);
     const who = { shellId: shell.id, commandId: cmd.id, user: shell.owner, client: shell.clientAddress, pid: cmd.pid };
     log.info({ event: 'command_started', ...who, runAs: account.name, ...(o.logCommandLines ? { commandLine: launch.display } : {}) });
@@ -161,15 +190,21 @@ export function createShellProvider(o: ShellOptions): Provider & { shells: Shell
     [SHELL.signal]: signal,
   };
 
-  const provider: Provider & { shells: Shells } = {
+  const provider: ShellProvider = {
     apiVersion: PROVIDER_API_VERSION,
     name: 'shell',
     get shells() {
       return shells;
     },
+    get memoryBound() {
+      return cgroups?.kind;
+    },
     async load(ctx) {
       log = ctx.log;
       shells = new Shells(o, log);
+      const found = await probeMemoryCgroups();
+      if (typeof found === 'string') log.warn({ event: 'shell_memory_unbounded', reason: found }, 'MaxMemoryPerShellMB cannot be enforced on this host');
+      else cgroups = found;
     },
     async unload() {
       await shells.closeAll();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError, type Caller, type ProviderLogger } from '../../src/provider-api.js';
 import type { Account } from '../common/run-as.js';
+import type { MemoryCgroup } from './cgroup.js';
 import type { Command } from './command.js';
 
 /** ERROR_WSMAN_* codes Windows answers with, which clients branch on. */
@@ -39,11 +40,11 @@ export class Shell {
   readonly created = Date.now();
   lastActive = Date.now();
   readonly commands = new Map<string, Command>();
-  /** Exit codes of commands already terminated and let go: a late Receive still gets Done. */
-  readonly retired = new Map<string, number>();
   /** Requests in progress: an idle timeout never closes a shell that is being served. */
   busy = 0;
   timer?: NodeJS.Timeout;
+  /** MaxMemoryPerShellMB, where the host allows it. */
+  cgroup?: MemoryCgroup;
 
   constructor(
     readonly owner: string,
@@ -132,6 +133,7 @@ export class Shells {
     const grace = reason === 'shutdown' ? Math.min(this.limits.terminateGraceMs, 500) : this.limits.terminateGraceMs;
     await Promise.all(commands.map((c) => c.terminate(grace)));
     shell.commands.clear();
+    await shell.cgroup?.remove().catch((err: Error) => this.log.warn({ event: 'cgroup_not_removed', shellId: shell.id, reason: err.message }));
     this.log.info({ event: 'shell_closed', shellId: shell.id, user: shell.owner, client: shell.clientAddress, reason, commands: commands.length, ms: Date.now() - shell.created });
   }
 

@@ -79,6 +79,9 @@ describe('the cmd shell', () => {
     const shellId = await alice.create();
     const commandId = await alice.command(shellId, '/bin/echo', ['a  b', '$HOME'], { WINRS_SKIP_CMD_SHELL: 'TRUE' });
     expect((await alice.receiveAll(shellId, commandId)).stdout.toString()).toBe('a  b $HOME\n');
+    const missing = fault(await alice.request({ action: SHELL_ACTION.command, selectors: { ShellId: shellId }, options: { WINRS_SKIP_CMD_SHELL: 'TRUE' }, body: alice.commandBody('winrmd-no-such-program') }));
+    expect(missing).toMatchObject({ status: 500, subcode: 'w:InvalidParameter' });
+    expect(missing.text).toMatch(/winrmd-no-such-program was not found/);
     await alice.delete(shellId);
   });
 
@@ -315,6 +318,23 @@ describe('shell quotas and endings', () => {
     const xml = envelope({ action: SHELL_ACTION.receive, resourceUri: SHELL_URI, selectors: { ShellId: shellId }, body: alice.receiveBody(commandId) });
     await expect(request(s.http).post('/wsman').set('Authorization', basic(ALICE)).set('Content-Type', 'application/soap+xml').timeout(100).send(xml)).rejects.toThrow();
     expect(await eventually(() => processesWith('sleep 307'), (p) => p.length === 0)).toEqual([]);
+    await s.server.close();
+  });
+
+  it('MaxMemoryPerShellMB: past the bound a command is killed, and a process that left its session still ends with the shell', async () => {
+    const { s, alice, provider } = await shellServer({ maxMemoryPerShellMb: 32 });
+    if (provider.memoryBound) {
+      expect((await alice.run("python3 -c 'b = bytearray(8 * 1024 * 1024); print(len(b))'")).stdout.toString()).toBe('8388608\n');
+      expect((await alice.run("python3 -c 'b = bytearray(200 * 1024 * 1024)'")).exitCode).toBe(137); // the OOM killer's SIGKILL
+      const shellId = await alice.create();
+      await alice.receiveAll(shellId, await alice.command(shellId, 'setsid sleep 313 </dev/null >/dev/null 2>&1 &'));
+      expect(await eventually(() => processesWith('sleep 313'), (p) => p.length === 1)).toHaveLength(1);
+      await alice.delete(shellId);
+      expect(await processesWith('sleep 313')).toEqual([]);
+    } else {
+      // Where the host has no usable memory cgroup, the operator is told once, at start.
+      expect(s.logLines.some((l) => l.includes('"event":"shell_memory_unbounded"'))).toBe(true);
+    }
     await s.server.close();
   });
 
