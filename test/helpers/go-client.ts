@@ -1,10 +1,10 @@
 // Drives the real Go WinRM client: Debian's github.com/masterzen/winrm (0.0~git20200615.c42b513),
 // wrapped by test/interop/go/winrm-client/main.go and built by test/interop/go/build.sh (which
 // test/setup.sh runs) to dist/test/go-winrm-client. One JSON job in on stdin, one JSON result out.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runJsonClient } from './json-client.js';
 
 /** The repository root: the nearest directory above this file that holds package.json. */
 function repoRoot(): string {
@@ -71,36 +71,8 @@ export function decodeBytes(b64: string): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
-/** Runs the Go harness on one job: no shell, a hard timeout (SIGKILL), JSON in and out. */
+/** Runs the Go harness on one job: JSON in and out. */
 export function runGoClient(job: Job, timeoutMs = 60_000): Promise<StepResult[]> {
-  return new Promise((resolve, reject) => {
-    if (!existsSync(GO_CLIENT)) return reject(new Error(`${GO_CLIENT} is missing: run sh test/setup.sh`));
-    // The library's transport uses http.ProxyFromEnvironment: a proxy from the environment must not
-    // sit between the client and the test server (Go skips it for loopback, not for other names).
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' };
-    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy']) delete env[k];
-    const child = spawn(GO_CLIENT, [], { stdio: ['pipe', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`go-winrm-client timed out after ${timeoutMs} ms; stderr: ${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`go-winrm-client exited ${code}; stderr: ${err}`));
-      try {
-        resolve((JSON.parse(out) as { results: StepResult[] }).results);
-      } catch (e) {
-        reject(new Error(`unparsable output (${String(e)}): ${out}; stderr: ${err}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+  if (!existsSync(GO_CLIENT)) return Promise.reject(new Error(`${GO_CLIENT} is missing: run sh test/setup.sh`));
+  return runJsonClient<StepResult>(GO_CLIENT, [], job, { timeoutMs });
 }

@@ -3,7 +3,8 @@
 // (pywinrm_client.py) builds its envelopes as pywinrm does, sends them through
 // winrm.protocol.Protocol.send_message, checks RelatesTo/Action and parses the replies with
 // ElementTree; this file asserts on what Python parsed.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runJsonClient } from '../helpers/json-client.js';
 import * as fsSync from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,39 +43,12 @@ interface Job {
   steps: Step[];
 }
 
-/** Runs pywinrm_client.py on one job: no shell, a hard timeout, JSON in and out. */
+/** Runs pywinrm_client.py on one job: JSON in and out. */
 function runClient(job: Job, timeoutMs = 20_000): Promise<StepResult[]> {
-  return new Promise((resolve, reject) => {
-    // pywinrm 0.3.0 builds its requests session with trust_env: a proxy from the environment would
-    // sit in between, and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE silently override
-    // server_cert_validation='ignore' (transport.build_session applies the merged `verify`), so the
-    // self-signed certificate would be rejected. Neither belongs in this client's environment.
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost', PYTHONDONTWRITEBYTECODE: '1' };
-    for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE']) delete env[k];
-    const child = spawn(PYTHON, [CLIENT], { stdio: ['pipe', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`pywinrm_client.py timed out after ${timeoutMs} ms; stderr: ${err}`));
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`pywinrm_client.py exited ${code}; stderr: ${err}`));
-      try {
-        resolve((JSON.parse(out) as { results: StepResult[] }).results);
-      } catch (e) {
-        reject(new Error(`unparsable output (${String(e)}): ${out}; stderr: ${err}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+  // pywinrm 0.3.0 builds its requests session with trust_env: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+  // silently override server_cert_validation='ignore' (transport.build_session applies the merged
+  // `verify`), so the self-signed certificate would be rejected.
+  return runJsonClient<StepResult>(PYTHON, [CLIENT], job, { timeoutMs, env: { PYTHONDONTWRITEBYTECODE: '1' }, dropEnv: ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'] });
 }
 
 /** The one result of a one-step job, with the Python error shown when a success was expected. */
