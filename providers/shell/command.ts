@@ -197,7 +197,7 @@ export class Command {
 
   /** Send a signal to the command's whole process group. */
   signal(sig: NodeJS.Signals): void {
-    if (this.running) killSession(this.pid, sig);
+    if (this.running) killSession(this.pid, sig, true);
   }
 
   /**
@@ -207,14 +207,14 @@ export class Command {
   async terminate(graceMs: number): Promise<void> {
     this.terminated = true;
     this.discard();
-    killSession(this.pid, 'SIGTERM');
+    killSession(this.pid, 'SIGTERM', this.running);
     if (this.running) {
-      const timer = setTimeout(() => killSession(this.pid, 'SIGKILL'), graceMs);
+      const timer = setTimeout(() => killSession(this.pid, 'SIGKILL', this.running), graceMs);
       await once(this.child, 'close');
       clearTimeout(timer);
     }
     // Members of the session that outlived the leader (background jobs) go too.
-    killSession(this.pid, 'SIGKILL');
+    killSession(this.pid, 'SIGKILL', false);
   }
 
   /** Output no one will read is dropped, and the pipes are drained so they can close. */

@@ -4,9 +4,13 @@
 // with job control puts jobs in groups of their own, which /proc tells apart.
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Send `sig` to every process of the session `sid` (the command's pid). Gone processes are fine. */
-export function killSession(sid: number, sig: NodeJS.Signals): void {
-  const groups = new Set([sid]);
+/**
+ * Send `sig` to every process of the session `sid` (the command's pid). While the leader lives its
+ * pid is its group's id; once it has been reaped, only groups seen in /proc are signalled: a
+ * session id stays unused by new processes only while a member of the session lives.
+ */
+export function killSession(sid: number, sig: NodeJS.Signals, leaderAlive: boolean): void {
+  const groups = new Set(leaderAlive ? [sid] : []);
   for (const p of sessionMembers(sid)) groups.add(p.pgid);
   for (const pgid of groups) {
     try {
