@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ProviderError } from '../../src/provider-api.js';
-import { killSession } from './processes.js';
+import { killGroup } from './processes.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -55,6 +55,8 @@ export class Command {
   /** Set by terminate: output is read and dropped so the pipes can close. */
   private discarding = false;
   bytesOut = 0;
+  /** Set once what its session left behind has been killed (shells.ts endCommands). */
+  swept = false;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -197,24 +199,22 @@ export class Command {
 
   /** Send a signal to the command's whole process group. */
   signal(sig: NodeJS.Signals): void {
-    if (this.running) killSession(this.pid, sig, true);
+    if (this.running) killGroup(this.pid, sig);
   }
 
   /**
-   * End the command and everything it started: SIGTERM to its session, SIGKILL to whatever is
-   * left after the grace period. Resolves when the process has ended.
+   * End the command: SIGTERM to its process group, SIGKILL after the grace period. Resolves when
+   * the process has ended; what it started outside its group is the caller's to sweep
+   * (sweepSessions with this pid), once for all the commands it ends.
    */
   async terminate(graceMs: number): Promise<void> {
     this.terminated = true;
     this.discard();
-    killSession(this.pid, 'SIGTERM', this.running);
-    if (this.running) {
-      const timer = setTimeout(() => killSession(this.pid, 'SIGKILL', this.running), graceMs);
-      await once(this.child, 'close');
-      clearTimeout(timer);
-    }
-    // Members of the session that outlived the leader (background jobs) go too.
-    killSession(this.pid, 'SIGKILL', false);
+    if (!this.running) return;
+    killGroup(this.pid, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(this.pid, 'SIGKILL'), graceMs);
+    await once(this.child, 'close');
+    clearTimeout(timer);
   }
 
   /** Output no one will read is dropped, and the pipes are drained so they can close. */

@@ -22,7 +22,7 @@ import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
 import { interpret } from './command-line.js';
 import { Command, type StreamName } from './command.js';
 import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
-import { Shells, type Shell, type ShellLimits } from './shells.js';
+import { endCommands, Shells, type Shell, type ShellLimits } from './shells.js';
 
 export interface ShellOptions extends ShellLimits {
   maxMemoryPerShellMb: number;
@@ -172,7 +172,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     const code = (textOf(child(sig, SHELL.ns, 'Code')) ?? '').trim().toLowerCase();
     if (code === SHELL.signalTerminate.toLowerCase()) {
       // The reply does not wait for the grace period; the command's end is logged when it comes.
-      void cmd.terminate(o.terminateGraceMs);
+      void endCommands([cmd], o.terminateGraceMs);
     } else if (code === SHELL.signalCtrlC.toLowerCase()) {
       cmd.signal('SIGINT');
     } else if (code === SHELL.signalCtrlBreak.toLowerCase()) {

@@ -1,46 +1,54 @@
 // Signals to a command's session. Every command leads its own session (setsid), and everything it
 // starts stays in that session unless it calls setsid itself: the session is what "the command
-// and everything it started" means here. Most members share the leader's process group; a shell
-// with job control puts jobs in groups of their own, which /proc tells apart.
-import { readdirSync, readFileSync } from 'node:fs';
+// and everything it started" means here. While the leader lives, its pid is its process group's
+// id and one kill(-pid) reaches the group. What outlives the leader (background jobs, or a shell
+// with job control putting jobs in groups of their own) is found in /proc by its session id.
+import { readdir, readFile } from 'node:fs/promises';
 
-/**
- * Send `sig` to every process of the session `sid` (the command's pid). While the leader lives its
- * pid is its group's id; once it has been reaped, only groups seen in /proc are signalled: a
- * session id stays unused by new processes only while a member of the session lives.
- */
-export function killSession(sid: number, sig: NodeJS.Signals, leaderAlive: boolean): void {
-  const groups = new Set(leaderAlive ? [sid] : []);
-  for (const p of sessionMembers(sid)) groups.add(p.pgid);
-  for (const pgid of groups) {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      // ESRCH: the group is gone already
-    }
+/** Send `sig` to the command's process group, while its leader lives. */
+export function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // ESRCH: the group is gone already
   }
 }
 
-/** The processes whose session is `sid`, from /proc (empty where /proc is not mounted). */
-export function sessionMembers(sid: number): { pid: number; pgid: number }[] {
-  const members: { pid: number; pgid: number }[] = [];
+/**
+ * SIGKILL every process whose session is one of `sids`, in one pass over /proc (none where /proc
+ * is not mounted). Called once the sessions' leaders have been reaped. A live member keeps its
+ * session's id from being reused; if the id has been reused all the same (the session's members
+ * all gone, then a new process given that pid became a session leader), a process whose pid is
+ * the session id is there, and that session is not ours: it is left alone.
+ */
+export async function sweepSessions(sids: ReadonlySet<number>): Promise<void> {
+  if (sids.size === 0) return;
   let entries: string[];
   try {
-    entries = readdirSync('/proc');
+    entries = await readdir('/proc');
   } catch {
-    return members;
+    return;
   }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
+  const found = new Map<number, number[]>();
+  await Promise.all(entries.filter((name) => /^\d+$/.test(name)).map(async (name) => {
     let stat: string;
     try {
-      stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      stat = await readFile(`/proc/${name}/stat`, 'latin1');
     } catch {
-      continue; // exited meanwhile
+      return; // exited meanwhile
     }
     // proc(5): pid (comm) state ppid pgrp session …; comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[3]) === sid) members.push({ pid: Number(name), pgid: Number(fields[2]) });
+    const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+    if (sids.has(session)) found.set(session, [...(found.get(session) ?? []), Number(name)]);
+  }));
+  for (const [sid, pids] of found) {
+    if (pids.includes(sid)) continue; // a new session under a reused id
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
   }
-  return members;
 }

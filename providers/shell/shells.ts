@@ -7,6 +7,7 @@ import { ProviderError, type Caller, type ProviderLogger } from '../../src/provi
 import type { Account } from '../common/run-as.js';
 import type { MemoryCgroup } from './cgroup.js';
 import type { Command } from './command.js';
+import { sweepSessions } from './processes.js';
 
 /** ERROR_WSMAN_* codes Windows answers with, which clients branch on. */
 export const WINDOWS_CODE = {
@@ -57,6 +58,21 @@ export class Shell {
     for (const c of this.commands.values()) if (c.running) n++;
     return n;
   }
+}
+
+/**
+ * Terminate commands and then, in one pass, kill whatever their sessions still hold. Each
+ * command's session is swept once, however many times it is ended (a terminate, then Delete).
+ */
+export async function endCommands(commands: Command[], graceMs: number): Promise<void> {
+  await Promise.all(commands.map((c) => c.terminate(graceMs)));
+  const sessions = new Set<number>();
+  for (const c of commands) {
+    if (c.swept) continue;
+    c.swept = true;
+    sessions.add(c.pid);
+  }
+  await sweepSessions(sessions);
 }
 
 export type CloseReason = 'delete' | 'idle' | 'shutdown';
@@ -131,7 +147,7 @@ export class Shells {
     clearTimeout(shell.timer);
     const commands = [...shell.commands.values()];
     const grace = reason === 'shutdown' ? Math.min(this.limits.terminateGraceMs, 500) : this.limits.terminateGraceMs;
-    await Promise.all(commands.map((c) => c.terminate(grace)));
+    await endCommands(commands, grace);
     shell.commands.clear();
     await shell.cgroup?.remove().catch((err: Error) => this.log.warn({ event: 'cgroup_not_removed', shellId: shell.id, reason: err.message }));
     this.log.info({ event: 'shell_closed', shellId: shell.id, user: shell.owner, client: shell.clientAddress, reason, commands: commands.length, ms: Date.now() - shell.created });

@@ -157,6 +157,16 @@ describe('the cmd shell', () => {
     await alice.delete(shellId);
   });
 
+  it('terminate after Done (pywinrm\'s cleanup) ends what the command left running in its session', async () => {
+    const shellId = await alice.create();
+    const commandId = await alice.command(shellId, 'sleep 314 >/dev/null 2>&1 & echo started');
+    expect((await alice.receiveAll(shellId, commandId)).stdout.toString()).toBe('started\n');
+    expect(await eventually(() => processesWith('sleep 314'), (p) => p.length === 1)).toHaveLength(1);
+    await alice.signal(shellId, commandId, SIGNAL.terminate);
+    expect(await eventually(() => processesWith('sleep 314'), (p) => p.length === 0)).toEqual([]);
+    await alice.delete(shellId);
+  });
+
   it('terminate escalates to SIGKILL after the grace period', async () => {
     const { s: s2, alice: a2 } = await shellServer({ terminateGraceMs: 200 });
     const shellId = await a2.create();
