@@ -3,15 +3,26 @@
 // (load). Scenarios: {identify, get-os, enum-cycle of 1,000 instances} × {1, 16 connections} ×
 // {keep-alive, new connection per request}, the baseline's identify on the same matrix, winrmd's
 // RSS along the way, a memory-flatness run of BENCH_ENUMS enumeration cycles, and a CPU profile
-// of winrmd under Identify load. Results: a table on stdout and dist/bench-results.md.
+// of winrmd under Identify load; then the remote shell (shell.ts, against a fresh winrmd): the
+// round trip of one trivial command (Create → Command `true` → Receive → Signal → Delete over one
+// keep-alive connection) against child_process spawning `/bin/sh -c true`, 200 MB of stdout
+// through Receive against reading the same command's pipe, and winrmd's RSS with 30 open shells.
+// Results: a table on stdout and dist/bench-results.md.
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
 // BENCH_ENUMS (20000) cycles in the flatness run (0 skips it), BENCH_FLAT_CONNS (16),
 // BENCH_PROFILE (identify; a comma list of kind[:connections[:keep-alive|new-conn]], e.g.
-// identify,enum-cycle:1,identify:1:new-conn — 16 keep-alive connections unless given — or 0),
-// BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle; `none` runs no
-// matrix, e.g. for a long flatness run), BENCH_OUT (dist/bench-results.md; the JSON goes beside it),
-// BENCH_GC (1: start winrmd with --expose-gc so flatness samples follow a full GC).
+// identify,enum-cycle:1,identify:1:new-conn — 16 keep-alive connections unless given — and
+// shell-roundtrip, shell-stream for the shell section's; or 0),
+// BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle,shell; `none` runs
+// no matrix and no shell section, e.g. for a long flatness run; `shell` alone runs the shell
+// section only: no flatness run or profile unless BENCH_ENUMS / BENCH_PROFILE ask for one),
+// BENCH_OUT (dist/bench-results.md; the JSON goes beside it), BENCH_GC (1: start winrmd with
+// --expose-gc so flatness and shell memory samples follow a full GC).
+// The shell section: BENCH_SHELL (1; 0 skips it), BENCH_SHELL_TRIPS (0: round trips for
+// BENCH_SECONDS of winrmd time after BENCH_WARMUP; n: exactly n, and n baseline spawns),
+// BENCH_SHELL_MB (200) streamed per run, BENCH_SHELL_ENVELOPES (153600,512000: one streaming run
+// per MaxEnvelopeSize).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -23,6 +34,8 @@ import { BENCH_RESOURCE_URI } from './bulk-provider.js';
 import type { FlatQuarter, Kind, LoadResult, LoadSpec } from './load.js';
 import { summarize, type ProfileSummary } from './profile.js';
 import { BENCH_AUTH, spawnChild, type Child, type MemorySample, type ServerReady } from './protocol.js';
+import { f0, f1, f2, MB, table } from './report.js';
+import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.resolve(here, '../..');
@@ -34,18 +47,28 @@ const num = (name: string, dflt: number) => {
   return n;
 };
 
+const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+/** BENCH_ONLY=shell: the shell section alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
+const SHELL_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => k === 'shell');
 const SECONDS = num('BENCH_SECONDS', 5);
 const WARMUP = num('BENCH_WARMUP', 1);
-const ENUMS = Math.round(num('BENCH_ENUMS', 20_000));
+const ENUMS = Math.round(num('BENCH_ENUMS', SHELL_ONLY ? 0 : 20_000));
 const FLAT_CONNS = Math.max(1, Math.round(num('BENCH_FLAT_CONNS', 16)));
 const ITEMS = 1000;
 const GC = process.env.BENCH_GC !== '0';
 const KINDS: Kind[] = ['identify', 'get-os', 'enum-cycle'];
-const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
-const NO_MATRIX = ONLY_SPEC.length === 1 && ONLY_SPEC[0] === 'none';
-const ONLY = (NO_MATRIX ? [] : ONLY_SPEC) as Kind[];
+const ONLY = ONLY_SPEC.filter((k) => k !== 'none' && k !== 'shell') as Kind[];
+const NO_MATRIX = ONLY_SPEC.length > 0 && ONLY.length === 0;
+const SHELL = process.env.BENCH_SHELL !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('shell'));
+const SHELL_TRIPS = Math.round(num('BENCH_SHELL_TRIPS', 0));
+const SHELL_BYTES = Math.round(num('BENCH_SHELL_MB', 200) * 1024 * 1024);
+const SHELL_ENVELOPES = (process.env.BENCH_SHELL_ENVELOPES || '153600,512000').split(',').filter(Boolean).map(Number);
+if (SHELL_ENVELOPES.some((e) => !Number.isInteger(e) || e < 8192)) throw new Error(`BENCH_SHELL_ENVELOPES=${process.env.BENCH_SHELL_ENVELOPES} is not a comma list of envelope sizes in octets`);
 interface ProfileTarget { kind: Kind; connections: number; keepAlive: boolean }
-const PROFILE_SPEC = (process.env.BENCH_PROFILE ?? 'identify').split(',').filter((k) => k && k !== '0');
+const PROFILE_ALL = (process.env.BENCH_PROFILE ?? (SHELL_ONLY ? '0' : 'identify')).split(',').filter((k) => k && k !== '0');
+const SHELL_PROFILE = PROFILE_ALL.filter((p): p is ShellProfileKind => (SHELL_PROFILE_KINDS as readonly string[]).includes(p));
+if (SHELL_PROFILE.length && !SHELL) throw new Error(`BENCH_PROFILE=${SHELL_PROFILE.join(',')} needs the shell section (BENCH_ONLY, BENCH_SHELL)`);
+const PROFILE_SPEC = PROFILE_ALL.filter((p) => !SHELL_PROFILE.includes(p as ShellProfileKind));
 const PROFILE: ProfileTarget[] = PROFILE_SPEC.map((p) => {
   const [kind, conns = '16', mode = 'keep-alive'] = p.split(':');
   if (!['keep-alive', 'new-conn'].includes(mode) || !(Number(conns) >= 1)) throw new Error(`BENCH_PROFILE: ${p} is not kind[:connections[:keep-alive|new-conn]]`);
@@ -75,11 +98,6 @@ interface Row {
   result: LoadResult;
   rssAfter?: number;
 }
-
-const MB = (b: number) => b / (1024 * 1024);
-const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '—');
-const f2 = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '—');
 
 async function startWinrmd(execArgv: string[]): Promise<{ child: Child; port: number }> {
   const child = spawnChild(path.join(here, 'serve-winrmd.js'), { name: 'winrmd', execArgv, env: { BENCH_ITEMS: String(ITEMS) } });
@@ -179,18 +197,6 @@ async function profile(target: ProfileTarget, loader: Child): Promise<ProfileRun
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-function table(headers: string[], rows: string[][], align: ('l' | 'r')[]): { text: string; md: string } {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const pad = (s: string, i: number) => (align[i] === 'r' ? s.padStart(widths[i]!) : s.padEnd(widths[i]!));
-  const text = [headers.map(pad).join('  '), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => r.map(pad).join('  '))].join('\n');
-  const md = [
-    `| ${headers.join(' | ')} |`,
-    `|${align.map((a) => (a === 'r' ? '---:' : ':---')).join('|')}|`,
-    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
-  ].join('\n');
-  return { text, md };
-}
-
 /** The commit measured, marked dirty when src/ or providers/ differ from it. */
 function gitCommit(): string {
   try {
@@ -246,6 +252,21 @@ async function main(): Promise<void> {
   const profiles = [];
   for (const target of PROFILE) profiles.push(await profile(target, loader));
   await loader.stop();
+
+  let shell: ShellResults | undefined;
+  if (SHELL) {
+    // A fresh winrmd: its memory figures owe nothing to the load matrix.
+    const { child, port: shellPort } = await startWinrmd(GC ? ['--expose-gc'] : []);
+    try {
+      shell = await runShellBench({
+        winrmd: child, port: shellPort, seconds: SECONDS, warmup: WARMUP, trips: SHELL_TRIPS,
+        streamBytes: SHELL_BYTES, envelopes: SHELL_ENVELOPES, profile: SHELL_PROFILE, profileDir: path.join(DIST, 'bench-profile'),
+      });
+    } finally {
+      await child.stop();
+    }
+  }
+  const shellReport = shell ? renderShell(shell, { streamBytes: SHELL_BYTES, seconds: SECONDS, warmup: WARMUP, trips: SHELL_TRIPS }) : undefined;
 
   // --- the results table
   const find = (server: Row['server'], kind: Kind, c: number, mode: string) => rows.find((r) => r.server === server && r.kind === kind && r.connections === c && r.mode === mode);
@@ -317,7 +338,10 @@ async function main(): Promise<void> {
     flatMd = `${t.md}\n\n${summary}${flat.errorSamples.length ? `\n\nErrors: ${flat.errorSamples.join('; ')}` : ''}`;
   }
 
-  const errorLines = rows.filter((r) => r.result.errors > 0 || r.result.errorSamples.length).map((r) => `${r.server} ${r.kind} c=${r.connections} ${r.mode}: ${r.result.errorSamples.join('; ')}`);
+  const errorLines = [
+    ...rows.filter((r) => r.result.errors > 0 || r.result.errorSamples.length).map((r) => `${r.server} ${r.kind} c=${r.connections} ${r.mode}: ${r.result.errorSamples.join('; ')}`),
+    ...(shellReport?.errors ?? []),
+  ];
 
   const profText: string[] = [];
   const profMd: string[] = [];
@@ -342,15 +366,13 @@ async function main(): Promise<void> {
   const text = [
     '',
     `winrmd benchmark — ${when} — ${env}`,
-    '',
-    results.text,
-    '',
-    'Identify: winrmd against a bare node:http server answering the same bytes',
-    ratio.text,
+    ...(resultRows.length ? ['', results.text] : []),
+    ...(ratioRows.length ? ['', 'Identify: winrmd against a bare node:http server answering the same bytes', ratio.text] : []),
     '',
     'Memory',
     mem.text,
     ...(flat ? ['', 'Memory flatness', flatText] : []),
+    ...(shellReport ? ['', shellReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -362,25 +384,23 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_SPEC.join(',') || '0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
-    '## Throughput and latency',
-    '',
-    results.md,
-    '',
-    ...notes.map((n) => `- ${n}`),
-    '',
-    '## Identify against a bare node:http baseline',
-    '',
-    'The baseline reads each request and answers with the Identify reply winrmd sent, with the same Content-Type: the ceiling for an HTTP/1.1 server in Node driven by this client on this machine.',
-    '',
-    ratio.md,
-    '',
+    ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
+    ...(ratioRows.length ? [
+      '## Identify against a bare node:http baseline',
+      '',
+      'The baseline reads each request and answers with the Identify reply winrmd sent, with the same Content-Type: the ceiling for an HTTP/1.1 server in Node driven by this client on this machine.',
+      '',
+      ratio.md,
+      '',
+    ] : []),
     '## Memory',
     '',
     mem.md,
     ...(flat ? ['', '### Flatness over repeated enumerations', '', flatMd] : []),
     '',
+    ...(shellReport ? [shellReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
@@ -389,7 +409,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles }, null, 2));
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 

@@ -1,8 +1,11 @@
 // The server under test, in its own process: winrmd on 127.0.0.1 with an ephemeral port, plain
-// HTTP with Basic allowed, silent logging, the built-in OS provider and the bulk provider. It
-// reports its port, answers memory questions over IPC and stops on request or when its parent
-// goes away. On request it records a V8 CPU profile (the sampler behind `node --cpu-prof`) of just
-// the measured window, through the inspector, and writes it as a .cpuprofile file.
+// HTTP with Basic allowed, silent logging, the built-in providers (OS, and the WinRS shell, which
+// config.shell.enabled turns on by default) and the bulk provider. The bench user's processes run
+// as `nobody` when winrmd runs as root, else as the current user (the only account winrmd can
+// start processes as then). It reports its port, answers memory questions over IPC and stops on
+// request or when its parent goes away. On request it records a V8 CPU profile (the sampler
+// behind `node --cpu-prof`) of just the measured window, through the inspector, and writes it as
+// a .cpuprofile file.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -25,7 +28,8 @@ async function main(): Promise<void> {
     logging: { level: 'silent' },
   });
   const users = new MemoryUserStore();
-  users.put({ name: BENCH_USER.user, passwordHash: await hashPassword(BENCH_USER.password), runAs: 'nobody' });
+  const runAs = process.getuid?.() === 0 ? 'nobody' : os.userInfo().username;
+  users.put({ name: BENCH_USER.user, passwordHash: await hashPassword(BENCH_USER.password), runAs });
   const items = Number(process.env.BENCH_ITEMS ?? 1000);
   const server = await startServer({ config, users, extraProviders: [bulkProvider(items)] });
 
