@@ -92,7 +92,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   }
 
   async function command(req: DocumentRequest, shell: Shell): Promise<Element> {
-    const line = req.body?.name === 'CommandLine' ? req.body : undefined;
+    const line = req.body?.ns === SHELL.ns && req.body.name === 'CommandLine' ? req.body : undefined;
     const program = textOf(child(line, SHELL.ns, 'Command'))?.trim();
     if (!program) throw new ProviderError('INVALID_PARAMETER', 'The body must be an rsp:CommandLine with an rsp:Command.');
     const args = children(line, SHELL.ns, 'Arguments').map((a) => textOf(a) ?? '');
@@ -166,7 +166,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   }
 
   async function signal(req: DocumentRequest, shell: Shell): Promise<Element> {
-    const sig = req.body?.name === 'Signal' ? req.body : undefined;
+    const sig = req.body?.ns === SHELL.ns && req.body.name === 'Signal' ? req.body : undefined;
     const cmd = commandOf(shell, sig?.attrs.CommandId);
     // pypsrp sends `…/signal/Terminate`: signal codes are compared without regard to case.
     const code = (textOf(child(sig, SHELL.ns, 'Code')) ?? '').trim().toLowerCase();
