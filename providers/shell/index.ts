@@ -46,7 +46,14 @@ export interface ShellProvider extends Provider {
 
 export function createShellProvider(o: ShellOptions): ShellProvider {
   let log: ProviderLogger = { info() {}, warn() {}, error() {}, debug() {} };
-  let shells = new Shells(o, log);
+  // The server's logger arrives at load; the shells log through whichever is current.
+  const current: ProviderLogger = {
+    info: (obj, msg) => log.info(obj, msg),
+    warn: (obj, msg) => log.warn(obj, msg),
+    error: (obj, msg) => log.error(obj, msg),
+    debug: (obj, msg) => log.debug(obj, msg),
+  };
+  const shells = new Shells(o, current);
   let cgroups: MemoryCgroups | undefined;
 
   /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
@@ -183,6 +190,8 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     return rsp('SignalResponse');
   }
 
+  const getShell = (req: DocumentRequest) => withShell(req, async (shell) => shellElement(shell));
+
   const actions: Record<string, (req: DocumentRequest, shell: Shell) => Promise<Element>> = {
     [SHELL.command]: command,
     [SHELL.send]: send,
@@ -193,15 +202,12 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   const provider: ShellProvider = {
     apiVersion: PROVIDER_API_VERSION,
     name: 'shell',
-    get shells() {
-      return shells;
-    },
+    shells,
     get memoryBound() {
       return cgroups?.kind;
     },
     async load(ctx) {
       log = ctx.log;
-      shells = new Shells(o, log);
       const found = await probeMemoryCgroups();
       if (typeof found === 'string') log.warn({ event: 'shell_memory_unbounded', reason: found }, 'MaxMemoryPerShellMB cannot be enforced on this host');
       else cgroups = found;
@@ -213,7 +219,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       {
         uri: SHELL.cmd,
         create,
-        get: (req) => withShell(req, async (shell) => shellElement(shell)),
+        get: getShell,
         async delete(req) {
           const shell = shells.acquire(selector(req, 'ShellId'), req.caller);
           await shells.close(shell, 'delete');
@@ -227,7 +233,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       {
         // `winrm enumerate windows/shell`: the caller's shells, whatever their type.
         uri: SHELL.ns,
-        get: (req) => withShell(req, async (shell) => shellElement(shell)),
+        get: getShell,
         async *enumerate(req) {
           for (const shell of shells.ownedBy(req.caller.user)) yield { selectors: { ShellId: shell.id }, body: shellElement(shell) };
         },
