@@ -5,7 +5,11 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { hashPassword } from './auth/passwords.js';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { credentialsFor } from './auth/passwords.js';
+import { generateSelfSigned } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { startServer, stateFile } from './server.js';
@@ -17,6 +21,8 @@ const USAGE = `usage:
   winrmd user add NAME [--run-as ACCOUNT]      add or update a user (password from a prompt or stdin)
   winrmd user list                             list users
   winrmd user remove NAME                      remove a user
+  winrmd cert generate [--host NAME] [--force] write a self-signed HTTPS certificate (TLS 1.2/1.3 listener)
+                                               to stateDir, where serve picks it up
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -62,12 +68,13 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
           console.error('winrmd: an empty password is not accepted');
           return 2;
         }
-        users.put({ name, passwordHash: await hashPassword(password), runAs: runAs ?? name });
+        // Both forms: the scrypt hash for Basic, the NT hash for NTLM. Neither gives back the password.
+        users.put({ name, ...(await credentialsFor(password)), runAs: runAs ?? name });
         console.log(`user ${name} saved (runs as ${runAs ?? name}) in ${stateFile(config)}`);
         return 0;
       }
       case 'list':
-        for (const u of users.list()) console.log(`${u.name}\trunAs=${u.runAs}`);
+        for (const u of users.list()) console.log(`${u.name}\trunAs=${u.runAs}\tntlm=${u.ntHash ? 'yes' : 'no (add again to set)'}`);
         return 0;
       case 'remove':
         if (!name) break;
@@ -85,11 +92,32 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
   }
 }
 
+async function certCommand(config: Config, args: string[], host: string | undefined, force: boolean): Promise<number> {
+  if (args[0] !== 'generate') {
+    console.error(USAGE);
+    return 2;
+  }
+  const { https } = config.listeners;
+  const certFile = https.certFile || path.join(config.stateDir, 'https-cert.pem');
+  const keyFile = https.keyFile || path.join(config.stateDir, 'https-key.pem');
+  if (!force && (existsSync(certFile) || existsSync(keyFile))) {
+    console.error(`winrmd: ${certFile} exists; --force replaces it`);
+    return 1;
+  }
+  const pair = await generateSelfSigned(host ?? os.hostname());
+  mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+  writeFileSync(keyFile, pair.key, { mode: 0o600 });
+  writeFileSync(certFile, pair.cert, { mode: 0o644 });
+  const cert = new X509Certificate(pair.cert);
+  console.log(`certificate ${certFile}\nkey         ${keyFile}\nsubject     ${cert.subject}\nnames       ${cert.subjectAltName}\nvalid until ${cert.validTo}\nthumbprint  ${cert.fingerprint.replace(/:/g, '')}`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, 'run-as': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, 'run-as': { type: 'string' }, host: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -98,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as']);
+  if (command === 'cert') return certCommand(config, rest, values.host, values.force ?? false);
   if (command !== 'serve') {
     console.error(USAGE);
     return 2;

@@ -9,9 +9,12 @@ import { createOsProvider } from '../providers/os/index.js';
 import { createShellProvider } from '../providers/shell/index.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
+import { CertificateAuthenticator } from './auth/certificate.js';
+import { NtlmAuthenticator } from './auth/ntlm/authenticator.js';
+import { FailureThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
 import { createApp } from './http/app.js';
-import { loadOrCreateCertificate } from './http/tls.js';
+import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { openDb, type Db } from './store/db.js';
@@ -50,7 +53,7 @@ export function createLogger(config: Config): Logger {
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[] }> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
@@ -60,13 +63,28 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
 
+  const { auth, allowUnencrypted } = config.service;
+  const { rootRunAsUsers } = config.security;
+  const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
   const authenticators: Authenticator[] = [];
-  if (config.service.auth.basic) {
-    authenticators.push(new BasicAuthenticator({ users, allowUnencrypted: config.service.allowUnencrypted, rootRunAsUsers: config.security.rootRunAsUsers }));
+  // Offered on a 401 in this order: Negotiate first, as Windows does.
+  if (auth.negotiate) {
+    const host = os.hostname();
+    authenticators.push(new NtlmAuthenticator({
+      users, allowUnencrypted, rootRunAsUsers,
+      channelBinding: auth.cbtHardeningLevel,
+      netbiosName: host.split('.')[0].toUpperCase().slice(0, 15),
+      dnsName: host,
+    }));
   }
+  if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted, rootRunAsUsers }));
+  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, rootRunAsUsers, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
   const securityProfiles = [
-    ...(config.service.auth.basic && config.service.allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
-    ...(config.service.auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
+    ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
+    ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
+    ...(auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
+    ...(auth.negotiate ? [SECURITY_PROFILE.httpsSpnego] : []),
+    ...(clientCas ? [SECURITY_PROFILE.httpsMutual] : []),
   ];
   const l = config.limits;
   const core = createCore({
@@ -88,9 +106,9 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       maxAttributes: l.maxXmlAttributes,
     },
   });
-  const app = createApp({ core, auth: new AuthService(authenticators), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024 });
+  const app = createApp({ core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024 });
   return {
-    core, app, users, log, providers, db,
+    core, app, users, log, providers, db, clientCaPems: clientCas?.pems,
     async close() {
       core.close();
       for (const p of providers) await p.unload?.();
@@ -139,7 +157,11 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
     if (hs.enabled) {
       const pem = await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir);
       if (pem.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
-      const server = https.createServer({ ...serverOptions, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2' }, built.app.callback());
+      // TLS 1.2 and 1.3 only. With certificate authentication on, a client certificate is asked
+      // for but not required at the TLS layer: one that does not verify is refused with a 401, not
+      // a handshake failure, so clients of the other schemes still connect.
+      const clientCerts = built.clientCaPems ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
+      const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, built.app.callback());
       running.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
     }

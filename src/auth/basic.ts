@@ -2,7 +2,7 @@
 // configuration allows unencrypted traffic, as WinRM's AllowUnencrypted does.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { UserStore } from '../store/users.js';
-import type { AuthOutcome, AuthRequest, Authenticator } from './authenticator.js';
+import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface BasicOptions {
@@ -16,7 +16,7 @@ export interface BasicOptions {
 const CACHE_LIMIT = 10_000;
 
 export class BasicAuthenticator implements Authenticator {
-  readonly scheme = 'Basic';
+  readonly schemes = ['Basic'];
   /** Keyed digests of (user, password, stored hash) that verified recently; never the password. */
   private readonly verified = new Map<string, number>();
   private readonly cacheKey = randomBytes(32);
@@ -35,29 +35,21 @@ export class BasicAuthenticator implements Authenticator {
     if (colon <= 0) return { ok: false, reason: 'malformed Basic credentials' };
     const name = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
-    if (!password) return { ok: false, reason: 'empty password' };
-    const user = this.opts.users.get(name);
+    if (!password) return { ok: false, reason: 'empty password', user: name };
+    const user = this.opts.users.get(localUserName(name));
     if (!user) {
       // Spend the same scrypt time as for a known user, so timing does not reveal who exists.
       await verifyPassword(password, await this.dummyHash);
-      return { ok: false, reason: 'unknown user' };
+      return { ok: false, reason: 'unknown user', user: name, counts: true };
     }
 
     const digest = createHmac('sha256', this.cacheKey).update(`${user.name}\0${password}\0${user.passwordHash}`).digest('base64');
     const until = this.verified.get(digest);
     if (!(until && until > Date.now())) {
-      if (!(await verifyPassword(password, user.passwordHash))) return { ok: false, reason: 'wrong password' };
+      if (!(await verifyPassword(password, user.passwordHash))) return { ok: false, reason: 'wrong password', user: user.name, counts: true };
       if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
       this.verified.set(digest, Date.now() + (this.opts.cacheMs ?? 300_000));
     }
-    return {
-      ok: true,
-      caller: {
-        user: user.name,
-        runAs: user.runAs,
-        allowRoot: this.opts.rootRunAsUsers.some((u) => u.toLowerCase() === user.name.toLowerCase()),
-        clientAddress: req.clientAddress,
-      },
-    };
+    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress) };
   }
 }

@@ -35,7 +35,15 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const config = result.data;
   // A relative stateDir is relative to the configuration file, so `serve --config X` is stable
   // whatever the working directory.
-  if (file && !path.isAbsolute(config.stateDir)) config.stateDir = path.resolve(path.dirname(file), config.stateDir);
+  // So are the certificate files.
+  if (file) {
+    const here = (f: string) => (f && !path.isAbsolute(f) ? path.resolve(path.dirname(file), f) : f);
+    config.stateDir = here(config.stateDir);
+    const https = config.listeners.https;
+    https.certFile = here(https.certFile);
+    https.keyFile = here(https.keyFile);
+    https.clientCaFiles = https.clientCaFiles.map(here);
+  }
   return config;
 }
 

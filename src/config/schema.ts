@@ -19,12 +19,33 @@ export const configSchema = z.object({
       /** PEM files; when both are empty a self-signed pair is generated into stateDir on first start. */
       certFile: z.string().default(''),
       keyFile: z.string().default(''),
+      /** PEM files of the CAs trusted to issue client certificates (certificate authentication). */
+      clientCaFiles: z.array(z.string()).default([]),
     }).prefault({}),
   }).prefault({}),
   service: z.object({
-    /** WinRM's AllowUnencrypted: Basic over plain HTTP is refused unless this is true. */
+    /** WinRM's AllowUnencrypted: unless true, Basic over plain HTTP is refused and NTLM over HTTP must encrypt. */
     allowUnencrypted: z.boolean().default(false),
-    auth: z.object({ basic: z.boolean().default(true) }).prefault({}),
+    /** winrm/config/service/auth. */
+    auth: z.object({
+      basic: z.boolean().default(true),
+      /** NTLM, offered as both `Negotiate` and `NTLM`. */
+      negotiate: z.boolean().default(true),
+      /** Client certificates over HTTPS, mapped to users by certMapping. */
+      certificate: z.boolean().default(false),
+      /** CbtHardeningLevel: check TLS channel bindings a client sends (relaxed), require them (strict), or ignore them. */
+      cbtHardeningLevel: z.enum(['none', 'relaxed', 'strict']).default('relaxed'),
+    }).prefault({}),
+    /** winrm/config/service/certmapping: which client certificate stands for which user. */
+    certMapping: z.array(z.object({
+      user: z.string().min(1),
+      /** The issuing CA's SHA-1 thumbprint or common name. */
+      issuer: z.string().optional(),
+      /** A pattern (`*` wildcard) for the certificate's subject common name. */
+      subject: z.string().optional(),
+      /** A pattern for a user principal name in its subjectAltName. */
+      upn: z.string().optional(),
+    }).refine((m) => m.issuer || m.subject || m.upn, 'a mapping needs issuer, subject or upn')).default([]),
     productVendor: z.string().default('winrmd'),
     /** Empty: derived from the running kernel, in the Windows format (OS, SP, Stack). */
     productVersion: z.string().default(''),
@@ -32,6 +53,16 @@ export const configSchema = z.object({
   security: z.object({
     /** Users whose runAs account may be root. Empty: no caller ever starts a root process. */
     rootRunAsUsers: z.array(z.string()).default([]),
+    /** Brute-force back-off: failed credentials per user and per source address. */
+    lockout: z.object({
+      userThreshold: z.number().int().positive().default(5),
+      addressThreshold: z.number().int().positive().default(20),
+      /** The first lockout; each further failure doubles it, up to maxLockoutMs. */
+      baseLockoutMs: z.number().int().positive().default(1_000),
+      maxLockoutMs: z.number().int().positive().default(300_000),
+      /** Failures are forgotten after this long without another. */
+      resetAfterMs: z.number().int().positive().default(900_000),
+    }).prefault({}),
   }).prefault({}),
   limits: z.object({
     maxEnvelopeSizeKb: z.number().int().min(8).default(500),

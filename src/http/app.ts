@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { AuthService } from '../auth/authenticator.js';
 import { SOAP_CONTENT_TYPE } from '../soap/envelope.js';
 import { decodeBody, XmlError } from '../soap/xml.js';
+import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
 import type { Core, Reply } from '../wsman/core.js';
 
 export interface AppOptions {
@@ -20,6 +21,9 @@ export interface AppOptions {
 }
 
 class BodyTooLarge extends Error {}
+
+/** Room for the multipart framing and signature around a sealed envelope of the maximum size. */
+const ENCRYPTION_OVERHEAD = 1024;
 
 /** Read the raw body, refusing it as soon as it passes the limit (events: cheaper than for-await). */
 function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
@@ -77,26 +81,46 @@ export function createApp(opts: AppOptions): Koa {
     ctx.state.fault = reply.fault;
   };
 
-  /** Read and decode the body, answering 413 or 400 itself when it cannot. */
+  /** Read the raw body, answering 413 itself (and returning undefined) when it is over the limit. */
   const tooLarge = (ctx: Koa.Context) => {
     ctx.status = 413;
     ctx.set('Connection', 'close');
     return undefined;
   };
-  const body = async (ctx: Koa.Context): Promise<string | undefined> => {
-    if (Number(ctx.get('Content-Length') || 0) > opts.maxBodyBytes) return tooLarge(ctx);
+  const rawBody = async (ctx: Koa.Context, limit: number): Promise<Buffer | undefined> => {
+    if (Number(ctx.get('Content-Length') || 0) > limit) return tooLarge(ctx);
     try {
-      return decodeBody(await readBody(ctx.req, opts.maxBodyBytes), ctx.get('Content-Type'));
+      return await readBody(ctx.req, limit);
     } catch (err) {
       if (err instanceof BodyTooLarge) return tooLarge(ctx);
-      if (err instanceof XmlError) {
-        ctx.status = 400;
-        ctx.type = 'text/plain';
-        ctx.body = err.message;
-        return undefined;
-      }
       throw err;
     }
+  };
+  /** Decode bytes to text, answering 400 itself when they are not UTF-8 or UTF-16. */
+  const decode = (ctx: Koa.Context, bytes: Buffer, contentType: string): string | undefined => {
+    try {
+      return decodeBody(bytes, contentType);
+    } catch (err) {
+      if (!(err instanceof XmlError)) throw err;
+      ctx.status = 400;
+      ctx.type = 'text/plain';
+      ctx.body = err.message;
+      return undefined;
+    }
+  };
+  const body = async (ctx: Koa.Context) => {
+    const raw = await rawBody(ctx, opts.maxBodyBytes);
+    return raw && decode(ctx, raw, ctx.get('Content-Type'));
+  };
+
+  const refuse = (ctx: Koa.Context, secure: boolean, reason: string, challenge?: string) => {
+    const log: Logger = ctx.state.log;
+    if (challenge) log.debug({ event: 'auth_challenge' });
+    else log.warn({ event: 'auth_failed', reason });
+    ctx.status = 401;
+    // A handshake's next leg carries exactly one WWW-Authenticate (winrm-wire.md, Authentication).
+    ctx.set('WWW-Authenticate', challenge ? [challenge] : opts.auth.challenges(secure));
+    ctx.body = '';
   };
 
   router.post('/wsman', async (ctx) => {
@@ -115,19 +139,51 @@ export function createApp(opts: AppOptions): Koa {
         if (xml !== undefined) soap(ctx, opts.core.identifyAnonymous(xml, log));
         return;
       }
-      log.warn({ event: 'auth_failed', reason: outcome.reason });
-      ctx.status = 401;
-      ctx.set('WWW-Authenticate', outcome.challenge ? [outcome.challenge] : opts.auth.challenges(secure));
+      return refuse(ctx, secure, outcome.reason, outcome.challenge);
+    }
+    ctx.state.user = outcome.caller.user;
+
+    const { security } = outcome;
+    const contentType = ctx.get('Content-Type');
+    const sealed = security !== undefined && isEncrypted(contentType);
+    const raw = await rawBody(ctx, sealed ? opts.maxBodyBytes + ENCRYPTION_OVERHEAD : opts.maxBodyBytes);
+    if (raw === undefined) return;
+    let plaintext = raw;
+    let plainType = contentType;
+    if (sealed) {
+      try {
+        ({ plaintext, contentType: plainType } = openMessage(raw, contentType, security));
+      } catch (err) {
+        // A bad signature or framing ends the session: the client must authenticate again.
+        security.end();
+        return refuse(ctx, secure, `encrypted message refused: ${(err as Error).message}`);
+      }
+      if (plaintext.length > opts.maxBodyBytes) return tooLarge(ctx);
+    } else if (security?.required && raw.length > 0) {
+      security.end();
+      return refuse(ctx, secure, 'an unencrypted message on a connection that must encrypt (allowUnencrypted is false)');
+    }
+    if (raw.length === 0) {
+      // The blank message that completes a handshake before encryption starts (pywinrm).
+      ctx.status = 200;
       ctx.body = '';
       return;
     }
-    ctx.state.user = outcome.caller.user;
-    const xml = await body(ctx);
-    if (xml === undefined) return;
-    const gone = new AbortController();
-    ctx.res.once('close', () => !ctx.res.writableFinished && gone.abort());
-    soap(ctx, await opts.core.handle(xml, outcome.caller, log, gone.signal));
-    if (gone.signal.aborted) log.info({ event: 'client_gone' });
+
+    const xml = decode(ctx, plaintext, plainType);
+    if (xml !== undefined) {
+      const gone = new AbortController();
+      ctx.res.once('close', () => !ctx.res.writableFinished && gone.abort());
+      soap(ctx, await opts.core.handle(xml, outcome.caller, log, gone.signal));
+      if (gone.signal.aborted) log.info({ event: 'client_gone' });
+    }
+    if (sealed && ctx.body !== undefined && ctx.body !== null) {
+      // Every reply on an encrypting connection is sealed, faults and errors included.
+      const reply = Buffer.isBuffer(ctx.body) ? ctx.body : Buffer.from(String(ctx.body), 'utf8');
+      const type = ctx.response.get('Content-Type') || 'text/plain;charset=UTF-8';
+      ctx.body = sealMessage(reply, type, security);
+      ctx.set('Content-Type', ENCRYPTED_CONTENT_TYPE);
+    }
   });
 
   router.post('/wsman-anon', async (ctx) => {

@@ -1,5 +1,6 @@
 // The HTTPS certificate: the configured PEM pair, or a self-signed one generated into the state
 // folder on first start (certs/README.md says how to bring your own).
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,4 +43,12 @@ export async function generateSelfSigned(host: string): Promise<{ cert: string; 
     ],
   });
   return { cert: pems.cert, key: pems.private };
+}
+
+/** The CAs trusted for client certificates: every certificate in the given PEM files. */
+export function loadCaFiles(files: string[]): { pems: string[]; certs: X509Certificate[] } {
+  if (files.length === 0) throw new Error('certificate authentication needs listeners.https.clientCaFiles (the CAs that issue client certificates)');
+  const pems = files.flatMap((f) => readFileSync(f, 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []);
+  if (pems.length === 0) throw new Error(`no certificate found in ${files.join(', ')}`);
+  return { pems, certs: pems.map((p) => new X509Certificate(p)) };
 }

@@ -89,6 +89,10 @@ export const CIM_NAMESPACE_SELECTOR = '__cimnamespace';
 export const SECURITY_PROFILE = {
   httpBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/basic',
   httpsBasic: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/basic',
+  // Negotiate (NTLM now, Kerberos later) is advertised under the SPNEGO profiles, as Windows does.
+  httpSpnego: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos',
+  httpsSpnego: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/spnego-kerberos',
+  httpsMutual: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual',
 } as const;
 
 export const WSMAN_PROTOCOL_VERSION = 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd';

@@ -13,6 +13,8 @@ const MIGRATIONS: string[] = [
      run_as TEXT NOT NULL,
      created_at TEXT NOT NULL
    )`,
+  // NTLM verifies against the NT hash (MS-NLMP 3.3.1), which a scrypt hash cannot give.
+  `ALTER TABLE users ADD COLUMN nt_hash TEXT`,
 ];
 
 /** Open (creating if needed) the state database; ':memory:' for tests. */

@@ -1,11 +1,14 @@
-// Local users: a name, a salted password hash (never the password) and the Linux account
-// (runAs) their processes run as. One interface, two implementations, one contract suite
+// Local users: a name, a salted password hash (never the password) for Basic, the NT hash for
+// NTLM, and the Linux account (runAs) their processes run as. The NT hash is not reversible but is
+// password-equivalent for NTLM, which is why the state file is private. One interface, two implementations, one contract suite
 // (DESIGN.md principle 8).
 import type { Db } from './db.js';
 
 export interface UserRecord {
   name: string;
   passwordHash: string;
+  /** MD4 of the UTF-16LE password, hex; absent for users saved before NTLM existed. */
+  ntHash?: string;
   runAs: string;
 }
 
@@ -22,21 +25,19 @@ export class SqliteUserStore implements UserStore {
   private readonly byName;
 
   constructor(private readonly db: Db) {
-    this.byName = db.prepare('SELECT name, password_hash, run_as FROM users WHERE name = ?');
+    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users WHERE name = ?');
   }
 
   get(name: string): UserRecord | undefined {
-    const row = this.byName.get(name) as
-      | { name: string; password_hash: string; run_as: string }
-      | undefined;
-    return row && { name: row.name, passwordHash: row.password_hash, runAs: row.run_as };
+    const row = this.byName.get(name) as Row | undefined;
+    return row && fromRow(row);
   }
 
   put(user: UserRecord): void {
     this.db
-      .prepare(`INSERT INTO users (name, password_hash, run_as, created_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, run_as = excluded.run_as`)
-      .run(user.name, user.passwordHash, user.runAs, new Date().toISOString());
+      .prepare(`INSERT INTO users (name, password_hash, nt_hash, run_as, created_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as`)
+      .run(user.name, user.passwordHash, user.ntHash ?? null, user.runAs, new Date().toISOString());
   }
 
   remove(name: string): boolean {
@@ -44,10 +45,18 @@ export class SqliteUserStore implements UserStore {
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare('SELECT name, password_hash, run_as FROM users ORDER BY name').all() as { name: string; password_hash: string; run_as: string }[])
-      .map((r) => ({ name: r.name, passwordHash: r.password_hash, runAs: r.run_as }));
+    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users ORDER BY name').all() as Row[]).map(fromRow);
   }
 }
+
+interface Row {
+  name: string;
+  password_hash: string;
+  nt_hash: string | null;
+  run_as: string;
+}
+
+const fromRow = (r: Row): UserRecord => ({ name: r.name, passwordHash: r.password_hash, ...(r.nt_hash ? { ntHash: r.nt_hash } : {}), runAs: r.run_as });
 
 export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, UserRecord>();

@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import request from 'supertest';
 import { createOsProvider } from '../../providers/os/index.js';
-import { hashPassword } from '../../src/auth/passwords.js';
+import { credentialsFor } from '../../src/auth/passwords.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import type { Provider } from '../../src/provider-api.js';
 import { buildServer } from '../../src/server.js';
@@ -17,12 +17,25 @@ export function basic(c: { user: string; password: string }): string {
   return `Basic ${Buffer.from(`${c.user}:${c.password}`).toString('base64')}`;
 }
 
-export async function testServer(overrides: Record<string, unknown> = {}, extraProviders: Provider[] = []) {
-  const config: Config = configSchema.parse({ service: { allowUnencrypted: true }, ...overrides });
+/** The test users, with both stored forms of their passwords (scrypt for Basic, NT hash for NTLM). */
+export async function testUsers(): Promise<MemoryUserStore> {
   const users = new MemoryUserStore();
-  users.put({ name: ALICE.user, passwordHash: await hashPassword(ALICE.password), runAs: 'nobody' });
-  users.put({ name: BOB.user, passwordHash: await hashPassword(BOB.password), runAs: 'nobody' });
-  users.put({ name: 'rooty', passwordHash: await hashPassword('rooty-Secret-3'), runAs: 'root' });
+  users.put({ name: ALICE.user, ...(await credentialsFor(ALICE.password)), runAs: 'nobody' });
+  users.put({ name: BOB.user, ...(await credentialsFor(BOB.password)), runAs: 'nobody' });
+  users.put({ name: 'rooty', ...(await credentialsFor('rooty-Secret-3')), runAs: 'root' });
+  return users;
+}
+
+/**
+ * Suites that send many wrong passwords from 127.0.0.1 on purpose raise the lockout thresholds,
+ * so the refusals they assert come from the credential and not from the back-off (which
+ * security.test.ts proves on its own).
+ */
+export const NO_LOCKOUT = { lockout: { userThreshold: 1_000_000, addressThreshold: 1_000_000 } };
+
+export async function testServer(overrides: Record<string, unknown> = {}, extraProviders: Provider[] = []) {
+  const config: Config = configSchema.parse({ service: { allowUnencrypted: true }, security: NO_LOCKOUT, ...overrides });
+  const users = await testUsers();
   const widgets: WidgetProvider = widgetProvider();
   const logLines: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });

@@ -66,7 +66,7 @@ describe('protocol rows', () => {
       ['/s:Envelope/s:Body/wsmid:IdentifyResponse/wsmid:ProtocolVersion', 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd'],
       ['/s:Envelope/s:Body/wsmid:IdentifyResponse/wsmid:ProductVendor', 'winrmd'],
       ['/s:Envelope/s:Body/wsmid:IdentifyResponse/wsmid:ProductVersion', /^OS: \d+\.\d+\.\d+ SP: 0\.0 Stack: 3\.0$/],
-      ['count(//wsmid:SecurityProfileName)', '2'],
+      ['count(//wsmid:SecurityProfileName)', '4'], // http and https × basic and spnego-kerberos (NTLM)
     ] },
     { name: 'Identify, env: prefix', request: () => identify('env'), status: 200, checks: [['//wsmid:ProductVendor', 'winrmd']] },
     { name: 'Identify, anonymous endpoint: no product version, no profiles', request: () => identify(), auth: null, path: '/wsman-anon', status: 200, checks: [

@@ -1,0 +1,77 @@
+// Client certificates over HTTPS, as WinRM does them (MS-WSMV 2.2.9.1, winrm/config/service/
+// certmapping): the TLS layer proves the caller holds a key for a certificate issued by a CA the
+// operator trusts, and a mapping names the local user that certificate stands for. A request
+// asks for it with the mutual-auth security profile as its Authorization "scheme".
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { UserStore } from '../store/users.js';
+import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
+
+export const MUTUAL_PROFILE = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual';
+
+export interface CertificateMapping {
+  /** The local winrmd user the certificate maps to. */
+  user: string;
+  /** The issuing CA: its SHA-1 thumbprint (WinRM's Issuer) or its subject common name. */
+  issuer?: string;
+  /** Matched against the certificate's subject common name; `*` is a wildcard. */
+  subject?: string;
+  /** Matched against the user principal names in its subjectAltName; `*` is a wildcard. */
+  upn?: string;
+}
+
+export interface CertificateOptions {
+  users: UserStore;
+  rootRunAsUsers: string[];
+  /** The CAs trusted to issue client certificates (the HTTPS listener's `ca` too). */
+  trustedCas: X509Certificate[];
+  mappings: CertificateMapping[];
+}
+
+const pattern = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+
+/** Node prints an otherName UPN in subjectAltName as `othername:UPN:<name>`. */
+function upns(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? '').split(', ').filter((n) => n.startsWith('othername:UPN:')).map((n) => n.slice('othername:UPN:'.length));
+}
+
+function commonName(dn: string): string | undefined {
+  return dn.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+}
+
+export class CertificateAuthenticator implements Authenticator {
+  readonly schemes = [MUTUAL_PROFILE];
+
+  constructor(private readonly opts: CertificateOptions) {}
+
+  /** Not advertised in WWW-Authenticate: a client asks for it by its profile (as with WinRM). */
+  challenges(): string[] {
+    return [];
+  }
+
+  async authenticate(req: AuthRequest): Promise<AuthOutcome> {
+    if (!req.secure) return { ok: false, reason: 'certificate authentication needs HTTPS' };
+    const socket = req.connection as TLSSocket;
+    const peer = socket.getPeerCertificate();
+    if (!peer?.raw) return { ok: false, reason: 'no client certificate presented' };
+    // Chain, signature and validity period, checked by OpenSSL against the trusted CAs only.
+    if (!socket.authorized) return { ok: false, reason: `client certificate refused: ${socket.authorizationError}`, counts: true };
+    const cert = new X509Certificate(peer.raw);
+    const issuer = this.opts.trustedCas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
+    const mapping = this.opts.mappings.find((m) => this.matches(m, cert, issuer));
+    if (!mapping) return { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user`, counts: true };
+    const user = this.opts.users.get(mapping.user);
+    if (!user) return { ok: false, reason: `client certificate maps to ${mapping.user}, who is not a winrmd user` };
+    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress) };
+  }
+
+  private matches(m: CertificateMapping, cert: X509Certificate, issuer: X509Certificate | undefined): boolean {
+    if (m.issuer) {
+      const wanted = m.issuer.replace(/[:\s]/g, '').toLowerCase();
+      if (!issuer || (issuer.fingerprint.replace(/:/g, '').toLowerCase() !== wanted && commonName(issuer.subject)?.toLowerCase() !== m.issuer.toLowerCase())) return false;
+    }
+    if (m.subject && !pattern(m.subject).test(commonName(cert.subject) ?? '')) return false;
+    if (m.upn && !upns(cert).some((u) => pattern(m.upn!).test(u))) return false;
+    return Boolean(m.issuer || m.subject || m.upn);
+  }
+}
