@@ -24,8 +24,9 @@ export class BasicAuthenticator implements Authenticator {
 
   constructor(private readonly opts: BasicOptions) {}
 
-  challenges(): string[] {
-    return ['Basic realm="WSMAN"'];
+  /** Not offered where it would be refused anyway (HTTP without allowUnencrypted). */
+  challenges(secure: boolean): string[] {
+    return secure || this.opts.allowUnencrypted ? ['Basic realm="WSMAN"'] : [];
   }
 
   async authenticate(req: AuthRequest, credentials: string): Promise<AuthOutcome> {

@@ -32,8 +32,20 @@ export interface Job {
   port: number;
   https?: boolean;
   insecure?: boolean;
+  /** Unused by auth 'certificate' (pass ''). */
   user: string;
   password: string;
+  /**
+   * 'basic' (default): the library's default transport, Basic on every request.
+   * 'ntlm': winrm.ClientNTLM (go-ntlmssp's Negotiator; no SIGN/SEAL, no MIC, no channel bindings).
+   * 'certificate': winrm.ClientAuthRequest, the client certificate certPem/keyPem and the
+   * https/mutual security profile as the Authorization header.
+   */
+  auth?: 'basic' | 'ntlm' | 'certificate';
+  /** PEM file paths. caPem verifies the server's certificate (with insecure false), for any auth. */
+  caPem?: string;
+  certPem?: string;
+  keyPem?: string;
   /** The client's HTTP ResponseHeaderTimeout in seconds (default 60). */
   timeoutSeconds?: number;
   /** The w:OperationTimeout the client sends, e.g. 'PT5S' (default 'PT60S'). */
@@ -52,6 +64,8 @@ export interface StepResult {
   /** The client's error text, '' when none. */
   error: string;
   ms: number;
+  /** TCP connections the client opened while the step ran (overlapping counts in parallel sub-steps). */
+  dials: number;
   /** execute/runCancel only: the errors of the Signal and Delete the harness sent itself. */
   signalError?: string;
   deleteError?: string;

@@ -1,11 +1,14 @@
 // The command line as an operator uses it: `winrmd user add` from stdin, then `winrmd serve
 // --config FILE` with an environment override, queried over a real socket, stopped by SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ntHash } from '../../src/auth/ntlm/crypto.js';
 import { identify } from '../helpers/envelope.js';
+import { NtlmTestClient } from '../helpers/ntlm-client.js';
 import { basic } from '../helpers/server.js';
 import { eventually, processesWith, ShellClient } from '../helpers/shell-client.js';
 import { xp } from '../helpers/xpath.js';
@@ -36,16 +39,37 @@ describe('winrmd command line', () => {
   let server: ChildProcess | undefined;
   afterAll(() => server?.kill('SIGKILL'));
 
-  it('adds a user from stdin, storing only a salted hash', async () => {
+  it('adds a user from stdin, storing a salted hash and the NT hash, never the password', async () => {
     const run = winrmd(['user', 'add', 'carol', '--run-as', 'nobody', '--config', config], { input: 'carol-Pw-1\n' });
     expect(await run.done).toBe(0);
     expect(run.output()).toContain('user carol saved (runs as nobody)');
     const db = readFileSync(path.join(dir, 'state', 'winrmd.db'));
     expect(db.includes(Buffer.from('carol-Pw-1'))).toBe(false);
+    expect(db.includes(Buffer.from('carol-Pw-1', 'utf16le'))).toBe(false);
+    expect(db.includes(Buffer.from(ntHash('carol-Pw-1').toString('hex')))).toBe(true);
     const list = winrmd(['user', 'list', '--config', config]);
     expect(await list.done).toBe(0);
-    expect(list.output()).toContain('carol\trunAs=nobody');
+    expect(list.output()).toContain('carol\trunAs=nobody\tntlm=yes');
   });
+
+  it('cert generate writes a self-signed pair to stateDir, and replaces it only with --force', async () => {
+    const certDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-cert-'));
+    const certConfig = path.join(certDir, 'winrmd.yaml');
+    writeFileSync(certConfig, 'stateDir: ./state\n');
+    const first = winrmd(['cert', 'generate', '--host', 'winrmd.example.test', '--config', certConfig]);
+    expect(await first.done).toBe(0);
+    const certFile = path.join(certDir, 'state', 'https-cert.pem');
+    const cert = new X509Certificate(readFileSync(certFile));
+    expect(cert.subjectAltName).toContain('DNS:winrmd.example.test');
+    expect(first.output()).toContain(cert.fingerprint.replace(/:/g, ''));
+    expect(statSync(path.join(certDir, 'state', 'https-key.pem')).mode & 0o077).toBe(0);
+    const again = winrmd(['cert', 'generate', '--config', certConfig]);
+    expect(await again.done).toBe(1);
+    expect(again.output()).toContain('--force');
+    const forced = winrmd(['cert', 'generate', '--force', '--config', certConfig]);
+    expect(await forced.done).toBe(0);
+    expect(new X509Certificate(readFileSync(certFile)).fingerprint).not.toBe(cert.fingerprint);
+  }, 60_000);
 
   it('refuses an empty password', async () => {
     const run = winrmd(['user', 'add', 'dave', '--config', config], { input: '\n' });
@@ -71,6 +95,11 @@ describe('winrmd command line', () => {
     const bad = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', body: identify() });
     expect(bad.status).toBe(401);
     expect(run.output()).not.toContain('carol-Pw-1');
+    // The user the command line added authenticates with NTLM too, sealed over HTTP.
+    const ntlm = new NtlmTestClient(`http://127.0.0.1:${port}/wsman`);
+    expect((await ntlm.handshake({ user: 'carol', password: 'carol-Pw-1' })).status).toBe(200);
+    expect(xp((await ntlm.post(identify())).text, '//wsmid:ProductVendor')).toBe('winrmd');
+    ntlm.close();
     // A shell with a running command: SIGTERM to winrmd ends it too.
     const post = async (xml: string, auth?: string | null) => {
       const r = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', headers: { Authorization: auth ?? '', 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: xml });

@@ -1,6 +1,6 @@
 // The security lessons of earlier WS-Management servers (security-and-limits.md), as tests:
 // OMIGOD (no credential → no provider), openwsman's file serving and request loops, XML bombs.
-import { mkdtempSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,33 +10,15 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { MemoryUserStore } from '../../src/store/users.js';
 import { hashPassword } from '../../src/auth/passwords.js';
-import { ACTIONS, enumerateBody, envelope, identify, pullBody, URI } from '../helpers/envelope.js';
+import { ACTIONS, envelope, identify } from '../helpers/envelope.js';
 import { ALICE, basic, testServer } from '../helpers/server.js';
 import { widgetProvider } from '../fixtures/widget-provider.js';
 import { xp } from '../helpers/xpath.js';
+import { actionsMatrix, WIDGET } from '../helpers/actions-matrix.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
-const WIDGET = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Widget';
-const PROC = `${URI.wmi}/Win32_Process`;
 
-const markerDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-omigod-'));
-chmodSync(markerDir, 0o777);
-const marker = path.join(markerDir, 'pwned');
-
-/** One request per action a client can send, each of which would reach a provider if let through. */
-const ACTIONS_MATRIX: [string, string][] = [
-  ['Identify', identify()],
-  ['Get', envelope({ action: ACTIONS.get, resourceUri: WIDGET, selectors: { Id: 'w1' } })],
-  ['Put', envelope({ action: ACTIONS.put, resourceUri: WIDGET, selectors: { Id: 'w1' }, body: `<t:Test_Widget xmlns:t="${WIDGET}"><t:Color>x</t:Color></t:Test_Widget>` })],
-  ['Create', envelope({ action: ACTIONS.create, resourceUri: WIDGET, body: `<t:Test_Widget xmlns:t="${WIDGET}"><t:Id>evil</t:Id></t:Test_Widget>` })],
-  ['Delete', envelope({ action: ACTIONS.delete, resourceUri: WIDGET, selectors: { Id: 'w1' } })],
-  ['Enumerate', envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, body: enumerateBody({ optimize: true, maxElements: 5 }) })],
-  ['Pull', envelope({ action: ACTIONS.pull, resourceUri: WIDGET, body: pullBody('uuid:0') })],
-  ['Release', envelope({ action: ACTIONS.release, resourceUri: WIDGET, body: '<n:Release><n:EnumerationContext>uuid:0</n:EnumerationContext></n:Release>' })],
-  ['Invoke', envelope({ action: `${WIDGET}/Echo`, resourceUri: WIDGET, body: `<t:Echo_INPUT xmlns:t="${WIDGET}"><t:Text>x</t:Text></t:Echo_INPUT>` })],
-  // The published OMIGOD exploit ran a command: here, Win32_Process.Create.
-  ['Win32_Process.Create', envelope({ action: `${PROC}/Create`, resourceUri: PROC, body: `<p:Create_INPUT xmlns:p="${PROC}"><p:CommandLine>touch ${marker}</p:CommandLine></p:Create_INPUT>` })],
-];
+const { actions: ACTIONS_MATRIX, marker } = actionsMatrix();
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const CREDENTIALS: [string, string | null][] = [

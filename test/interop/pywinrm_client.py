@@ -3,9 +3,17 @@
 
 Reads one JSON job on stdin:
 
-    {"endpoint": "http://127.0.0.1:5985/wsman", "transport": "plaintext" | "ssl",
+    {"endpoint": "http://127.0.0.1:5985/wsman", "transport": "plaintext" | "ssl" | "ntlm" | "certificate",
      "username": "alice", "password": "...", "operation_timeout_sec": 10, "read_timeout_sec": 15,
+     "message_encryption": "auto" | "always" | "never", "send_cbt": true,
+     "cert_pem": "/path/client.pem", "cert_key_pem": "/path/client.key", "record_wire": false,
      "steps": [STEP, ...]}
+
+username/password may be left out for "certificate". message_encryption, send_cbt, cert_pem and
+cert_key_pem are pywinrm's own Protocol/Session keyword arguments, passed only when present in the
+job (pywinrm's defaults otherwise: 'auto', True, None, None), to every Protocol and Session made.
+With "record_wire": true every RESULT also carries "wire": one entry per HTTP exchange the step
+caused, in order, handshake legs included (see WireRecorder).
 
 and prints one JSON document on stdout: {"results": [RESULT, ...]}, one RESULT per STEP, either
 {"ok": true, "reply": "<the last reply's XML>", ...values parsed here...} or
@@ -61,6 +69,8 @@ wsmanfault_code, fault_code, fault_subcode) when they carry it.
 import ast
 import base64
 import json
+import re
+import ssl
 import sys
 import time
 import traceback
@@ -68,6 +78,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import requests
+import requests.adapters
 import winrm
 import xmltodict
 from winrm.exceptions import WinRMError, WinRMTransportError
@@ -155,17 +166,111 @@ def properties(node):
     return out
 
 
+AUTH_OPTIONS = ('message_encryption', 'send_cbt', 'cert_pem', 'cert_key_pem')
+
+
+def auth_options(job):
+    """The job's transport and pywinrm's authentication keyword arguments, for Protocol and Session alike."""
+    out = picked(job, AUTH_OPTIONS)
+    out['transport'] = job.get('transport', 'plaintext')
+    return out
+
+
+ORIGINAL_CONTENT = re.compile(rb'OriginalContent: *([^\r\n]*)')
+
+
+class WireRecorder(object):
+    """Records every HTTP exchange requests makes, at HTTPAdapter.send: the one place both a
+    Session's own requests and requests_ntlm's handshake legs (response.connection.send) go
+    through. Behaviour is unchanged: the response is not read here (requests_ntlm still reads the
+    server certificate for channel bindings off the unread response's socket), only described once
+    the step is over and the bodies have been read by their consumers.
+
+    Each entry: method; request_content_type; auth_scheme (the Authorization header's scheme, or
+    the whole value for the mutual-certificate profile; Basic credentials are never recorded);
+    ntlm_token (the base64 NTLMSSP token of an NTLM/Negotiate header); request_length;
+    request_plain_soap (the request body holds the bytes "Envelope", i.e. SOAP in clear);
+    request_original_content (OriginalContent of a multipart/encrypted body); status;
+    response_content_type; www_authenticate (each WWW-Authenticate header, as sent);
+    connection (the response's Connection header); response_length; response_plain_soap;
+    response_original_content; local_port (the client's end of the TCP connection: the same port
+    means the same connection); tls (the TLS version, or null over plain HTTP)."""
+
+    def __init__(self):
+        self.exchanges = []
+        real_send = requests.adapters.HTTPAdapter.send
+        recorder = self
+
+        def send(adapter, request, **kwargs):
+            try:
+                response = real_send(adapter, request, **kwargs)
+            except Exception as e:
+                recorder.exchanges.append((request, None, {'error': '%s: %s' % (type(e).__name__, e)}))
+                raise
+            recorder.exchanges.append((request, response, recorder._socket_facts(response)))
+            return response
+        requests.adapters.HTTPAdapter.send = send
+
+    @staticmethod
+    def _socket_facts(response):
+        try:
+            sock = response.raw._fp.fp.raw._sock  # where requests_ntlm reads the peer certificate too
+            return {'local_port': sock.getsockname()[1],
+                    'tls': sock.version() if isinstance(sock, ssl.SSLSocket) else None}
+        except Exception as e:  # described, not fatal: the exchange itself went through
+            return {'socket_error': '%s: %s' % (type(e).__name__, e)}
+
+    @staticmethod
+    def _original_content(body):
+        m = ORIGINAL_CONTENT.search(body[:512]) if body else None
+        return m.group(1).decode('latin1').strip() if m else None
+
+    def _describe(self, request, response, facts):
+        body = request.body or b''
+        if isinstance(body, str):
+            body = body.encode('utf-8')
+        auth = request.headers.get('Authorization')
+        scheme = None if auth is None else auth.split(' ', 1)[0]
+        entry = {
+            'method': request.method,
+            'request_content_type': request.headers.get('Content-Type'),
+            'auth_scheme': scheme,
+            'ntlm_token': auth.split(' ', 1)[1] if scheme in ('NTLM', 'Negotiate') and ' ' in auth else None,
+            'request_length': len(body),
+            'request_plain_soap': b'Envelope' in body,
+            'request_original_content': self._original_content(body),
+        }
+        entry.update(facts)
+        if response is not None:
+            content = response._content if response._content_consumed and response._content else b''
+            entry.update({
+                'status': response.status_code,
+                'response_content_type': response.headers.get('Content-Type'),
+                'www_authenticate': response.raw.headers.getlist('WWW-Authenticate'),
+                'connection': response.headers.get('Connection'),
+                'response_length': len(content),
+                'response_plain_soap': b'Envelope' in content,
+                'response_original_content': self._original_content(content),
+            })
+        return entry
+
+    def take(self):
+        """The exchanges since the last take, described."""
+        taken, self.exchanges = self.exchanges, []
+        return [self._describe(*x) for x in taken]
+
+
 class Client(object):
     def __init__(self, job):
         self.job = job
         self.protocol = Protocol(
             endpoint=job['endpoint'],
-            transport=job.get('transport', 'plaintext'),
-            username=job['username'],
-            password=job['password'],
+            username=job.get('username'),
+            password=job.get('password'),
             server_cert_validation='ignore',
             operation_timeout_sec=job.get('operation_timeout_sec', 10),
             read_timeout_sec=job.get('read_timeout_sec', 15),
+            **auth_options(job)
         )
         self.protocols = {}  # the shell steps' Protocols, by credentials and timeouts
         self.results = []  # the results so far, for "$N" references (main appends to it)
@@ -311,7 +416,7 @@ class Client(object):
             v = step.get(k, self.job.get(k))
             if v is not None:
                 timeouts[k] = v
-        return step.get('username', self.job['username']), step.get('password', self.job['password']), timeouts
+        return step.get('username', self.job.get('username')), step.get('password', self.job.get('password')), timeouts
 
     def _protocol(self, step):
         username, password, timeouts = self._credentials(step)
@@ -319,11 +424,10 @@ class Client(object):
         if key not in self.protocols:
             self.protocols[key] = Protocol(
                 self.job['endpoint'],
-                transport=self.job.get('transport', 'plaintext'),
                 username=username,
                 password=password,
                 server_cert_validation='ignore',
-                **timeouts)
+                **dict(auth_options(self.job), **timeouts))
         return self.protocols[key]
 
     def _ref(self, step, key):
@@ -362,8 +466,7 @@ class Client(object):
         try:
             username, password, timeouts = self._credentials(step)
             session = winrm.Session(self.job['endpoint'], auth=(username, password),
-                                    transport=self.job.get('transport', 'plaintext'),
-                                    server_cert_validation='ignore', **timeouts)
+                                    server_cert_validation='ignore', **dict(auth_options(self.job), **timeouts))
             proto = session.protocol
 
             def observed(name, record=None):
@@ -517,6 +620,7 @@ def main():
     import warnings
     warnings.simplefilter('ignore')  # InsecureRequestWarning on the unauthenticated HTTPS post
     job = json.load(sys.stdin)
+    recorder = WireRecorder() if job.get('record_wire') else None
     client = Client(job)
     results = client.results
     for step in job['steps']:
@@ -537,6 +641,8 @@ def main():
             if type(e).__name__ not in ('WinRMError', 'InvalidCredentialsError', 'WinRMTransportError',
                                         'ProtocolCheckError', 'StepReferenceError'):
                 result['traceback'] = traceback.format_exc()
+        if recorder is not None:
+            result['wire'] = recorder.take()
         results.append(result)
     json.dump({'results': results}, sys.stdout)
     sys.stdout.write('\n')

@@ -4,13 +4,23 @@
 // It reads ONE JSON job on stdin, runs its steps in order and writes ONE JSON result on stdout:
 //
 //	job:    {"host","port","https","insecure","user","password","timeoutSeconds",
-//	         "operationTimeout"?, "envelopeSize"?, "steps":[...]}
+//	         "operationTimeout"?, "envelopeSize"?, "auth"?, "caPem"?, "certPem"?, "keyPem"?,
+//	         "steps":[...]}
+//	auth:   "basic" (default)  the library's default transport: Basic, pre-emptively on every request
+//	        "ntlm"             ClientNTLM: go-ntlmssp's Negotiator around the same http.Transport
+//	        "certificate"      ClientAuthRequest: the client certificate certPem/keyPem over TLS and the
+//	                           .../secprofile/https/mutual Authorization header (no user or password)
+//	        caPem, certPem and keyPem are PEM file paths. caPem (any auth) verifies the server's
+//	        certificate when insecure is false.
 //	steps:  {"kind":"run","command"}                      client.Run
 //	        {"kind":"runWithString","command","stdin"}    client.RunWithString
 //	        {"kind":"runCancel","command","args"?,"cancelAfterMs"}
 //	        {"kind":"execute","command","args"?,"stdin"?}  CreateShell/Execute/Send/Receive/Signal/Delete
 //	        {"kind":"parallel","steps":[...]}             sub-steps concurrently, results in order
-//	result: {"results":[{"ok","stdout"(b64),"stderr"(b64),"exitCode","error","ms",...}]}
+//	result: {"results":[{"ok","stdout"(b64),"stderr"(b64),"exitCode","error","ms","dials",...}]}
+//	        dials: TCP connections the client opened while the step ran (all transports dial
+//	        through this program, with the library's own dialer settings; sub-steps of a parallel
+//	        step overlap, so their counts do too).
 //
 // Client errors never abort the program: they go into the step's "error", and a panic in a step
 // becomes its error too. Two things do end it non-zero: an unreadable job (exit 2), and a panic
@@ -24,8 +34,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/masterzen/winrm"
@@ -43,7 +55,12 @@ type job struct {
 	// OperationTimeout lets a test reach the server's Receive timeout fault quickly.
 	OperationTimeout string `json:"operationTimeout"`
 	EnvelopeSize     int    `json:"envelopeSize"`
-	Steps            []step `json:"steps"`
+	// "basic" (or empty), "ntlm" or "certificate"; the PEM fields are file paths.
+	Auth    string `json:"auth"`
+	CAPem   string `json:"caPem"`
+	CertPem string `json:"certPem"`
+	KeyPem  string `json:"keyPem"`
+	Steps   []step `json:"steps"`
 }
 
 type step struct {
@@ -62,6 +79,7 @@ type result struct {
 	ExitCode int    `json:"exitCode"`
 	Error    string `json:"error"`
 	Ms       int64  `json:"ms"`
+	Dials    int64  `json:"dials"`
 	// Only for the steps where this program itself sends Signal and Delete (execute, runCancel):
 	// the library's Run* ignore both errors, so the tests could not see them otherwise.
 	SignalError string `json:"signalError,omitempty"`
@@ -87,11 +105,14 @@ func main() {
 	if j.EnvelopeSize > 0 {
 		params.EnvelopeSize = j.EnvelopeSize
 	}
-	// The endpoint timeout becomes http.Transport.ResponseHeaderTimeout (the only HTTP timeout
-	// the library sets). No CA: the tests use insecure for the self-signed certificate.
-	ep := winrm.NewEndpoint(j.Host, j.Port, j.HTTPS, j.Insecure, nil, nil, nil, time.Duration(j.TimeoutSeconds)*time.Second)
-	// NewClientWithParameters uses the default transport: Basic, sent pre-emptively on every request.
-	client, err := winrm.NewClientWithParameters(ep, j.User, j.Password, &params)
+	// Every transport dials through here, so a step can report how many connections it opened.
+	// The dialer has the library's own settings (clientRequest.Transport, ClientAuthRequest).
+	libraryDial := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).Dial
+	params.Dial = func(network, addr string) (net.Conn, error) {
+		atomic.AddInt64(&dials, 1)
+		return libraryDial(network, addr)
+	}
+	client, err := newClient(j, &params)
 	results := make([]result, len(j.Steps))
 	for i, s := range j.Steps {
 		if err != nil {
@@ -106,14 +127,59 @@ func main() {
 	os.Stdout.Write(append(out, '\n'))
 }
 
+// dials counts the TCP connections the client has opened (params.Dial).
+var dials int64
+
+// newClient builds the client for the job's auth. A PEM file that cannot be read, or a
+// certificate the library cannot parse, becomes every step's error.
+func newClient(j job, params *winrm.Parameters) (*winrm.Client, error) {
+	read := func(path string) ([]byte, error) {
+		if path == "" {
+			return nil, nil
+		}
+		return os.ReadFile(path)
+	}
+	var ca, cert, key []byte
+	var err error
+	if ca, err = read(j.CAPem); err != nil {
+		return nil, err
+	}
+	if cert, err = read(j.CertPem); err != nil {
+		return nil, err
+	}
+	if key, err = read(j.KeyPem); err != nil {
+		return nil, err
+	}
+	// The endpoint timeout becomes http.Transport.ResponseHeaderTimeout (the only HTTP timeout
+	// the library sets). With no CA and insecure false the system roots verify the server.
+	ep := winrm.NewEndpoint(j.Host, j.Port, j.HTTPS, j.Insecure, ca, cert, key, time.Duration(j.TimeoutSeconds)*time.Second)
+	dial := params.Dial
+	switch j.Auth {
+	case "", "basic":
+		// The default transport (params.TransportDecorator nil): Basic, pre-emptively on every request.
+	case "ntlm":
+		// What Packer/Terraform set for NTLM: &winrm.ClientNTLM{}; the WithDial form only adds the
+		// counting dialer. NTLM state is per connection on the server, and the Negotiator keeps
+		// no connection affinity (see go-winrm-auth.test.ts on concurrency).
+		params.TransportDecorator = func() winrm.Transporter { return winrm.NewClientNTLMWithDial(dial) }
+	case "certificate":
+		params.TransportDecorator = func() winrm.Transporter { return winrm.NewClientAuthRequestWithDial(dial) }
+	default:
+		return nil, fmt.Errorf("unknown auth %q", j.Auth)
+	}
+	return winrm.NewClientWithParameters(ep, j.User, j.Password, params)
+}
+
 // runStep runs one step; a panic inside the library becomes the step's error, not a crash.
 func runStep(c *winrm.Client, s step) (r result) {
 	start := time.Now()
+	dialed := atomic.LoadInt64(&dials)
 	defer func() {
 		if p := recover(); p != nil {
 			r = result{Error: fmt.Sprintf("panic: %v", p)}
 		}
 		r.Ms = time.Since(start).Milliseconds()
+		r.Dials = atomic.LoadInt64(&dials) - dialed
 		r.OK = r.Error == "" && r.OK
 	}()
 	switch s.Kind {
