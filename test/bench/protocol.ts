@@ -21,7 +21,7 @@ export interface MemorySample {
 export const BENCH_USER = { user: 'bench', password: 'bench-Secret-1' };
 export const BENCH_AUTH = `Basic ${Buffer.from(`${BENCH_USER.user}:${BENCH_USER.password}`).toString('base64')}`;
 
-export type ServerReady = { type: 'ready'; port: number };
+export type ServerReady = { type: 'ready'; port: number; httpsPort?: number };
 
 /** Every child the parent started; all are killed on exit, signal or failure. */
 const children = new Set<ChildProcess>();

@@ -7,6 +7,8 @@
 // round trip of one trivial command (Create → Command `true` → Receive → Signal → Delete over one
 // keep-alive connection) against child_process spawning `/bin/sh -c true`, 200 MB of stdout
 // through Receive against reading the same command's pipe, and winrmd's RSS with 30 open shells.
+// Then authentication (auth.ts, against a fresh winrmd with HTTPS): Identify over HTTP with Basic,
+// HTTPS with Basic and HTTP with NTLM message encryption, and the cost of one NTLM handshake.
 // Results: a table on stdout and dist/bench-results.md.
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
@@ -22,7 +24,8 @@
 // The shell section: BENCH_SHELL (1; 0 skips it), BENCH_SHELL_TRIPS (0: round trips for
 // BENCH_SECONDS of winrmd time after BENCH_WARMUP; n: exactly n, and n baseline spawns),
 // BENCH_SHELL_MB (200) streamed per run, BENCH_SHELL_ENVELOPES (153600,512000: one streaming run
-// per MaxEnvelopeSize).
+// per MaxEnvelopeSize). The authentication section: BENCH_AUTH (1; 0 skips it; BENCH_ONLY=auth
+// runs it alone), BENCH_HANDSHAKES (200) NTLM handshakes timed.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -35,6 +38,7 @@ import type { FlatQuarter, Kind, LoadResult, LoadSpec } from './load.js';
 import { summarize, type ProfileSummary } from './profile.js';
 import { BENCH_AUTH, spawnChild, type Child, type MemorySample, type ServerReady } from './protocol.js';
 import { f0, f1, f2, MB, table } from './report.js';
+import { renderAuth, runAuthBench, type AuthResults } from './auth.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,24 +52,26 @@ const num = (name: string, dflt: number) => {
 };
 
 const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
-/** BENCH_ONLY=shell: the shell section alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
-const SHELL_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => k === 'shell');
+/** BENCH_ONLY=shell and/or auth: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
+const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => k === 'shell' || k === 'auth');
 const SECONDS = num('BENCH_SECONDS', 5);
 const WARMUP = num('BENCH_WARMUP', 1);
-const ENUMS = Math.round(num('BENCH_ENUMS', SHELL_ONLY ? 0 : 20_000));
+const ENUMS = Math.round(num('BENCH_ENUMS', SECTIONS_ONLY ? 0 : 20_000));
 const FLAT_CONNS = Math.max(1, Math.round(num('BENCH_FLAT_CONNS', 16)));
 const ITEMS = 1000;
 const GC = process.env.BENCH_GC !== '0';
 const KINDS: Kind[] = ['identify', 'get-os', 'enum-cycle'];
-const ONLY = ONLY_SPEC.filter((k) => k !== 'none' && k !== 'shell') as Kind[];
+const ONLY = ONLY_SPEC.filter((k) => k !== 'none' && k !== 'shell' && k !== 'auth') as Kind[];
 const NO_MATRIX = ONLY_SPEC.length > 0 && ONLY.length === 0;
 const SHELL = process.env.BENCH_SHELL !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('shell'));
+const AUTH = process.env.BENCH_AUTH !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('auth'));
+const HANDSHAKES = Math.max(1, Math.round(num('BENCH_HANDSHAKES', 200)));
 const SHELL_TRIPS = Math.round(num('BENCH_SHELL_TRIPS', 0));
 const SHELL_BYTES = Math.round(num('BENCH_SHELL_MB', 200) * 1024 * 1024);
 const SHELL_ENVELOPES = (process.env.BENCH_SHELL_ENVELOPES || '153600,512000').split(',').filter(Boolean).map(Number);
 if (SHELL_ENVELOPES.some((e) => !Number.isInteger(e) || e < 8192)) throw new Error(`BENCH_SHELL_ENVELOPES=${process.env.BENCH_SHELL_ENVELOPES} is not a comma list of envelope sizes in octets`);
 interface ProfileTarget { kind: Kind; connections: number; keepAlive: boolean }
-const PROFILE_ALL = (process.env.BENCH_PROFILE ?? (SHELL_ONLY ? '0' : 'identify')).split(',').filter((k) => k && k !== '0');
+const PROFILE_ALL = (process.env.BENCH_PROFILE ?? (SECTIONS_ONLY ? '0' : 'identify')).split(',').filter((k) => k && k !== '0');
 const SHELL_PROFILE = PROFILE_ALL.filter((p): p is ShellProfileKind => (SHELL_PROFILE_KINDS as readonly string[]).includes(p));
 if (SHELL_PROFILE.length && !SHELL) throw new Error(`BENCH_PROFILE=${SHELL_PROFILE.join(',')} needs the shell section (BENCH_ONLY, BENCH_SHELL)`);
 const PROFILE_SPEC = PROFILE_ALL.filter((p) => !SHELL_PROFILE.includes(p as ShellProfileKind));
@@ -99,10 +105,10 @@ interface Row {
   rssAfter?: number;
 }
 
-async function startWinrmd(execArgv: string[]): Promise<{ child: Child; port: number }> {
-  const child = spawnChild(path.join(here, 'serve-winrmd.js'), { name: 'winrmd', execArgv, env: { BENCH_ITEMS: String(ITEMS) } });
-  const { port } = await child.next<ServerReady>('ready');
-  return { child, port };
+async function startWinrmd(execArgv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: Child; port: number; httpsPort?: number }> {
+  const child = spawnChild(path.join(here, 'serve-winrmd.js'), { name: 'winrmd', execArgv, env: { BENCH_ITEMS: String(ITEMS), ...env } });
+  const { port, httpsPort } = await child.next<ServerReady>('ready');
+  return { child, port, httpsPort };
 }
 
 function fetchIdentify(port: number): Promise<{ body: string; contentType: string }> {
@@ -266,6 +272,16 @@ async function main(): Promise<void> {
       await child.stop();
     }
   }
+  let auth: AuthResults | undefined;
+  if (AUTH) {
+    const { child, port: authPort, httpsPort } = await startWinrmd([], { BENCH_HTTPS: '1' });
+    try {
+      auth = await runAuthBench({ port: authPort, httpsPort: httpsPort!, seconds: SECONDS, warmup: WARMUP, handshakes: HANDSHAKES });
+    } finally {
+      await child.stop();
+    }
+  }
+  const authReport = auth ? renderAuth(auth) : undefined;
   const shellReport = shell ? renderShell(shell, { streamBytes: SHELL_BYTES, seconds: SECONDS, warmup: WARMUP, trips: SHELL_TRIPS }) : undefined;
 
   // --- the results table
@@ -341,6 +357,7 @@ async function main(): Promise<void> {
   const errorLines = [
     ...rows.filter((r) => r.result.errors > 0 || r.result.errorSamples.length).map((r) => `${r.server} ${r.kind} c=${r.connections} ${r.mode}: ${r.result.errorSamples.join('; ')}`),
     ...(shellReport?.errors ?? []),
+    ...(authReport?.errors ?? []),
   ];
 
   const profText: string[] = [];
@@ -373,6 +390,7 @@ async function main(): Promise<void> {
     mem.text,
     ...(flat ? ['', 'Memory flatness', flatText] : []),
     ...(shellReport ? ['', shellReport.text] : []),
+    ...(authReport ? ['', authReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -384,7 +402,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
     ...(ratioRows.length ? [
@@ -401,6 +419,7 @@ async function main(): Promise<void> {
     ...(flat ? ['', '### Flatness over repeated enumerations', '', flatMd] : []),
     '',
     ...(shellReport ? [shellReport.md, ''] : []),
+    ...(authReport ? [authReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
@@ -409,7 +428,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell }, null, 2));
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 

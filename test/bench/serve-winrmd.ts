@@ -1,5 +1,5 @@
 // The server under test, in its own process: winrmd on 127.0.0.1 with an ephemeral port, plain
-// HTTP with Basic allowed, silent logging, the built-in providers (OS, and the WinRS shell, which
+// HTTP with Basic allowed (and HTTPS with a generated certificate when BENCH_HTTPS=1), silent logging, the built-in providers (OS, and the WinRS shell, which
 // config.shell.enabled turns on by default) and the bulk provider. The bench user's processes run
 // as `nobody` when winrmd runs as root, else as the current user (the only account winrmd can
 // start processes as then). It reports its port, answers memory questions over IPC and stops on
@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { hashPassword } from '../../src/auth/passwords.js';
+import { credentialsFor } from '../../src/auth/passwords.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer } from '../../src/server.js';
 import { MemoryUserStore } from '../../src/store/users.js';
@@ -23,13 +23,13 @@ async function main(): Promise<void> {
   exitWithParent(cleanup);
   const config = configSchema.parse({
     stateDir,
-    listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+    listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: process.env.BENCH_HTTPS === '1', host: '127.0.0.1', port: 0 } },
     service: { allowUnencrypted: true },
     logging: { level: 'silent' },
   });
   const users = new MemoryUserStore();
   const runAs = process.getuid?.() === 0 ? 'nobody' : os.userInfo().username;
-  users.put({ name: BENCH_USER.user, passwordHash: await hashPassword(BENCH_USER.password), runAs });
+  users.put({ name: BENCH_USER.user, ...(await credentialsFor(BENCH_USER.password)), runAs });
   const items = Number(process.env.BENCH_ITEMS ?? 1000);
   const server = await startServer({ config, users, extraProviders: [bulkProvider(items)] });
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       });
     }
   });
-  process.send!({ type: 'ready', port: server.httpPort });
+  process.send!({ type: 'ready', port: server.httpPort, httpsPort: server.httpsPort });
 }
 
 main().catch((err) => {
