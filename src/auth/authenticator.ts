@@ -39,6 +39,8 @@ export type AuthOutcome =
       user?: string;
       /** A credential that was checked and is wrong: counts toward lockout. */
       counts?: boolean;
+      /** No credential was offered at all: every client's first request, not an attack signal. */
+      none?: boolean;
     };
 
 export interface Authenticator {
@@ -86,7 +88,7 @@ export class AuthService {
     let outcome: AuthOutcome | undefined;
     if (!header) {
       for (authenticator of this.authenticators) if ((outcome = authenticator.resume?.(req))) break;
-      if (!outcome) return { ok: false, reason: 'no Authorization header' };
+      if (!outcome) return { ok: false, reason: 'no Authorization header', none: true };
     } else {
       const space = header.indexOf(' ');
       const given = (space === -1 ? header : header.slice(0, space)).toLowerCase();

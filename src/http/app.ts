@@ -113,9 +113,12 @@ export function createApp(opts: AppOptions): Koa {
     return raw && decode(ctx, raw, ctx.get('Content-Type'));
   };
 
-  const refuse = (ctx: Koa.Context, secure: boolean, reason: string, challenge?: string) => {
+  const refuse = (ctx: Koa.Context, secure: boolean, reason: string, o: { challenge?: string; none?: boolean } = {}) => {
     const log: Logger = ctx.state.log;
+    const { challenge } = o;
     if (challenge) log.debug({ event: 'auth_challenge' });
+    // NTLM clients open every connection with a request that has no credential: that is not news.
+    else if (o.none) log.debug({ event: 'auth_required' });
     else log.warn({ event: 'auth_failed', reason });
     ctx.status = 401;
     // A handshake's next leg carries exactly one WWW-Authenticate (winrm-wire.md, Authentication).
@@ -139,7 +142,7 @@ export function createApp(opts: AppOptions): Koa {
         if (xml !== undefined) soap(ctx, opts.core.identifyAnonymous(xml, log));
         return;
       }
-      return refuse(ctx, secure, outcome.reason, outcome.challenge);
+      return refuse(ctx, secure, outcome.reason, outcome);
     }
     ctx.state.user = outcome.caller.user;
 
