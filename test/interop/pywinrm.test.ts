@@ -301,7 +301,8 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
       const [plain, tls] = await Promise.all([one(http, { kind: 'unauthenticated_post' }), one(https, { kind: 'unauthenticated_post' })]);
       for (const r of [okResult(plain), okResult(tls)]) {
         expect(r.status).toBe(401);
-        expect(r.www_authenticate).toMatch(/^Basic realm="WSMAN"/);
+        // Issue 4: NTLM is offered first, under both names, as Windows does; Basic last (allowUnencrypted is true here).
+        expect(r.www_authenticate).toBe('Negotiate, NTLM, Basic realm="WSMAN"');
       }
     });
   });
