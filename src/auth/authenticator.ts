@@ -28,7 +28,17 @@ export interface MessageSecurity {
 }
 
 export type AuthOutcome =
-  | { ok: true; caller: Caller; security?: MessageSecurity }
+  | {
+      ok: true;
+      caller: Caller;
+      security?: MessageSecurity;
+      /**
+       * How this request proved a password: checked just now ('verified'), or matched one checked
+       * recently ('cached'). Absent for a connection already authenticated, or a certificate.
+       * Only password proofs are subject to lockout, and only a fresh check clears failures.
+       */
+      password?: 'verified' | 'cached';
+    }
   | {
       ok: false;
       /** For the log only: a refused caller gets no hint of why. */
@@ -100,7 +110,8 @@ export class AuthService {
           break;
         }
       }
-      if (!outcome) return { ok: false, reason: `unsupported scheme ${given}` };
+      // The scheme only, and only when it looks like one: a header without a space may be a bare secret.
+      if (!outcome) return { ok: false, reason: `unsupported scheme ${/^[a-z][a-z0-9._-]{0,31}$/.test(given) ? given : '(not shown)'}` };
     }
 
     if (!outcome.ok) {
@@ -110,12 +121,13 @@ export class AuthService {
       }
       return outcome;
     }
-    // A correct credential does not lift a lockout: the attacker may just have guessed it.
+    if (!outcome.password) return outcome;
+    // A correct password does not lift a lockout: the attacker may just have guessed it.
     if (this.throttle.locked({ user: outcome.caller.user })) {
       authenticator?.forget?.(req.connection);
       return { ok: false, reason: 'user locked out after failed attempts' };
     }
-    this.throttle.success({ user: outcome.caller.user });
+    if (outcome.password === 'verified') this.throttle.success({ user: outcome.caller.user });
     return outcome;
   }
 }

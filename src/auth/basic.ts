@@ -46,11 +46,12 @@ export class BasicAuthenticator implements Authenticator {
 
     const digest = createHmac('sha256', this.cacheKey).update(`${user.name}\0${password}\0${user.passwordHash}`).digest('base64');
     const until = this.verified.get(digest);
-    if (!(until && until > Date.now())) {
+    const cached = Boolean(until && until > Date.now());
+    if (!cached) {
       if (!(await verifyPassword(password, user.passwordHash))) return { ok: false, reason: 'wrong password', user: user.name, counts: true };
       if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
       this.verified.set(digest, Date.now() + (this.opts.cacheMs ?? 300_000));
     }
-    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress) };
+    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress), password: cached ? 'cached' : 'verified' };
   }
 }

@@ -55,11 +55,13 @@ export class CertificateAuthenticator implements Authenticator {
     const peer = socket.getPeerCertificate();
     if (!peer?.raw) return { ok: false, reason: 'no client certificate presented' };
     // Chain, signature and validity period, checked by OpenSSL against the trusted CAs only.
-    if (!socket.authorized) return { ok: false, reason: `client certificate refused: ${socket.authorizationError}`, counts: true };
+    // Order matters: a resumed TLS 1.3 session without a certificate reports authorized, so the
+    // certificate's presence is checked first. Certificates cannot be guessed: no lockout counts.
+    if (!socket.authorized) return { ok: false, reason: `client certificate refused: ${socket.authorizationError}` };
     const cert = new X509Certificate(peer.raw);
     const issuer = this.opts.trustedCas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
     const mapping = this.opts.mappings.find((m) => this.matches(m, cert, issuer));
-    if (!mapping) return { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user`, counts: true };
+    if (!mapping) return { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user` };
     const user = this.opts.users.get(mapping.user);
     if (!user) return { ok: false, reason: `client certificate maps to ${mapping.user}, who is not a winrmd user` };
     return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress) };

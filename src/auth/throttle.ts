@@ -64,9 +64,20 @@ export class FailureThrottle {
       }
       this.entries.delete(key); // re-insert: the map's order is least recently failed first
       this.entries.set(key, e);
-      if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+      if (this.entries.size > MAX_ENTRIES) this.evict(now);
     }
     return started.length ? started.join(', ') : undefined;
+  }
+
+  /** The least recently failed entry that is not locked: spraying names cannot lift a lockout. */
+  private evict(now: number): void {
+    let scanned = 0;
+    for (const [key, e] of this.entries) {
+      if (e.lockedUntil <= now || ++scanned > 1000) {
+        this.entries.delete(key);
+        return;
+      }
+    }
   }
 
   success(who: { user?: string }): void {

@@ -7,7 +7,7 @@ import Koa from 'koa';
 import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { AuthService } from '../auth/authenticator.js';
+import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
 import { SOAP_CONTENT_TYPE } from '../soap/envelope.js';
 import { decodeBody, XmlError } from '../soap/xml.js';
 import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
@@ -145,7 +145,26 @@ export function createApp(opts: AppOptions): Koa {
       return refuse(ctx, secure, outcome.reason, outcome);
     }
     ctx.state.user = outcome.caller.user;
+    const { security } = outcome;
+    if (!security) return serve(ctx, outcome, secure);
+    // One RC4 stream per direction: requests on a sealing connection are opened and their replies
+    // sealed in order, one at a time, even if a client pipelines them.
+    const socket = ctx.req.socket;
+    const previous = turns.get(socket) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    turns.set(socket, mine);
+    await previous;
+    try {
+      await serve(ctx, outcome, secure);
+    } finally {
+      done();
+    }
+  });
 
+  const turns = new WeakMap<object, Promise<void>>();
+  const serve = async (ctx: Koa.Context, outcome: AuthOutcome & { ok: true }, secure: boolean) => {
+    const log: Logger = ctx.state.log;
     const { security } = outcome;
     const contentType = ctx.get('Content-Type');
     const sealed = security !== undefined && isEncrypted(contentType);
@@ -187,7 +206,7 @@ export function createApp(opts: AppOptions): Koa {
       ctx.body = sealMessage(reply, type, security);
       ctx.set('Content-Type', ENCRYPTED_CONTENT_TYPE);
     }
-  });
+  };
 
   router.post('/wsman-anon', async (ctx) => {
     const xml = await body(ctx);

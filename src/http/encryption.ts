@@ -9,6 +9,8 @@ export const ENCRYPTED_CONTENT_TYPE = `multipart/encrypted;protocol="${SPNEGO_EN
 
 export class EncryptionFormatError extends Error {}
 
+const MAX_HEADER_PART = 1024;
+
 export function isEncrypted(contentType: string): boolean {
   return /^multipart\/encrypted\s*;/i.test(contentType) && contentType.toLowerCase().includes(SPNEGO_ENCRYPTED.toLowerCase());
 }
@@ -20,6 +22,8 @@ export function openMessage(body: Buffer, contentType: string, security: Message
   const first = body.indexOf(marker);
   const second = first < 0 ? -1 : body.indexOf(marker, first + marker.length);
   if (first !== 0 || second < 0) throw new EncryptionFormatError('not a two-part multipart/encrypted body');
+  // Two short header lines: bounded before any pattern runs over them.
+  if (second - marker.length > MAX_HEADER_PART) throw new EncryptionFormatError('the first part is too long');
   const headers = body.subarray(first + marker.length, second).toString('latin1');
   const original = /OriginalContent:\s*type=([^\r\n]*?);\s*Length=(\d+)/i.exec(headers);
   if (!original) throw new EncryptionFormatError('the first part has no OriginalContent');

@@ -1,5 +1,5 @@
 // The cost of authentication (issue 4): Identify throughput over one and over 16 kept-alive
-// connections with three transports, measured in the same run against a fresh winrmd
+// connections with three transports taking turns in five rounds, in the same run against a fresh winrmd
 // (serve-winrmd with BENCH_HTTPS=1): plain HTTP with Basic (the reference), HTTPS with Basic, and
 // HTTP with NTLM and message encryption (pywinrm's default: each connection handshakes once, then
 // every request and reply is sealed). Then the cost of one NTLM handshake: a new connection and
@@ -46,13 +46,15 @@ async function client(o: AuthBenchOptions, transport: Transport): Promise<{ send
   return { send: async () => { const r = await c.post(IDENTIFY, { Authorization: BENCH_AUTH }); return r.status === 200 && r.body.includes('ProductVendor'); }, close: () => c.close() };
 }
 
-async function throughput(o: AuthBenchOptions, transport: Transport, connections: number, errors: string[]): Promise<Row> {
+interface Sample { latencies: number[]; failures: number; seconds: number }
+
+/** `connections` closed loops over one transport for `seconds` after `warmup`. */
+async function measure(o: AuthBenchOptions, transport: Transport, connections: number, seconds: number, warmup: number, errors: string[]): Promise<Sample> {
   const clients = await Promise.all(Array.from({ length: connections }, () => client(o, transport)));
   const latencies: number[] = [];
   let failures = 0;
-  const start = performance.now();
-  const measureFrom = start + o.warmup * 1000;
-  const end = measureFrom + o.seconds * 1000;
+  const measureFrom = performance.now() + warmup * 1000;
+  const end = measureFrom + seconds * 1000;
   await Promise.all(clients.map(async (c) => {
     for (let t = performance.now(); t < end; t = performance.now()) {
       const ok = await c.send().catch((err: Error) => (errors.push(`${transport}: ${err.message}`), false));
@@ -63,15 +65,28 @@ async function throughput(o: AuthBenchOptions, transport: Transport, connections
     }
   }));
   for (const c of clients) c.close();
-  return { transport, connections, requestsPerSecond: latencies.length / o.seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors: failures };
+  return { latencies, failures, seconds };
 }
+
+/** Rounds in which the transports take turns: drift in the machine's load hits all three alike. */
+const ROUNDS = 5;
 
 export async function runAuthBench(o: AuthBenchOptions, log: (line: string) => void = (l) => console.error(l)): Promise<AuthResults> {
   const errors: string[] = [];
   const rows: Row[] = [];
+  const transports = Object.keys(LABEL) as Transport[];
+  // A fresh server: warm every transport's path first, so that the first one measured does not
+  // pay for the JIT on behalf of the others.
+  for (const transport of transports) await measure(o, transport, 16, o.warmup, 0, errors);
   for (const connections of CONNECTIONS) {
-    for (const transport of Object.keys(LABEL) as Transport[]) {
-      const row = await throughput(o, transport, connections, errors);
+    const samples = new Map<Transport, Sample[]>(transports.map((t) => [t, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const transport of transports) samples.get(transport)!.push(await measure(o, transport, connections, o.seconds / ROUNDS, 0.1, errors));
+    }
+    for (const transport of transports) {
+      const all = samples.get(transport)!;
+      const latencies = all.flatMap((x) => x.latencies);
+      const row = { transport, connections, requestsPerSecond: latencies.length / o.seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors: all.reduce((n, x) => n + x.failures, 0) };
       log(`auth ${LABEL[transport]} c=${connections}: ${f0(row.requestsPerSecond)} req/s, p50 ${f2(row.p50)} ms`);
       rows.push(row);
     }

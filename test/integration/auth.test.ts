@@ -235,6 +235,18 @@ describe('NTLM with HTTP message encryption', () => {
     c.close();
   });
 
+  it("a removed user's established connection stops working; the stored runAs is read on every request", async () => {
+    const t = await run(pki);
+    const c = new NtlmTestClient(t.http);
+    expect((await c.handshake({ user: 'bob', password: BOB.password })).status).toBe(200);
+    expect((await c.post(identify())).status).toBe(200);
+    t.server.users.remove('bob');
+    expect((await c.post(identify())).status).toBe(401);
+    expect(t.logs.some((l) => l.event === 'auth_failed' && String(l.reason).includes('no longer exists'))).toBe(true);
+    c.close();
+    await t.server.close();
+  });
+
   it('a reconnect starts a new handshake: a new connection has no caller', async () => {
     const c = new NtlmTestClient(s.http);
     expect((await c.handshake(RIGHT)).status).toBe(200);
@@ -338,5 +350,27 @@ describe('brute force: failures per user and per address back off, and a locked 
     n.close();
     c.close();
     await t.server.close();
+  });
+
+  it("the real user's activity does not reset an attacker's count: only a fresh password check does", async () => {
+    const t = await run(pki, { service: { allowUnencrypted: true }, security: { lockout: { userThreshold: 3, addressThreshold: 100, baseLockoutMs: 60_000 } } });
+    const alice = new OneConnection(t.http);
+    const attacker = new OneConnection(t.http);
+    expect((await alice.post(identify(), { Authorization: basic(ALICE) })).status).toBe(200); // verified, then cached
+    for (let i = 0; i < 3; i++) {
+      expect((await attacker.post(identify(), { Authorization: basic({ ...ALICE, password: `guess-${i}` }) })).status).toBe(401);
+      if (i < 2) expect((await alice.post(identify(), { Authorization: basic(ALICE) })).status).toBe(200); // cached: no reset
+    }
+    expect((await alice.post(identify(), { Authorization: basic(ALICE) })).status).toBe(401); // locked, right password or not
+    alice.close();
+    attacker.close();
+    await t.server.close();
+  });
+
+  it('a header that is not a scheme is never logged', async () => {
+    const c = new OneConnection(s.http);
+    expect((await c.post(identify(), { Authorization: 'Sup3rSecretToken=' })).status).toBe(401);
+    c.close();
+    expect(JSON.stringify(s.logs)).not.toMatch(/sup3rsecrettoken/i);
   });
 });

@@ -21,8 +21,12 @@ export interface PendingHandshake {
   negotiate: Buffer;
   challenge: Buffer;
   serverChallenge: Buffer;
+  /** The flags the CHALLENGE granted: the AUTHENTICATE may drop some, never add security ones. */
+  granted: number;
   issuedAt: number;
 }
+
+const SECURITY_FLAGS = F.SIGN | F.SEAL | F.KEY_EXCH | F.N128 | F.N56 | F.ESS | F.LM_KEY;
 
 export interface Accepted {
   user: string;
@@ -60,8 +64,9 @@ export function challenge(negotiate: Buffer, opts: AcceptorOptions, now = Date.n
     [AV.TIMESTAMP, timestamp],
   ]);
   const serverChallenge = randomBytes(8);
-  const message = buildChallenge({ flags: grantFlags(requested), serverChallenge, targetName: opts.netbiosName, targetInfo });
-  return { negotiate, challenge: message, serverChallenge, issuedAt: now };
+  const granted = grantFlags(requested);
+  const message = buildChallenge({ flags: granted, serverChallenge, targetName: opts.netbiosName, targetInfo });
+  return { negotiate, challenge: message, serverChallenge, granted, issuedAt: now };
 }
 
 const equal = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);
@@ -81,8 +86,13 @@ export function accept(input: AcceptInput): Accepted {
   const { user, domain } = auth;
   if (auth.flags & F.ANONYMOUS || !user) throw new NtlmRefused('anonymous NTLM is refused');
   // NTLMv1 and LM responses are 24 bytes; anything NTLMv2 is longer (MS-NLMP 3.3.2).
-  if (auth.ntResponse.length <= 24) throw new NtlmRefused('NTLMv1/LM response refused (NTLMv2 only)', user, true);
-  if ((auth.flags & (F.SIGN | F.SEAL)) && !(auth.flags & F.ESS)) throw new NtlmRefused('session security without extended session security is not supported', user);
+  if (auth.ntResponse.length <= 24) throw new NtlmRefused('NTLMv1/LM response refused (NTLMv2 only)', user);
+  if (auth.flags & SECURITY_FLAGS & ~input.pending.granted) throw new NtlmRefused('AUTHENTICATE claims security flags the CHALLENGE did not grant', user);
+  const sessionSecurity = Boolean(auth.flags & (F.SIGN | F.SEAL));
+  // Windows' defaults for signing and sealing: extended session security and 128-bit keys.
+  if (sessionSecurity && !(auth.flags & F.ESS && auth.flags & F.N128)) throw new NtlmRefused('signing or sealing without extended session security and 128-bit keys is refused', user);
+  const keyExchange = sessionSecurity && Boolean(auth.flags & F.KEY_EXCH);
+  if (keyExchange && auth.encryptedRandomSessionKey.length !== 16) throw new NtlmRefused('key exchange without a 16-byte session key', user);
   const response = parseNtlmV2Response(auth.ntResponse);
 
   const ntHash = input.ntHashOf(user, domain);
@@ -94,8 +104,8 @@ export function accept(input: AcceptInput): Accepted {
 
   // NTLMv2: KeyExchangeKey = SessionBaseKey (MS-NLMP 3.4.5.1).
   const sessionBaseKey = hmacMd5(responseKey, proof);
-  const exportedSessionKey =
-    auth.flags & F.KEY_EXCH && auth.encryptedRandomSessionKey.length === 16 ? rc4(sessionBaseKey, auth.encryptedRandomSessionKey) : sessionBaseKey;
+  // MS-NLMP 3.2.5.1.2: KEY_EXCH with SIGN or SEAL carries the exported key, RC4-sealed.
+  const exportedSessionKey = keyExchange ? rc4(sessionBaseKey, auth.encryptedRandomSessionKey) : sessionBaseKey;
 
   const avFlags = response.avPairs.get(AV.FLAGS);
   if (avFlags && avFlags.length >= 4 && avFlags.readUInt32LE(0) & AV_FLAG_MIC) {

@@ -8,7 +8,6 @@ import { connectionBindings } from '../channel-binding.js';
 import { accept, challenge, NtlmRefused, type ChannelBindingLevel, type PendingHandshake } from './acceptor.js';
 import { F, messageType, NtlmFormatError, parseAuthenticate } from './messages.js';
 import { NtlmSession } from './session.js';
-import type { Caller } from '../../provider-api.js';
 
 export interface NtlmOptions {
   users: UserStore;
@@ -23,7 +22,7 @@ export interface NtlmOptions {
 
 type ConnectionState =
   | { phase: 'challenged'; pending: PendingHandshake }
-  | { phase: 'established'; caller: Caller; security?: MessageSecurity };
+  | { phase: 'established'; user: string; security?: MessageSecurity };
 
 /** NTProofStrs seen recently: an AUTHENTICATE is accepted once (a replay refusal that does not depend on the connection). */
 const REPLAY_MEMORY = 100_000;
@@ -105,9 +104,8 @@ export class NtlmAuthenticator implements Authenticator {
       // MS-WSMV 2.2.9.1: over HTTP the messages must be encrypted unless AllowUnencrypted.
       return this.fail('NTLM over HTTP without sealing is refused (allowUnencrypted is false)', { user: claimed });
     }
-    const caller = callerOf(user, this.opts.rootRunAsUsers, req.clientAddress);
-    this.connections.set(req.connection, { phase: 'established', caller, security });
-    return { ok: true, caller, security };
+    this.connections.set(req.connection, { phase: 'established', user: user.name, security });
+    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress), security, password: 'verified' };
   }
 
   private forgetOldProofs(now: number): void {
@@ -125,7 +123,13 @@ export class NtlmAuthenticator implements Authenticator {
       this.connections.delete(req.connection);
       return this.fail('the connection left its NTLM handshake unfinished');
     }
-    return { ok: true, caller: state.caller, security: state.security };
+    // The user as stored now: a removed user's connections stop working, a changed runAs applies.
+    const user = this.opts.users.get(state.user);
+    if (!user) {
+      this.connections.delete(req.connection);
+      return this.fail(`the connection's user ${state.user} no longer exists`);
+    }
+    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress), security: state.security };
   }
 
   forget(connection: object): void {

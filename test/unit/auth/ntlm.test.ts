@@ -1,6 +1,11 @@
 // NTLM's primitives and the server's handshake against published vectors: RFC 1320 (MD4) and
 // MS-NLMP §4.2 (common values §4.2.1, NTLMv2 §4.2.4). Then the handshake's refusals, driven by
 // the test client in test/helpers/ntlm-client.ts.
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accept, challenge, grantFlags, NtlmRefused, type PendingHandshake } from '../../../src/auth/ntlm/acceptor.js';
 import { hmacMd5, md4, ntHash, ntowfV2, rc4 } from '../../../src/auth/ntlm/crypto.js';
@@ -62,7 +67,7 @@ describe('MS-NLMP §4.2 test vectors', () => {
   });
 
   it('accept() verifies the §4.2.4 AUTHENTICATE and recovers the exported session key', () => {
-    const pending: PendingHandshake = { negotiate: negotiateMessage(), challenge: Buffer.alloc(0), serverChallenge: SERVER_CHALLENGE, issuedAt: Date.now() };
+    const pending: PendingHandshake = { negotiate: negotiateMessage(), challenge: Buffer.alloc(0), serverChallenge: SERVER_CHALLENGE, granted: FLAGS_424, issuedAt: Date.now() };
     const message = buildAuthenticate(FLAGS_424, Buffer.concat([proof, TEMP]), hex('c5dad2544fc9799094ce1ce90bc9d03e'));
     const accepted = accept({ pending, authenticate: message, ntHashOf: (u) => (u === USER ? ntHash(PASSWORD) : undefined), level: 'relaxed' });
     expect(accepted).toMatchObject({ user: USER, domain: DOMAIN, flags: FLAGS_424 });
@@ -164,10 +169,17 @@ describe('the handshake', () => {
       expect(run({ ...good, channelBindings: bindings }, 'strict', bindings)).not.toThrow();
     });
     it('none: ignored', () => expect(run({ ...good, channelBindings: other }, 'none', bindings)).not.toThrow());
-    it('tls-server-end-point hashes with SHA-256 unless the certificate is signed with SHA-384 or SHA-512 (RFC 5929 §4.1)', () => {
-      expect(certificateHash(der)).toHaveLength(32);
-      expect(certificateHash(Buffer.concat([der, hex('2a864886f70d01010c')]))).toHaveLength(48);
-      expect(certificateHash(Buffer.concat([der, hex('2a8648ce3d040304')]))).toHaveLength(64);
+    it('tls-server-end-point hashes with the certificate signature hash, SHA-256 for SHA-1 and below (RFC 5929 §4.1)', () => {
+      const cert = (algorithm: string, ...extra: string[]) => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-cbt-'));
+        execFileSync('openssl', ['req', '-x509', '-newkey', algorithm, '-nodes', '-keyout', path.join(dir, 'k'), '-out', path.join(dir, 'c'), '-subj', '/CN=x', '-days', '1', ...extra], { stdio: 'ignore' });
+        return new X509Certificate(readFileSync(path.join(dir, 'c'))).raw;
+      };
+      for (const [args, hash] of [[['ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256'], 'sha256'], [['ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha1'], 'sha256'], [['ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-sha384'], 'sha384'],
+        [['rsa:2048', '-sha512'], 'sha512'], [['rsa-pss', '-pkeyopt', 'rsa_keygen_bits:2048', '-sha384', '-sigopt', 'rsa_padding_mode:pss'], 'sha384']] as [string[], string][]) {
+        const der = cert(args[0], ...args.slice(1));
+        expect(certificateHash(der).toString('hex'), args.join(' ')).toBe(createHash(hash).update(der).digest('hex'));
+      }
     });
   });
 });
