@@ -4,10 +4,12 @@
 // asks for it with the mutual-auth security profile as its Authorization "scheme".
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { SECURITY_PROFILE } from '../soap/names.js';
 import type { UserStore } from '../store/users.js';
 import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
 
-export const MUTUAL_PROFILE = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual';
+/** The Authorization "scheme" that asks for certificate authentication (DSP0226 Annex C). */
+export const MUTUAL_PROFILE = SECURITY_PROFILE.httpsMutual;
 
 export interface CertificateMapping {
   /** The local winrmd user the certificate maps to. */
