@@ -6,10 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { credentialsFor } from './auth/passwords.js';
-import { generateSelfSigned } from './http/tls.js';
+import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { startServer, stateFile } from './server.js';
@@ -105,9 +104,7 @@ async function certCommand(config: Config, args: string[], host: string | undefi
     return 1;
   }
   const pair = await generateSelfSigned(host ?? os.hostname());
-  mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-  writeFileSync(keyFile, pair.key, { mode: 0o600 });
-  writeFileSync(certFile, pair.cert, { mode: 0o644 });
+  writePemPair(certFile, keyFile, pair);
   const cert = new X509Certificate(pair.cert);
   console.log(`certificate ${certFile}\nkey         ${keyFile}\nsubject     ${cert.subject}\nnames       ${cert.subjectAltName}\nvalid until ${cert.validTo}\nthumbprint  ${cert.fingerprint.replace(/:/g, '')}`);
   return 0;

@@ -21,10 +21,15 @@ export async function loadOrCreateCertificate(certFile: string, keyFile: string,
   const key = path.join(stateDir, 'https-key.pem');
   if (existsSync(cert) && existsSync(key)) return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), generated: false };
   const pair = await generateSelfSigned(os.hostname());
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  writeFileSync(key, pair.key, { mode: 0o600 });
-  writeFileSync(cert, pair.cert, { mode: 0o644 });
+  writePemPair(cert, key, pair);
   return { ...pair, generated: true };
+}
+
+/** The key private to winrmd's user, its folder too; the certificate readable. */
+export function writePemPair(certFile: string, keyFile: string, pair: { cert: string; key: string }): void {
+  mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+  writeFileSync(keyFile, pair.key, { mode: 0o600 });
+  writeFileSync(certFile, pair.cert, { mode: 0o644 });
 }
 
 /** A self-signed server certificate for `host`, with localhost names so local clients verify it. */

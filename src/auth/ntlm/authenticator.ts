@@ -32,7 +32,12 @@ export class NtlmAuthenticator implements Authenticator {
   private readonly connections = new WeakMap<object, ConnectionState>();
   private readonly seen = new Map<string, number>();
 
-  constructor(private readonly opts: NtlmOptions) {}
+  /** Also how long an NTProofStr is remembered: a replay after it fails against a new challenge anyway. */
+  private readonly handshakeTimeoutMs: number;
+
+  constructor(private readonly opts: NtlmOptions) {
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 120_000;
+  }
 
   challenges(): string[] {
     return [...this.schemes];
@@ -72,23 +77,21 @@ export class NtlmAuthenticator implements Authenticator {
     const { user: claimed, ntResponse } = parseAuthenticate(token);
     if (state?.phase !== 'challenged') return this.fail('AUTHENTICATE without a CHALLENGE on this connection', { user: claimed });
     const now = Date.now();
-    if (now - state.pending.issuedAt > (this.opts.handshakeTimeoutMs ?? 120_000)) return this.fail('the NTLM challenge expired', { user: claimed });
+    if (now - state.pending.issuedAt > this.handshakeTimeoutMs) return this.fail('the NTLM challenge expired', { user: claimed });
     const proof = ntResponse.subarray(0, 16).toString('hex'); // NTProofStr: unique per challenge
     this.forgetOldProofs(now);
     if (this.seen.has(proof)) return this.fail('replayed AUTHENTICATE', { user: claimed });
 
+    // One lookup: accept() refuses a user that does not exist, so `user` is set past it.
+    const user = this.opts.users.get(localUserName(claimed));
     const accepted = accept({
       pending: state.pending,
       authenticate: token,
-      ntHashOf: (user) => {
-        const hex = this.opts.users.get(localUserName(user))?.ntHash;
-        return hex ? Buffer.from(hex, 'hex') : undefined;
-      },
+      ntHashOf: () => (user?.ntHash ? Buffer.from(user.ntHash, 'hex') : undefined),
       channelBindings: connectionBindings(req.connection),
       level: this.opts.channelBinding,
     });
     this.seen.set(proof, now);
-    const user = this.opts.users.get(localUserName(accepted.user));
     if (!user) return this.fail('unknown user', { user: claimed, counts: true });
 
     let security: MessageSecurity | undefined;
@@ -109,9 +112,8 @@ export class NtlmAuthenticator implements Authenticator {
   }
 
   private forgetOldProofs(now: number): void {
-    const lifetime = this.opts.handshakeTimeoutMs ?? 120_000;
     for (const [proof, at] of this.seen) {
-      if (now - at <= lifetime && this.seen.size <= REPLAY_MEMORY) break;
+      if (now - at <= this.handshakeTimeoutMs && this.seen.size <= REPLAY_MEMORY) break;
       this.seen.delete(proof);
     }
   }
