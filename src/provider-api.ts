@@ -63,8 +63,10 @@ export interface Caller {
   user: string;
   /** The Linux account processes started for this caller run as. */
   runAs: string;
-  /** Whether runAs may resolve to uid 0 (config: users.<name>.allowRoot). */
+  /** Whether runAs may resolve to uid 0 (config: security.rootRunAsUsers). */
   allowRoot: boolean;
+  /** Whether this caller may change hardware state, e.g. BMC power (config: security.hardwareControlUsers). */
+  hardwareControl: boolean;
   clientAddress: string;
 }
 

@@ -64,21 +64,21 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
 
   const { auth, allowUnencrypted } = config.service;
-  const { rootRunAsUsers } = config.security;
+  const grants = config.security;
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
   const authenticators: Authenticator[] = [];
   // Offered on a 401 in this order: Negotiate first, as Windows does.
   if (auth.negotiate) {
     const host = os.hostname();
     authenticators.push(new NtlmAuthenticator({
-      users, allowUnencrypted, rootRunAsUsers,
+      users, allowUnencrypted, grants,
       channelBinding: auth.cbtHardeningLevel,
       netbiosName: host.split('.')[0].toUpperCase().slice(0, 15),
       dnsName: host,
     }));
   }
-  if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted, rootRunAsUsers }));
-  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, rootRunAsUsers, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
+  if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted, grants }));
+  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, grants, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
   const securityProfiles = [
     ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
     ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),

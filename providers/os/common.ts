@@ -1,131 +1,23 @@
-// Shared pieces of the OS provider: class declaration helpers, instance building, selector
-// matching, a small cache and a bounded execFile. Nothing here knows a particular class.
+// Shared pieces of the OS provider: its namespace, a small cache and a bounded execFile; the
+// class machinery comes from common/cim.ts. Nothing here knows a particular class.
 
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import {
-  ProviderError,
-  type CimClass,
-  type CimValue,
-  type Instance,
-  type MethodDecl,
-  type PropertyDecl,
-  type ProviderRequest,
-  type InvokeRequest,
-  type Selectors,
-} from '../../src/provider-api.js';
+import { ProviderError, type CimClass } from '../../src/provider-api.js';
+import { defineClass as defineCimClass } from '../common/cim.js';
 
 export const NAMESPACE = 'root/cimv2';
 
-// Property type shorthands, so a class declaration reads like its MOF.
-export const STRING: PropertyDecl = { type: 'string' };
-export const STRINGS: PropertyDecl = { type: 'string', array: true };
-export const BOOL: PropertyDecl = { type: 'boolean' };
-export const DATETIME: PropertyDecl = { type: 'datetime' };
-export const UINT8: PropertyDecl = { type: 'uint8' };
-export const UINT16: PropertyDecl = { type: 'uint16' };
-export const UINT16S: PropertyDecl = { type: 'uint16', array: true };
-export const UINT32: PropertyDecl = { type: 'uint32' };
-export const UINT64: PropertyDecl = { type: 'uint64' };
-export const SINT16: PropertyDecl = { type: 'sint16' };
+export {
+  abstractClass, makeInstance, resolveSelectors, selectOne, throwIfAborted,
+  BOOL, DATETIME, SINT16, STRING, STRINGS, UINT8, UINT16, UINT16S, UINT32, UINT64,
+  type ClassImpl, type Values,
+} from '../common/cim.js';
 
-export type Values = Record<string, CimValue>;
-
-/**
- * Declares a class. Properties are inherited from the parent (a CIM subclass carries every
- * superclass property, DSP0004) and put in case-insensitive alphabetical order,
- * the order in which WMI (and so `winrm enumerate wmicimv2/...`) lists them.
- */
-export function defineClass(spec: {
-  name: string;
-  parent?: CimClass;
-  keys: string[];
-  properties: Record<string, PropertyDecl>;
-  methods?: Record<string, MethodDecl>;
-}): CimClass {
-  const merged = { ...spec.parent?.properties, ...spec.properties };
-  const names = Object.keys(merged).sort((a, b) => {
-    const x = a.toLowerCase();
-    const y = b.toLowerCase();
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-  const cls: CimClass = {
-    name: spec.name,
-    namespace: NAMESPACE,
-    keys: spec.keys,
-    properties: Object.fromEntries(names.map((n) => [n, merged[n]!])),
-  };
-  if (spec.parent) cls.superclass = spec.parent.name;
-  if (spec.methods) cls.methods = spec.methods;
-  return cls;
-}
-
-/**
- * Builds an instance carrying exactly the declared properties, in declared order, null where
- * the host does not know the value (the contract: every declared property is present).
- * A value for an undeclared property is a bug in this provider, so it throws.
- */
-export function makeInstance(cls: CimClass, values: Values): Instance {
-  for (const name of Object.keys(values)) {
-    if (!(name in cls.properties)) throw new Error(`${cls.name}: undeclared property ${name}`);
-  }
-  const properties: Values = {};
-  for (const name of Object.keys(cls.properties)) properties[name] = values[name] ?? null;
-  return { className: cls.name, properties };
-}
-
-/** One class as this provider implements it. Abstract CIM_ classes have no list(). */
-export interface ClassImpl {
-  cls: CimClass;
-  /** Property values of the instances of exactly this class (the core walks subclasses). */
-  list?(req: ProviderRequest): Promise<Values[]>;
-  /** A direct lookup by key, where one is cheaper than listing everything. */
-  get?(req: ProviderRequest): Promise<Values>;
-  invoke?(req: InvokeRequest): Promise<Values>;
-}
-
-/** A class with no instances of its own: a CIM_ superclass kept so the hierarchy resolves. */
-export function abstractClass(cls: CimClass): ClassImpl {
-  return { cls };
-}
-
-/**
- * Resolves selector names to the declared key names (selector names match case-insensitively,
- * as WinRM does). A selector that is not a key of the class is refused: DSP0226 answers such a
- * selector with wsman:InvalidSelectors, which the core maps from INVALID_PARAMETER.
- */
-export function resolveSelectors(cls: CimClass, selectors: Selectors): Selectors {
-  const out: Selectors = {};
-  for (const [name, value] of Object.entries(selectors)) {
-    const key = cls.keys.find((k) => k.toLowerCase() === name.toLowerCase());
-    if (!key) throw new ProviderError('INVALID_PARAMETER', `${name} is not a key of ${cls.name}`);
-    out[key] = value;
-  }
-  return out;
-}
-
-/** Renders a key value as selector text, to compare with a selector exactly. */
-function selectorText(v: CimValue): string | undefined {
-  if (v === null || Array.isArray(v)) return undefined;
-  if (v instanceof Date) return v.toISOString();
-  return String(v);
-}
-
-/**
- * Picks the one instance the selectors name. No selectors on a class with a single instance
- * returns it (WinRM serves Win32_OperatingSystem that way); otherwise selectors that match
- * several instances do not identify one and are refused.
- */
-export function selectOne(cls: CimClass, all: Values[], selectors: Selectors): Values {
-  const sel = Object.entries(resolveSelectors(cls, selectors));
-  const hits = all.filter((v) => sel.every(([k, want]) => selectorText(v[k] ?? null) === want));
-  if (hits.length === 1) return hits[0]!;
-  if (hits.length === 0) {
-    throw new ProviderError('NOT_FOUND', `no ${cls.name} instance matches ${JSON.stringify(selectors)}`);
-  }
-  throw new ProviderError('INVALID_PARAMETER', `the selectors do not identify one ${cls.name} instance`);
-}
+/** Declares a root/cimv2 class (see common/cim.ts defineClass). */
+export const defineClass = (spec: Omit<Parameters<typeof defineCimClass>[0], 'namespace'>): CimClass =>
+  defineCimClass({ namespace: NAMESPACE, ...spec });
 
 /**
  * Wraps an expensive call in a short cache (single flight: concurrent callers share one call).
@@ -147,9 +39,6 @@ export function cached<T>(ttlMs: number, fn: () => Promise<T>): () => Promise<T>
   };
 }
 
-export function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new ProviderError('TIMED_OUT', 'the operation was cancelled');
-}
 
 const execFileP = promisify(execFile);
 

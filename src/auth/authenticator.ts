@@ -72,11 +72,19 @@ export function localUserName(name: string): string {
   return at > 0 ? afterSlash.slice(0, at) : afterSlash;
 }
 
-export function callerOf(user: UserRecord, rootRunAsUsers: string[], clientAddress: string): Caller {
+/** Which users hold which privileges (config `security`), read into every Caller. */
+export interface Grants {
+  rootRunAsUsers: string[];
+  hardwareControlUsers: string[];
+}
+
+export function callerOf(user: UserRecord, grants: Grants, clientAddress: string): Caller {
+  const holds = (list: string[]) => list.some((u) => u.toLowerCase() === user.name.toLowerCase());
   return {
     user: user.name,
     runAs: user.runAs,
-    allowRoot: rootRunAsUsers.some((u) => u.toLowerCase() === user.name.toLowerCase()),
+    allowRoot: holds(grants.rootRunAsUsers),
+    hardwareControl: holds(grants.hardwareControlUsers),
     clientAddress,
   };
 }

@@ -2,13 +2,13 @@
 // configuration allows unencrypted traffic, as WinRM's AllowUnencrypted does.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { UserStore } from '../store/users.js';
-import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
+import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator, type Grants } from './authenticator.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface BasicOptions {
   users: UserStore;
   allowUnencrypted: boolean;
-  rootRunAsUsers: string[];
+  grants: Grants;
   /** How long a verified credential is remembered, so scrypt runs once per client and not per request. */
   cacheMs?: number;
 }
@@ -52,6 +52,6 @@ export class BasicAuthenticator implements Authenticator {
       if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
       this.verified.set(digest, Date.now() + (this.opts.cacheMs ?? 300_000));
     }
-    return { ok: true, caller: callerOf(user, this.opts.rootRunAsUsers, req.clientAddress), password: cached ? 'cached' : 'verified' };
+    return { ok: true, caller: callerOf(user, this.opts.grants, req.clientAddress), password: cached ? 'cached' : 'verified' };
   }
 }

@@ -43,6 +43,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.certFile = here(https.certFile);
     https.keyFile = here(https.keyFile);
     https.clientCaFiles = https.clientCaFiles.map(here);
+    for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;
 }

@@ -9,6 +9,30 @@ const listenerFields = (port: number) => ({
   port: z.number().int().min(0).max(65535).default(port),
 });
 
+/** One BMC. Its name is the SystemName selector that tells its instances from another's. */
+const bmcSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only'),
+  /** lanplus: native RMCP+ (IPMI 2.0). ipmitool: spawns ipmitool; with no host, the local BMC in-band (/dev/ipmi0). */
+  transport: z.enum(['lanplus', 'ipmitool']).default('lanplus'),
+  host: z.string().default(''),
+  port: z.number().int().min(1).max(65535).default(623),
+  user: z.string().default(''),
+  /** The password itself, or where to read it: a file (relative to this config) or an environment variable. */
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+  passwordEnv: z.string().optional(),
+  privilege: z.enum(['user', 'operator', 'administrator']).default('administrator'),
+  /** 3: HMAC-SHA1, SHA1-96, AES-CBC-128. 17: HMAC-SHA256, SHA256-128, AES-CBC-128. */
+  cipherSuite: z.union([z.literal(3), z.literal(17)]).default(3),
+  /** One attempt's wait for an answer; a request gives up after retries more. */
+  timeoutMs: z.number().int().min(50).default(1000),
+  retries: z.number().int().min(0).max(10).default(3),
+})
+  .refine((b) => b.host || b.transport === 'ipmitool', 'a lanplus BMC needs a host (only ipmitool reaches the local BMC in-band)')
+  .refine((b) => [b.password, b.passwordFile, b.passwordEnv].filter((x) => x !== undefined).length <= 1, 'give one of password, passwordFile, passwordEnv');
+
+export type BmcConfig = z.infer<typeof bmcSchema>;
+
 export const configSchema = z.object({
   /** Where the SQLite state file and a generated certificate live. */
   stateDir: z.string().default('./state'),
@@ -53,6 +77,8 @@ export const configSchema = z.object({
   security: z.object({
     /** Users whose runAs account may be root. Empty: no caller ever starts a root process. */
     rootRunAsUsers: z.array(z.string()).default([]),
+    /** Users who may change hardware state: BMC power control and clearing its event log. */
+    hardwareControlUsers: z.array(z.string()).default([]),
     /** Brute-force back-off: failed credentials per user and per source address. */
     lockout: z.object({
       userThreshold: z.number().int().positive().default(5),
@@ -101,6 +127,12 @@ export const configSchema = z.object({
     terminateGraceMs: z.number().int().nonnegative().default(2000),
     /** Command lines may carry secrets: they are logged only when this is true. */
     logCommandLines: z.boolean().default(false),
+  }).prefault({}),
+  /** The IPMI provider: the BMCs winrmd reads sensors and the event log from (root/hardware). */
+  ipmi: z.object({
+    /** How often sensor readings are refreshed; enumerations are answered from the last refresh. */
+    pollIntervalMs: z.number().int().min(100).default(10_000),
+    bmcs: z.array(bmcSchema).default([]),
   }).prefault({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -11,7 +11,7 @@ export const log = { info: noop, warn: noop, error: noop, debug: noop };
 
 export function makeReq(className: string, over: Partial<ProviderRequest> = {}): ProviderRequest {
   return {
-    caller: { user: 'alice', runAs: 'nobody', allowRoot: false, clientAddress: '127.0.0.1' },
+    caller: { user: 'alice', runAs: 'nobody', allowRoot: false, hardwareControl: false, clientAddress: '127.0.0.1' },
     resourceUri: `http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/${className}`,
     className,
     namespace: 'root/cimv2',

@@ -17,6 +17,7 @@ const caller = (over: Partial<Caller> = {}): Caller => ({
   user: 'alice',
   runAs,
   allowRoot: false,
+  hardwareControl: false,
   clientAddress: '127.0.0.1',
   ...over,
 });
