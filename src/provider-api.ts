@@ -174,6 +174,8 @@ export type ProviderErrorCode =
   | 'METHOD_NOT_AVAILABLE'
   | 'QUOTA_EXCEEDED'
   | 'TIMED_OUT'
+  /** The device behind the resource (a BMC) refused the service or broke its protocol. */
+  | 'UNAVAILABLE'
   | 'INVALID_SELECTORS';
 
 export class ProviderError extends Error {

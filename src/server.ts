@@ -7,12 +7,14 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createOsProvider } from '../providers/os/index.js';
 import { createShellProvider } from '../providers/shell/index.js';
+import { createIpmiProvider } from '../providers/ipmi/index.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import { CertificateAuthenticator } from './auth/certificate.js';
 import { NtlmAuthenticator } from './auth/ntlm/authenticator.js';
 import { FailureThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
+import { bmcPassword } from './config/load.js';
 import { createApp } from './http/app.js';
 import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
@@ -59,7 +61,11 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const db = opts.users ? undefined : openDb(stateFile(config));
   const users = opts.users ?? new SqliteUserStore(db!);
 
-  const builtIn = [createOsProvider(), ...(config.shell.enabled ? [createShellProvider(config.shell)] : [])];
+  const builtIn = [
+    createOsProvider(),
+    ...(config.shell.enabled ? [createShellProvider(config.shell)] : []),
+    createIpmiProvider({ pollIntervalMs: config.ipmi.pollIntervalMs, bmcs: config.ipmi.bmcs.map((b) => ({ ...b, password: bmcPassword(b) })) }),
+  ];
   const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
 

@@ -3,11 +3,15 @@
 #   python3-winrm                      pywinrm 0.3.0, the real client the interop suite drives (Debian's /usr/bin/python3)
 #   golang-go                          the Go toolchain that builds the Go interop harness (GOPATH mode, no network)
 #   golang-github-masterzen-winrm-dev  masterzen/winrm, the real Go client, as source under /usr/share/gocode
+#   ipmitool                           the IPMI tests' second transport, and what they cross-check winrmd against
+#   openipmi                           ipmi_sim and sdrcomp: the loopback BMC of test/fixtures/ipmi-sim
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
 command -v go >/dev/null 2>&1 || need="$need golang-go"
 [ -d /usr/share/gocode/src/github.com/masterzen/winrm ] || need="$need golang-github-masterzen-winrm-dev"
+command -v ipmitool >/dev/null 2>&1 || need="$need ipmitool"
+command -v ipmi_sim >/dev/null 2>&1 && command -v sdrcomp >/dev/null 2>&1 || need="$need openipmi"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2

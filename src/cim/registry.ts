@@ -27,6 +27,12 @@ export class ClassRegistry {
     return this.byKey.get(classKey(namespace, name));
   }
 
+  /** Every namespace that declares a class of this name. */
+  namespacesOf(name: string): string[] {
+    const suffix = `:${name.toLowerCase()}`;
+    return [...this.byKey.entries()].filter(([k]) => k.endsWith(suffix)).map(([, e]) => e.cls.namespace);
+  }
+
   /** The class itself and every class deriving from it, ancestors before descendants. */
   family(namespace: string, name: string): ClassEntry[] {
     const key = classKey(namespace, name);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, type BmcConfig, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'WINRMD_';
 
@@ -46,6 +46,23 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;
+}
+
+/** A BMC's password from wherever its entry says: inline, a file (first line) or an environment variable. */
+export function bmcPassword(bmc: BmcConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (bmc.passwordFile) {
+    try {
+      return readFileSync(bmc.passwordFile, 'utf8').split(/\r?\n/)[0];
+    } catch (err) {
+      throw new ConfigError(`BMC ${bmc.name}: cannot read passwordFile ${bmc.passwordFile}: ${(err as Error).message}`);
+    }
+  }
+  if (bmc.passwordEnv) {
+    const value = env[bmc.passwordEnv];
+    if (value === undefined) throw new ConfigError(`BMC ${bmc.name}: the environment variable ${bmc.passwordEnv} is not set`);
+    return value;
+  }
+  return bmc.password ?? '';
 }
 
 /** The environment variable for a config path, e.g. ['limits','maxEnvelopeSizeKb']. */

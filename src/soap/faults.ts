@@ -98,6 +98,11 @@ const CATALOGUE = {
     wsmanCode: 2150858793, http: 500, // ERROR_WSMAN_OPERATION_TIMEDOUT: both clients retry a Receive on it
     reason: 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.',
   },
+  EndpointUnavailable: {
+    code: 'Receiver', subcode: [NS.wsa, 'EndpointUnavailable'], action: ACTION.wsaFault,
+    wsmanCode: 21, http: 500, // ERROR_NOT_READY: the device a provider manages cannot be used now
+    reason: 'The device the resource represents cannot be reached or refused the service.',
+  },
   InternalError: {
     code: 'Receiver', subcode: [NS.wsman, 'InternalError'], action: ACTION.wsmanFault,
     wsmanCode: 1359, http: 500, // ERROR_INTERNAL_ERROR (Win32): Windows reports the failing component's own code here

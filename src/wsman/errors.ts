@@ -16,6 +16,7 @@ const PROVIDER_FAULTS: Record<ProviderErrorCode, FaultId> = {
   METHOD_NOT_AVAILABLE: 'ActionNotSupported',
   QUOTA_EXCEEDED: 'QuotaLimit',
   TIMED_OUT: 'TimedOut',
+  UNAVAILABLE: 'EndpointUnavailable',
   INVALID_SELECTORS: 'InvalidSelectors',
 };
 

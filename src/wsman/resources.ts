@@ -51,7 +51,7 @@ export class Resources {
       }
     } else if (lower.startsWith(`${RESOURCE.dmtfCim}/`.toLowerCase())) {
       className = resourceUri.slice(RESOURCE.dmtfCim.length + 1);
-      namespace = namespaceFromSelector ?? DEFAULT_CIM_NAMESPACE;
+      namespace = namespaceFromSelector ?? this.defaultNamespaceOf(className);
     } else {
       throw new WsmanFault('DestinationUnreachable', `No provider serves the resource URI ${resourceUri}.`);
     }
@@ -59,6 +59,17 @@ export class Resources {
     const entry = this.classes.find(namespace, className);
     if (!entry) throw new WsmanFault('DestinationUnreachable', `The class ${className} does not exist in namespace ${namespace}.`);
     return { kind: 'class', entry, namespace, selectors };
+  }
+
+  /**
+   * A DMTF URI without __cimnamespace means root/cimv2 (MS-WSMV 2.2.4.x); a class that only
+   * one other namespace declares is found there, so CIM_NumericSensor reaches root/hardware as
+   * Windows' own DMTF URIs do.
+   */
+  private defaultNamespaceOf(className: string): string {
+    if (this.classes.find(DEFAULT_CIM_NAMESPACE, className)) return DEFAULT_CIM_NAMESPACE;
+    const found = this.classes.namespacesOf(className);
+    return found.length === 1 ? found[0] : DEFAULT_CIM_NAMESPACE;
   }
 
   classInNamespace(namespace: string, className: string): ClassEntry {

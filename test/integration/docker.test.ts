@@ -44,6 +44,7 @@ describe('docker/', () => {
       for (const p of src.split(' ')) expect(existsSync(path.join(root, p)), p).toBe(true);
     }
     expect(dockerfile).toMatch(/procps/); // ps, for Win32_Process
+    expect(dockerfile).toMatch(/install[^\n]*ipmitool/); // the IPMI provider's ipmitool transport
     expect(dockerfile).toMatch(/WINRMD_SERVICE__ALLOW_UNENCRYPTED=false/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["tini", "--", "winrmd-entrypoint"\]/);
   });

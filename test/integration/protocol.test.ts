@@ -93,6 +93,9 @@ describe('protocol rows', () => {
     { name: 'Get with winrm.cmd style ?Handle= selectors in the resource URI', request: () => envelope({ action: ACTIONS.get, resourceUri: `${PROC}?Handle=${process.pid}` }), status: 200, checks: [['//proc:ProcessId', String(process.pid)]] },
     { name: 'Get through the DMTF URI with __cimnamespace returns the concrete class', request: () => envelope({ action: ACTIONS.get, resourceUri: `${URI.dmtf}/CIM_OperatingSystem`, selectors: { __cimnamespace: 'root/cimv2' } }), status: 200, checks: [['//os:Win32_OperatingSystem/os:OSType', '36']] },
     { name: 'Get of a missing instance', request: () => envelope({ action: ACTIONS.get, resourceUri: PROC, selectors: { Handle: '999999999' } }), status: 500, fault: 'DestinationUnreachable' },
+    { name: 'Get of an instance whose device is gone', request: () => envelope({ action: ACTIONS.get, resourceUri: WIDGET, selectors: { Id: 'unplugged' } }), status: 500, fault: 'EndpointUnavailable', checks: [
+      ['string(//s:Reason/s:Text)', 'widget unplugged: its device does not answer'],
+    ] },
     { name: 'Get of an unknown class', request: () => envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_NoSuchClass` }), status: 500, fault: 'DestinationUnreachable' },
     { name: 'Get of a resource URI nobody serves', request: () => envelope({ action: ACTIONS.get, resourceUri: 'http://example.com/nothing' }), status: 500, fault: 'DestinationUnreachable' },
     { name: 'Get with a selector that is not a key', request: () => envelope({ action: ACTIONS.get, resourceUri: PROC, selectors: { Name: 'node' } }), status: 500, fault: 'InvalidSelectors' },
