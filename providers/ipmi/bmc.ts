@@ -127,7 +127,8 @@ export class Bmc {
     return cc;
   }
 
-  private refresh(): Promise<BmcSnapshot> {
+  /** Polls now (or joins the poll under way): the snapshot it produces. */
+  refresh(): Promise<BmcSnapshot> {
     if (this.closed) return Promise.reject(new IpmiError('closed', 'the provider is unloading'));
     this.inflight ??= this.poll().then(
       (s) => {

@@ -186,7 +186,8 @@ const OEM_FORMAT = '*uint8[2] IPMI_RecordID*uint8 IPMI_RecordType*uint8[13] IPMI
 /** CIM_RecordForLog.PerceivedSeverity of a threshold event: 3 Degraded/Warning, 6 Critical, 7 Fatal; else 2 Information. */
 function severity(rec: SelRecord): number {
   if (rec.kind !== 'event' || rec.eventType !== 0x01) return 2;
-  return [3, 3, 6, 6, 7, 7][Math.floor((rec.offset % 12) / 2)];
+  // Offsets (§42.2 table 42-2) go LNC, LC, LNR, UNC, UC, UNR, two each (going low, going high).
+  return [3, 6, 7, 3, 6, 7][Math.floor(rec.offset / 2)] ?? 2;
 }
 
 export function logRecord(bmc: BmcIdentity, rec: SelRecord, sensors: SensorState[]): Values {

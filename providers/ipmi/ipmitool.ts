@@ -12,8 +12,6 @@ export interface IpmitoolOptions {
   port?: number;
   user?: string;
   password?: string;
-  /** The BMC key (Kg) as hex, when the BMC has one. */
-  kg?: string;
   privilege?: 'callback' | 'user' | 'operator' | 'administrator';
   cipherSuite?: number;
   timeoutMs?: number;
@@ -44,10 +42,6 @@ export class IpmitoolTransport implements IpmiTransport {
       if (opts.user !== undefined) this.args.push('-U', opts.user);
       this.args.push('-E');
       this.env.IPMI_PASSWORD = opts.password ?? '';
-      if (opts.kg) {
-        this.args.push('-K');
-        this.env.IPMI_KGKEY = opts.kg;
-      }
     } else {
       this.args.push('-I', 'open');
     }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, envName, loadConfig } from '../../../src/config/load.js';
+import { bmcPassword, ConfigError, envName, loadConfig } from '../../../src/config/load.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-config-'));
 const file = (text: string) => {
@@ -45,6 +45,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig(file('limits: {maxEnvelopeSizeKb: 1}'), {})).toThrow(ConfigError);
     expect(() => loadConfig(file('a: [unclosed'), {})).toThrow(/not valid YAML/);
     expect(() => loadConfig(path.join(dir, 'missing.yaml'), {})).toThrow(/cannot read/);
+  });
+  it('BMCs: defaults, a password from a file beside the config or from the environment, and no default identity', () => {
+    writeFileSync(path.join(dir, 'bmc.secret'), 's3cret\nignored\n');
+    const c = loadConfig(file('ipmi:\n  bmcs:\n    - {name: a, host: 10.0.0.1, user: u, passwordFile: bmc.secret}\n    - {name: b, host: 10.0.0.2, user: u, passwordEnv: BMC_B}\n    - {name: local, transport: ipmitool}\n'), {});
+    expect(c.ipmi.pollIntervalMs).toBe(10_000);
+    expect(c.security.hardwareControlUsers).toEqual([]);
+    const [a, b, local] = c.ipmi.bmcs;
+    expect(a).toMatchObject({ transport: 'lanplus', port: 623, privilege: 'administrator', cipherSuite: 3, timeoutMs: 1000, retries: 3, passwordFile: path.join(dir, 'bmc.secret') });
+    expect(bmcPassword(a)).toBe('s3cret');
+    expect(bmcPassword(b, { BMC_B: 'from-env' })).toBe('from-env');
+    expect(() => bmcPassword(b, {})).toThrow(/BMC b: the environment variable BMC_B is not set/);
+    expect(bmcPassword(local)).toBe('');
+    expect(() => bmcPassword({ ...a, passwordFile: path.join(dir, 'nope') })).toThrow(/BMC a: cannot read passwordFile/);
+  });
+  it('refuses a lanplus BMC without a host, two password sources, a bad name or cipher suite', () => {
+    expect(() => loadConfig(file('ipmi: {bmcs: [{name: a}]}'), {})).toThrow(/needs a host/);
+    expect(() => loadConfig(file('ipmi: {bmcs: [{name: a, host: h, password: x, passwordEnv: Y}]}'), {})).toThrow(/one of password/);
+    expect(() => loadConfig(file('ipmi: {bmcs: [{name: "a b", host: h}]}'), {})).toThrow(/ipmi\.bmcs\.0\.name/);
+    expect(() => loadConfig(file('ipmi: {bmcs: [{name: a, host: h, cipherSuite: 1}]}'), {})).toThrow(/cipherSuite/);
   });
   it('the bundled config/winrmd.yaml is valid', () => {
     const c = loadConfig(new URL('../../../config/winrmd.yaml', import.meta.url).pathname, {});
