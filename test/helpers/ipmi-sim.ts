@@ -22,6 +22,8 @@ export interface IpmiSim {
   console(command: string): Promise<void>;
   /** The chassis power state the simulator's control hook keeps: true when on. */
   powerOn(): boolean;
+  /** Kills the simulator and starts a fresh one on the same ports: every session is gone. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,8 +36,18 @@ export async function startIpmiSim(): Promise<IpmiSim> {
   nextPort += 2;
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-ipmisim-'));
   const dir = fixtureDir();
-  const { stdout } = await execFileP('sh', [path.join(dir, 'start.sh'), path.join(stateDir, 's'), String(port), String(consolePort)]);
-  const pid = Number(stdout.trim().split('\n').pop());
+  const start = async () => {
+    const { stdout } = await execFileP('sh', [path.join(dir, 'start.sh'), path.join(stateDir, 's'), String(port), String(consolePort)]);
+    return Number(stdout.trim().split('\n').pop());
+  };
+  const kill = () => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  let pid = await start();
   const ipmitool = async (...args: string[]) =>
     (await execFileP('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'password', '-C', '3', ...args])).stdout;
   return {
@@ -45,12 +57,13 @@ export async function startIpmiSim(): Promise<IpmiSim> {
     ipmitool,
     console: (command) => sendConsole(consolePort, command),
     powerOn: () => readFileSync(path.join(stateDir, 's', 'power.state'), 'utf8').trim() === '1',
+    async restart() {
+      kill();
+      await new Promise((r) => setTimeout(r, 100)); // the UDP port is free once the process is gone
+      pid = await start();
+    },
     async stop() {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      kill();
       rmSync(stateDir, { recursive: true, force: true });
     },
   };

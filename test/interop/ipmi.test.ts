@@ -1,17 +1,25 @@
 // The IPMI provider against a real BMC: OpenIPMI's ipmi_sim on 127.0.0.1, reached through both
 // transports (native RMCP+ and ipmitool), every class compared value by value with what ipmitool
 // itself prints for the same simulator in the same test.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIpmiProvider, type BmcOptions } from '../../providers/ipmi/index.js';
+import { configSchema } from '../../src/config/schema.js';
+import { startServer, type Winrmd } from '../../src/server.js';
+import { runJsonClient } from '../helpers/json-client.js';
 import { ACTIONS, enumerateBody, envelope, pullBody } from '../helpers/envelope.js';
 import { startIpmiSim, type IpmiSim } from '../helpers/ipmi-sim.js';
 import { everyNth, startUdpRelay } from '../helpers/udp-relay.js';
-import { BOB, basic, NO_LOCKOUT, testServer } from '../helpers/server.js';
+import { ALICE, BOB, basic, NO_LOCKOUT, testServer, testUsers } from '../helpers/server.js';
 import { enumerateAll, instancesIn, type WireInstance } from '../helpers/wsman-instances.js';
 import { xp } from '../helpers/xpath.js';
 
 const HW = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/hardware';
 const DMTF = 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2';
+const PYWINRM_CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pywinrm_client.py');
 
 export const bmcOptions = (sim: IpmiSim, over: Partial<BmcOptions> = {}): BmcOptions => ({
   name: 'bmc1', transport: 'lanplus', host: '127.0.0.1', port: sim.port, user: 'admin', password: 'password',
@@ -267,6 +275,20 @@ describe('the IPMI provider when a BMC fails', () => {
     }
   });
 
+  it('a BMC that restarts (every session gone) is served again over a new session', async () => {
+    const { t, post } = await serverWith(bmcOptions(sim, { name: 'restarting', timeoutMs: 200, retries: 2 }), 200);
+    try {
+      const cpu = async () => (await enumerateAll(post, `${HW}/NumericSensor`, { wql: "SELECT * FROM NumericSensor WHERE ElementName = 'CPU Temp'" }))[0]?.props.CurrentReading;
+      expect(await cpu()).toBe('45');
+      await sim.restart();
+      await sim.console('sensor_set_value 0x20 0 1 77 0');
+      await until(async () => (await cpu().catch(() => undefined)) === '77');
+      expect(t.logLines.join('\n')).not.toContain('"fault":"InternalError"');
+    } finally {
+      await t.server.close();
+    }
+  });
+
   it('packet loss on the way to the BMC: every answer still right', async () => {
     const relay = await startUdpRelay({ host: '127.0.0.1', port: sim.port }, everyNth(4));
     const { t, post } = await serverWith(bmcOptions(sim, { name: 'lossy', port: relay.port, timeoutMs: 200, retries: 4 }), 100);
@@ -282,5 +304,54 @@ describe('the IPMI provider when a BMC fails', () => {
       await t.server.close();
       await relay.close();
     }
+  });
+});
+
+describe('pywinrm reads and controls a BMC configured in YAML terms', () => {
+  let sim: IpmiSim;
+  let server: Winrmd;
+  let stateDir: string;
+  let job: { endpoint: string; transport: 'plaintext'; username: string; password: string };
+  const pywinrm = (steps: object[]) => runJsonClient<Record<string, unknown>>('/usr/bin/python3', [PYWINRM_CLIENT], { ...job, steps }, {
+    timeoutMs: 30_000, env: { PYTHONDONTWRITEBYTECODE: '1' }, dropEnv: ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'],
+  });
+
+  beforeAll(async () => {
+    sim = await startIpmiSim();
+    stateDir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-ipmi-'));
+    process.env.WINRMD_TEST_BMC_PASSWORD = 'password';
+    // The built-in provider from configuration, as `winrmd serve` builds it (password from the environment).
+    const config = configSchema.parse({
+      stateDir,
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+      service: { allowUnencrypted: true },
+      security: { hardwareControlUsers: [ALICE.user] },
+      ipmi: { pollIntervalMs: 500, bmcs: [{ name: 'node1', host: '127.0.0.1', port: sim.port, user: 'admin', passwordEnv: 'WINRMD_TEST_BMC_PASSWORD' }] },
+      logging: { level: 'silent' },
+    });
+    server = await startServer({ config, users: await testUsers() });
+    job = { endpoint: `http://127.0.0.1:${server.httpPort}/wsman`, transport: 'plaintext', username: ALICE.user, password: ALICE.password };
+  }, 30_000);
+  afterAll(async () => {
+    await server?.close();
+    await sim?.stop();
+    delete process.env.WINRMD_TEST_BMC_PASSWORD;
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('Enumerate with WQL, over the DMTF URI, parsed by pywinrm; RequestStateChange power-cycles the chassis', async () => {
+    const [sensors, dmtf, cycle] = await pywinrm([
+      { kind: 'enumerate_all', resource_uri: `${HW}/NumericSensor`, wql: "SELECT ElementName,CurrentReading,UnitModifier FROM NumericSensor WHERE BaseUnits = 5" },
+      { kind: 'enumerate_all', resource_uri: `${DMTF}/CIM_ComputerSystem`, selectors: { __cimnamespace: 'root/hardware' } },
+      { kind: 'invoke', resource_uri: `${HW}/ComputerSystem`, method: 'RequestStateChange', selectors: { Name: 'node1' }, params: { RequestedState: '10' } },
+    ]);
+    expect(sensors.ok, String(sensors.error)).toBe(true);
+    const items = sensors.items as { properties: Record<string, string> }[];
+    expect(items.map((i) => i.properties.ElementName).sort()).toEqual(['-12V', '12V', '3.3V']);
+    expect(items.find((i) => i.properties.ElementName === '12V')!.properties).toMatchObject({ CurrentReading: '1206', UnitModifier: '-2' });
+    expect(dmtf.ok, String(dmtf.error)).toBe(true);
+    expect((dmtf.items as { properties: Record<string, string> }[])[0].properties).toMatchObject({ Name: 'node1', EnabledState: '2' });
+    expect(cycle.ok, String(cycle.error)).toBe(true);
+    expect(cycle.output).toMatchObject({ ReturnValue: '0' });
   });
 });

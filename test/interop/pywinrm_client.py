@@ -347,7 +347,7 @@ class Client(object):
         if step.get('wql') is not None:
             enum['w:Filter'] = {'@Dialect': step.get('dialect', WQL), '#text': step['wql']}
         uri = step['resource_uri']
-        root, reply = self.exchange(ACTION['enumerate'], uri, {'n:Enumerate': enum}, ACTION['enumerateResponse'])
+        root, reply = self.exchange(ACTION['enumerate'], uri, {'n:Enumerate': enum}, ACTION['enumerateResponse'], step.get('selectors'))
         resp = root.find('s:Body/n:EnumerateResponse', NS)
         if resp is None:
             raise ProtocolCheckError('no n:EnumerateResponse in the reply')
