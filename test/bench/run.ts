@@ -9,6 +9,11 @@
 // through Receive against reading the same command's pipe, and winrmd's RSS with 30 open shells.
 // Then authentication (auth.ts, against a fresh winrmd with HTTPS): Identify over HTTP with Basic,
 // HTTPS with Basic and HTTP with NTLM message encryption, and the cost of one NTLM handshake.
+// Then IPMI (ipmi.ts, against an OpenIPMI ipmi_sim it starts and stops): a full sensor sweep with
+// the SDR cached through winrmd's native RMCP+ transport against spawning `ipmitool sdr elist`, in
+// alternating rounds (and the same sweep through winrmd's ipmitool transport), and complete
+// Enumerates of NumericSensor served from the poll cache by a fresh winrmd polling that BMC every
+// second, at 1 and 16 connections, beside Identify and a same-size in-memory enumeration.
 // Results: a table on stdout and dist/bench-results.md.
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
@@ -16,16 +21,20 @@
 // BENCH_PROFILE (identify; a comma list of kind[:connections[:keep-alive|new-conn]], e.g.
 // identify,enum-cycle:1,identify:1:new-conn — 16 keep-alive connections unless given — and
 // shell-roundtrip, shell-stream for the shell section's; or 0),
-// BENCH_ONLY (a comma list of scenario kinds to run: identify,get-os,enum-cycle,shell; `none` runs
-// no matrix and no shell section, e.g. for a long flatness run; `shell` alone runs the shell
-// section only: no flatness run or profile unless BENCH_ENUMS / BENCH_PROFILE ask for one),
+// BENCH_ONLY (a comma list of scenario kinds and sections to run: identify,get-os,enum-cycle and
+// shell,auth,ipmi; `none` runs no matrix and no section, e.g. for a long flatness run; sections
+// alone, e.g. `shell` or `auth,ipmi`, run those sections only: no flatness run or profile unless
+// BENCH_ENUMS / BENCH_PROFILE ask for one),
 // BENCH_OUT (dist/bench-results.md; the JSON goes beside it), BENCH_GC (1: start winrmd with
 // --expose-gc so flatness and shell memory samples follow a full GC).
 // The shell section: BENCH_SHELL (1; 0 skips it), BENCH_SHELL_TRIPS (0: round trips for
 // BENCH_SECONDS of winrmd time after BENCH_WARMUP; n: exactly n, and n baseline spawns),
 // BENCH_SHELL_MB (200) streamed per run, BENCH_SHELL_ENVELOPES (153600,512000: one streaming run
 // per MaxEnvelopeSize). The authentication section: BENCH_AUTH (1; 0 skips it; BENCH_ONLY=auth
-// runs it alone), BENCH_HANDSHAKES (200) NTLM handshakes timed.
+// runs it alone), BENCH_HANDSHAKES (200) NTLM handshakes timed. The IPMI section: BENCH_IPMI (1; 0
+// skips it; BENCH_ONLY=ipmi runs it alone; it needs ipmi_sim, sdrcomp and ipmitool on PATH),
+// BENCH_IPMI_SWEEPS (50) sweeps timed for winrmd's native transport and for sdr elist each,
+// BENCH_IPMI_TOOL_SWEEPS (10) for winrmd's ipmitool transport (0 skips that row).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -39,6 +48,7 @@ import { summarize, type ProfileSummary } from './profile.js';
 import { BENCH_AUTH, spawnChild, type Child, type MemorySample, type ServerReady } from './protocol.js';
 import { f0, f1, f2, MB, table } from './report.js';
 import { renderAuth, runAuthBench, type AuthResults } from './auth.js';
+import { checkIpmiTools, renderIpmi, runIpmiBench, type IpmiResults } from './ipmi.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,8 +62,10 @@ const num = (name: string, dflt: number) => {
 };
 
 const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
-/** BENCH_ONLY=shell and/or auth: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
-const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => k === 'shell' || k === 'auth');
+/** Sections BENCH_ONLY may name besides the matrix's scenario kinds. */
+const SECTION_NAMES = ['shell', 'auth', 'ipmi'];
+/** BENCH_ONLY=shell, auth and/or ipmi: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
+const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => SECTION_NAMES.includes(k));
 const SECONDS = num('BENCH_SECONDS', 5);
 const WARMUP = num('BENCH_WARMUP', 1);
 const ENUMS = Math.round(num('BENCH_ENUMS', SECTIONS_ONLY ? 0 : 20_000));
@@ -61,11 +73,14 @@ const FLAT_CONNS = Math.max(1, Math.round(num('BENCH_FLAT_CONNS', 16)));
 const ITEMS = 1000;
 const GC = process.env.BENCH_GC !== '0';
 const KINDS: Kind[] = ['identify', 'get-os', 'enum-cycle'];
-const ONLY = ONLY_SPEC.filter((k) => k !== 'none' && k !== 'shell' && k !== 'auth') as Kind[];
+const ONLY = ONLY_SPEC.filter((k) => k !== 'none' && !SECTION_NAMES.includes(k)) as Kind[];
 const NO_MATRIX = ONLY_SPEC.length > 0 && ONLY.length === 0;
 const SHELL = process.env.BENCH_SHELL !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('shell'));
 const AUTH = process.env.BENCH_AUTH !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('auth'));
 const HANDSHAKES = Math.max(1, Math.round(num('BENCH_HANDSHAKES', 200)));
+const IPMI = process.env.BENCH_IPMI !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('ipmi'));
+const IPMI_SWEEPS = Math.max(1, Math.round(num('BENCH_IPMI_SWEEPS', 50)));
+const IPMI_TOOL_SWEEPS = Math.round(num('BENCH_IPMI_TOOL_SWEEPS', 10));
 const SHELL_TRIPS = Math.round(num('BENCH_SHELL_TRIPS', 0));
 const SHELL_BYTES = Math.round(num('BENCH_SHELL_MB', 200) * 1024 * 1024);
 const SHELL_ENVELOPES = (process.env.BENCH_SHELL_ENVELOPES || '153600,512000').split(',').filter(Boolean).map(Number);
@@ -223,6 +238,7 @@ async function main(): Promise<void> {
   const kinds = NO_MATRIX ? [] : ONLY.length ? ONLY : KINDS;
   const loadBefore = os.loadavg();
   console.error(`winrmd bench: ${SECONDS} s per scenario after ${WARMUP} s warm-up; node ${process.version}; ${machine}`);
+  if (IPMI) checkIpmiTools();
 
   const { child: winrmd, port } = await startWinrmd(GC ? ['--expose-gc'] : []);
   const reply = await fetchIdentify(port);
@@ -281,7 +297,15 @@ async function main(): Promise<void> {
       await child.stop();
     }
   }
+  let ipmi: IpmiResults | undefined;
+  if (IPMI) {
+    ipmi = await runIpmiBench({
+      seconds: SECONDS, warmup: WARMUP, sweeps: IPMI_SWEEPS, toolSweeps: IPMI_TOOL_SWEEPS,
+      startWinrmd: (env) => startWinrmd([], env),
+    });
+  }
   const authReport = auth ? renderAuth(auth) : undefined;
+  const ipmiReport = ipmi ? renderIpmi(ipmi, { sweeps: IPMI_SWEEPS, toolSweeps: IPMI_TOOL_SWEEPS, seconds: SECONDS }) : undefined;
   const shellReport = shell ? renderShell(shell, { streamBytes: SHELL_BYTES, seconds: SECONDS, warmup: WARMUP, trips: SHELL_TRIPS }) : undefined;
 
   // --- the results table
@@ -358,6 +382,7 @@ async function main(): Promise<void> {
     ...rows.filter((r) => r.result.errors > 0 || r.result.errorSamples.length).map((r) => `${r.server} ${r.kind} c=${r.connections} ${r.mode}: ${r.result.errorSamples.join('; ')}`),
     ...(shellReport?.errors ?? []),
     ...(authReport?.errors ?? []),
+    ...(ipmiReport?.errors ?? []),
   ];
 
   const profText: string[] = [];
@@ -391,6 +416,7 @@ async function main(): Promise<void> {
     ...(flat ? ['', 'Memory flatness', flatText] : []),
     ...(shellReport ? ['', shellReport.text] : []),
     ...(authReport ? ['', authReport.text] : []),
+    ...(ipmiReport ? ['', ipmiReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -402,7 +428,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
     ...(ratioRows.length ? [
@@ -420,6 +446,7 @@ async function main(): Promise<void> {
     '',
     ...(shellReport ? [shellReport.md, ''] : []),
     ...(authReport ? [authReport.md, ''] : []),
+    ...(ipmiReport ? [ipmiReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
@@ -428,7 +455,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth }, null, 2));
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth, ipmi }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 

@@ -1,6 +1,6 @@
 // The server under test, in its own process: winrmd on 127.0.0.1 with an ephemeral port, plain
 // HTTP with Basic allowed (and HTTPS with a generated certificate when BENCH_HTTPS=1), silent logging, the built-in providers (OS, and the WinRS shell, which
-// config.shell.enabled turns on by default) and the bulk provider. The bench user's processes run
+// config.shell.enabled turns on by default, and IPMI with the BMCs BENCH_IPMI_CONFIG names) and the bulk provider. The bench user's processes run
 // as `nobody` when winrmd runs as root, else as the current user (the only account winrmd can
 // start processes as then). It reports its port, answers memory questions over IPC and stops on
 // request or when its parent goes away. On request it records a V8 CPU profile (the sampler
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: process.env.BENCH_HTTPS === '1', host: '127.0.0.1', port: 0 } },
     service: { allowUnencrypted: true },
     logging: { level: 'silent' },
+    // The IPMI section's BMC (ipmi.ts): the ipmi configuration section as JSON.
+    ...(process.env.BENCH_IPMI_CONFIG ? { ipmi: JSON.parse(process.env.BENCH_IPMI_CONFIG) } : {}),
   });
   const users = new MemoryUserStore();
   const runAs = process.getuid?.() === 0 ? 'nobody' : os.userInfo().username;

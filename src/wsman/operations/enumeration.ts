@@ -107,10 +107,21 @@ export async function release(req: WsmanRequest, ctx: OpContext): Promise<ReplyM
  * and the pending read is kept for the next Pull.
  */
 async function fill(open: OpenEnumeration<string>, items: XmlNode[], maxElements: number, maxEnvelope: number, ctx: OpContext, timeoutFaults: boolean): Promise<{ end: boolean }> {
-  let size = ENVELOPE_OVERHEAD;
-  // One deadline for the whole page, raced against each item (not a listener per item).
-  const deadline = beforeDeadline(new Promise<never>(() => undefined), ctx);
+  // One deadline for the whole page, raced against each item (not a listener per item). Settled
+  // when the page is done, so the signal's abort at the end of every request does not build a
+  // TimedOut fault (and its stack) that nobody reads.
+  let pageDone!: () => void;
+  const deadline = beforeDeadline(new Promise<never>((resolve) => { pageDone = resolve as () => void; }), ctx);
   deadline.catch(() => undefined);
+  try {
+    return await fillPage(open, items, maxElements, maxEnvelope, deadline, timeoutFaults);
+  } finally {
+    pageDone();
+  }
+}
+
+async function fillPage(open: OpenEnumeration<string>, items: XmlNode[], maxElements: number, maxEnvelope: number, deadline: Promise<never>, timeoutFaults: boolean): Promise<{ end: boolean }> {
+  let size = ENVELOPE_OVERHEAD;
   while (items.length < maxElements) {
     open.pending ??= open.iterator.next();
     let next: IteratorResult<string>;
