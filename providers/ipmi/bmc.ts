@@ -56,7 +56,7 @@ export class Bmc {
   private failure?: { error: unknown; at: number };
   private inflight?: Promise<BmcSnapshot>;
   private timer?: NodeJS.Timeout;
-  private closed = false;
+  /** The SDR repository's change stamp when the cached records were read. */  private closed = false;
   private readonly stop = new AbortController();
   private readonly send: IpmiSend;
 

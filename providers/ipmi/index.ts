@@ -35,7 +35,7 @@ const REQUESTED_STATE: Record<number, ChassisAction> = { 2: 'on', 3: 'off', 4: '
 
 function transportFor(b: BmcOptions): IpmiTransport {
   if (b.transport === 'ipmitool') return new IpmitoolTransport(b);
-  return new LanplusTransport({ ...b, host: b.host });
+  return new LanplusTransport(b);
 }
 
 export function createIpmiProvider(o: IpmiOptions): Provider {

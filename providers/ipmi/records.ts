@@ -34,6 +34,25 @@ export async function command(send: IpmiSend, name: string, req: IpmiRequest, mi
   return res.data;
 }
 
+/** The operation support byte of Get SEL Info and Get SDR Repository Info (§31.2, §33.9 byte 14). */
+export interface StoreSupport {
+  overflow: boolean;
+  supportsDelete: boolean;
+  supportsPartialAdd: boolean;
+  supportsReserve: boolean;
+  supportsAllocationInfo: boolean;
+}
+
+export function storeSupport(ops: number): StoreSupport {
+  return {
+    overflow: (ops & 0x80) !== 0,
+    supportsDelete: (ops & 0x08) !== 0,
+    supportsPartialAdd: (ops & 0x04) !== 0,
+    supportsReserve: (ops & 0x02) !== 0,
+    supportsAllocationInfo: (ops & 0x01) !== 0,
+  };
+}
+
 export function u16(n: number): [number, number] {
   return [n & 0xff, (n >> 8) & 0xff];
 }

@@ -9,15 +9,17 @@ import {
   readBytes,
   reserve,
   ReservationLost,
+  storeSupport,
   type IpmiSend,
   type ReadState,
   type StoreCommands,
+  type StoreSupport,
 } from './records.js';
 import { ANALOG_FORMATS, parseFactorBytes, type AnalogFormat, type ConversionFactors } from './sensor.js';
 
 // ---- Get SDR Repository Info (§33.9) ----------------------------------------------------------
 
-export interface SdrRepositoryInfo {
+export interface SdrRepositoryInfo extends StoreSupport {
   /** SDR version, BCD with the least significant digit first: 51h = 1.5. */
   version: number;
   recordCount: number;
@@ -26,13 +28,8 @@ export interface SdrRepositoryInfo {
   /** Seconds (§37 timestamp format); 0 or FFFFFFFFh when unspecified. */
   mostRecentAddition: number;
   mostRecentErase: number;
-  overflow: boolean;
   /** §33.9 byte 14 [6:5]: how the repository is updated. */
   updateMode: 'unspecified' | 'non-modal' | 'modal' | 'both';
-  supportsDelete: boolean;
-  supportsPartialAdd: boolean;
-  supportsReserve: boolean;
-  supportsAllocationInfo: boolean;
   /**
    * Changes whenever the repository does (an addition or erase timestamp, or the record count):
    * compare it for equality to know whether a cached walk is still good. Not for parsing.
@@ -51,12 +48,8 @@ export function parseSdrRepositoryInfo(data: Buffer): SdrRepositoryInfo | undefi
     freeSpace: data.readUInt16LE(3),
     mostRecentAddition: data.readUInt32LE(5),
     mostRecentErase: data.readUInt32LE(9),
-    overflow: (ops & 0x80) !== 0,
     updateMode: UPDATE_MODES[(ops >> 5) & 0x03],
-    supportsDelete: (ops & 0x08) !== 0,
-    supportsPartialAdd: (ops & 0x04) !== 0,
-    supportsReserve: (ops & 0x02) !== 0,
-    supportsAllocationInfo: (ops & 0x01) !== 0,
+    ...storeSupport(ops),
   };
   return { ...info, changeStamp: `${info.mostRecentAddition}:${info.mostRecentErase}:${info.recordCount}` };
 }

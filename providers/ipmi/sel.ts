@@ -13,10 +13,12 @@ import {
   readBytes,
   reserve,
   ReservationLost,
+  storeSupport,
   u16,
   type IpmiSend,
   type ReadState,
   type StoreCommands,
+  type StoreSupport,
 } from './records.js';
 import type { FullSensorRecord } from './sdr.js';
 import { convertReading, unitText } from './sensor.js';
@@ -54,7 +56,7 @@ export function ipmiTime(seconds: number): IpmiTime {
 
 // ---- Get SEL Info (§31.2) ---------------------------------------------------------------------
 
-export interface SelInfo {
+export interface SelInfo extends StoreSupport {
   /** SEL version, BCD least significant digit first: 51h = 1.5. */
   version: number;
   entries: number;
@@ -63,29 +65,19 @@ export interface SelInfo {
   /** Raw §37 timestamps; see ipmiTime. */
   lastAddTime: number;
   lastEraseTime: number;
-  overflow: boolean;
-  supportsDelete: boolean;
-  supportsPartialAdd: boolean;
-  supportsReserve: boolean;
-  supportsAllocationInfo: boolean;
   /** Changes whenever the SEL does; compare for equality only. */
   changeStamp: string;
 }
 
 export function parseSelInfo(data: Buffer): SelInfo | undefined {
   if (data.length < 14) return undefined;
-  const ops = data[13];
   const info = {
     version: data[0],
     entries: data.readUInt16LE(1),
     freeSpace: data.readUInt16LE(3),
     lastAddTime: data.readUInt32LE(5),
     lastEraseTime: data.readUInt32LE(9),
-    overflow: (ops & 0x80) !== 0,
-    supportsDelete: (ops & 0x08) !== 0,
-    supportsPartialAdd: (ops & 0x04) !== 0,
-    supportsReserve: (ops & 0x02) !== 0,
-    supportsAllocationInfo: (ops & 0x01) !== 0,
+    ...storeSupport(data[13]),
   };
   return { ...info, changeStamp: `${info.lastAddTime}:${info.lastEraseTime}:${info.entries}` };
 }

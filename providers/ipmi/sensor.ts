@@ -36,16 +36,9 @@ export interface ConversionFactors {
 }
 
 /** The per-reading factors of a non-linear sensor (Get Sensor Reading Factors, §35.5). */
-export interface ReadingFactors {
+export interface ReadingFactors extends Omit<ConversionFactors, 'analogFormat' | 'linearization'> {
   /** The next raw reading for which the BMC gives different factors. */
   nextReading: number;
-  m: number;
-  b: number;
-  bExp: number;
-  rExp: number;
-  tolerance: number;
-  accuracy: number;
-  accuracyExp: number;
 }
 
 /** Sign-extends the low `bits` bits of n. */
