@@ -5,7 +5,7 @@ import { ProviderError, type InvokeRequest, type Provider, type ProviderLogger, 
 import { abstractClass, classProvider, resolveSelectors, type ClassImpl, type Values } from '../common/cim.js';
 import { Bmc, type ChassisAction } from './bmc.js';
 import * as C from './classes.js';
-import { computerSystem, discreteSensor, logRecord, numericSensor, recordLog, recordLogName, type BmcIdentity } from './instances.js';
+import { computerSystem, discreteSensor, logRecord, numericSensor, recordLog, recordLogInstanceId, type BmcIdentity } from './instances.js';
 import { IpmitoolTransport } from './ipmitool.js';
 import { LanplusTransport } from './lanplus/index.js';
 import { isThresholdSensor } from './sdr.js';
@@ -91,7 +91,7 @@ export function createIpmiProvider(o: IpmiOptions): Provider {
   // RecordLog.ClearLog(): 0 success, 4 failed (IPMIPrv).
   async function clearLog(req: InvokeRequest): Promise<Values> {
     const id = resolveSelectors(C.RecordLog, req.selectors).InstanceID;
-    const entry = [...bmcs.values()].find((e) => id === undefined ? bmcs.size === 1 : id === `winrmd:${recordLogName(e.identity.name)}`);
+    const entry = [...bmcs.values()].find((e) => id === undefined ? bmcs.size === 1 : id === recordLogInstanceId(e.identity.name));
     if (!entry) throw new ProviderError('NOT_FOUND', id === undefined ? 'name the log with its InstanceID selector' : `no RecordLog has InstanceID ${id}`);
     requireHardwareControl(req, `clear the event log of BMC ${entry.identity.name}`);
     const cc = await entry.bmc.clearLog(req.signal);

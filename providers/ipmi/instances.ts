@@ -4,7 +4,7 @@ import type { Values } from '../common/cim.js';
 import type { BmcSnapshot, SensorState } from './bmc.js';
 import type { FullSensorRecord, ThresholdName } from './sdr.js';
 import { selText, type SelRecord } from './sel.js';
-import { convertHysteresis, convertReading, sensorAccuracy, sensorResolution, sensorTolerance, THRESHOLD_NAMES } from './sensor.js';
+import { convertHysteresis, convertReading, sensorAccuracy, sensorResolution, sensorTolerance, THRESHOLD_NAMES, thresholdNames } from './sensor.js';
 import { eventText, sensorTypeName } from './tables.js';
 
 /** What every instance of one BMC shares. */
@@ -63,7 +63,7 @@ const CIM_THRESHOLD: Record<ThresholdName, { index: number; property: string; st
 const SEVERITY: ThresholdName[] = ['unr', 'lnr', 'uc', 'lc', 'unc', 'lnc'];
 
 const thresholdIndexes = (mask: number) =>
-  THRESHOLD_NAMES.filter((_, bit) => mask & (1 << bit)).map((n) => CIM_THRESHOLD[n].index).sort((a, b) => a - b);
+  thresholdNames(mask).map((n) => CIM_THRESHOLD[n].index).sort((a, b) => a - b);
 
 /** What NumericSensor and Sensor share: identity, type, scanning state, age. */
 function sensorBase(bmc: BmcIdentity, s: SensorState, className: string, readAt: Date): Values {
@@ -106,7 +106,7 @@ export function numericSensor(bmc: BmcIdentity, s: SensorState, readAt: Date): V
   const status = available ? (reading.thresholdStatus ?? 0) : 0;
   const crossed = SEVERITY.find((n) => status & (1 << THRESHOLD_NAMES.indexOf(n)));
   const supported = thresholdIndexes(rec.readableThresholds);
-  const possible = ['Unknown', 'Normal', ...THRESHOLD_NAMES.filter((_, bit) => rec.readableThresholds & (1 << bit)).map((n) => CIM_THRESHOLD[n].state)];
+  const possible = ['Unknown', 'Normal', ...thresholdNames(rec.readableThresholds).map((n) => CIM_THRESHOLD[n].state)];
   Object.assign(values, {
     Accuracy: Math.round(sensorAccuracy(conv) * 100),
     BaseUnits: baseUnits,
@@ -157,6 +157,11 @@ export function recordLogName(bmc: string): string {
   return `SEL:${bmc}`;
 }
 
+/** RecordLog's key, in CIM's `<OrgID>:<LocalID>` form. */
+export function recordLogInstanceId(bmc: string): string {
+  return `winrmd:${recordLogName(bmc)}`;
+}
+
 export function recordLog(bmc: BmcIdentity, snap: BmcSnapshot): Values {
   const { selInfo } = snap;
   const free = selInfo.freeSpace === 0xffff ? null : Math.floor(selInfo.freeSpace / 16);
@@ -167,7 +172,7 @@ export function recordLog(bmc: BmcIdentity, snap: BmcSnapshot): Values {
     ElementName: `System Event Log of ${bmc.name}`,
     EnabledState: 2,
     HealthState: selInfo.overflow ? 15 : 5,
-    InstanceID: `winrmd:${recordLogName(bmc.name)}`,
+    InstanceID: recordLogInstanceId(bmc.name),
     // MS: zero when the size is not known.
     MaxNumberOfRecords: free === null ? 0 : selInfo.entries + free,
     Name: recordLogName(bmc.name),
