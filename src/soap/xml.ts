@@ -1,7 +1,7 @@
 // Bytes ⇄ namespace-resolved element trees. Everything above this file sees XmlNode, never
 // prefixes: a prefix is only a local alias (XML Namespaces 1.0 §6), so `s:` and `env:` envelopes
 // are the same envelope.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { SaxesParser } from 'saxes';
 import { NS, PREFIX } from './names.js';
 
 /** An element with its namespace resolved. Attributes are keyed by local name. */
@@ -46,23 +46,20 @@ export function decodeBody(bytes: Buffer, contentType = ''): string {
 /**
  * Refuse what must never reach the parser (security-and-limits.md, XML): any DTD, and nesting or
  * attribute counts past the bounds. One pass over the text, aware of quotes, comments and CDATA.
+ * Entities need no scan here: without a DTD the parser knows only XML's five and character
+ * references, and refuses any other reference (XML 1.0 §4.1 WFC: Entity Declared).
  */
 export function precheck(xml: string, limits: ParseLimits): void {
-  const literal: [number, number][] = []; // CDATA sections, comments, PIs: where `&` is just text
   let depth = 0;
   let i = xml.indexOf('<');
   while (i !== -1 && i < xml.length) {
     const next = xml.charCodeAt(i + 1);
     if (next === 0x21 /* ! */) {
-      const start = i;
       if (xml.startsWith('<!--', i)) i = skipPast(xml, i, '-->');
       else if (xml.startsWith('<![CDATA[', i)) i = skipPast(xml, i, ']]>');
       else throw new XmlError('doctype', 'document type declarations are not accepted');
-      literal.push([start, i]);
     } else if (next === 0x3f /* ? */) {
-      const start = i;
       i = skipPast(xml, i, '?>');
-      literal.push([start, i]);
     } else if (next === 0x2f /* / */) {
       depth--;
       i = skipPast(xml, i, '>');
@@ -87,17 +84,7 @@ export function precheck(xml: string, limits: ParseLimits): void {
     }
     i = xml.indexOf('<', i);
   }
-  // XML 1.0 §4.6: without a DTD only amp, lt, gt, quot, apos and character references exist.
-  const bad = new RegExp(BAD_ENTITY.source, 'g');
-  let r = 0;
-  for (let m = bad.exec(xml); m; m = bad.exec(xml)) {
-    while (r < literal.length && literal[r][1] <= m.index) r++;
-    if (r < literal.length && literal[r][0] <= m.index) continue;
-    throw new XmlError('malformed', `an undeclared entity reference or a bare & at offset ${m.index}`);
-  }
 }
-
-const BAD_ENTITY = /&(?!(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});)/;
 
 function skipPast(xml: string, from: number, end: string): number {
   const at = xml.indexOf(end, from);
@@ -105,79 +92,40 @@ function skipPast(xml: string, from: number, end: string): number {
   return at + end.length;
 }
 
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  // References are decoded below in one pass (the library rebuilds its entity tables on every
-  // parse, a tenth of the time of a small envelope); precheck has refused every other entity.
-  processEntities: false,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  commentPropName: false,
-  // CDATA stays apart from text so that its `&` is never taken for a reference.
-  cdataPropName: '#cdata',
-  // No callbacks read paths: do not build a path string for every tag and attribute.
-  jPath: false,
-});
-
-type Ordered = Record<string, unknown>;
-
-/** Parse a whole document into its root element. Throws XmlError for anything malformed. */
+/**
+ * Parse a whole document into its root element. Throws XmlError for anything malformed. saxes
+ * checks well-formedness (XML 1.0 and Namespaces 1.0: matching tags, one root, unique attributes,
+ * declared prefixes, known entities) and resolves every name to its namespace in the same pass.
+ */
 export function parseXml(xml: string, limits: ParseLimits): XmlNode {
   precheck(xml, limits);
-  const valid = XMLValidator.validate(xml, { allowBooleanAttributes: false });
-  if (valid !== true) throw new XmlError('malformed', `malformed XML at line ${valid.err.line}: ${valid.err.msg}`);
-  const roots = (parser.parse(xml) as Ordered[]).filter((n) => !('#text' in n));
-  if (roots.length !== 1) throw new XmlError('malformed', 'a document has exactly one root element');
-  return resolve(roots[0], new Map([['xml', NS.xml]]));
-}
-
-function resolve(entry: Ordered, scope: Map<string, string>): XmlNode {
-  const qname = Object.keys(entry).find((k) => k !== ':@')!;
-  const rawAttrs = (entry[':@'] ?? {}) as Record<string, string>;
-  let inner = scope;
-  for (const [k, v] of Object.entries(rawAttrs)) {
-    if (k === 'xmlns' || k.startsWith('xmlns:')) {
-      if (inner === scope) inner = new Map(scope);
-      inner.set(k === 'xmlns' ? '' : k.slice(6), v);
+  const parser = new SaxesParser({ xmlns: true });
+  const open: XmlNode[] = [];
+  let root: XmlNode | undefined;
+  parser.on('opentag', (tag) => {
+    const attrs: Record<string, string> = {};
+    for (const key in tag.attributes) {
+      const a = tag.attributes[key];
+      if (a.prefix !== 'xmlns' && a.name !== 'xmlns') attrs[a.local] = a.value;
     }
-  }
-  const attrs: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rawAttrs)) {
-    if (k === 'xmlns' || k.startsWith('xmlns:')) continue;
-    const colon = k.indexOf(':');
-    if (colon !== -1 && !inner.has(k.slice(0, colon))) throw new XmlError('malformed', `undeclared prefix in attribute ${k}`);
-    attrs[colon === -1 ? k : k.slice(colon + 1)] = decodeReferences(v);
-  }
-  const colon = qname.indexOf(':');
-  const prefix = colon === -1 ? '' : qname.slice(0, colon);
-  const ns = inner.get(prefix);
-  if (ns === undefined && prefix !== '') throw new XmlError('malformed', `undeclared prefix ${prefix}`);
-  const node: XmlNode = { ns: ns ?? '', name: colon === -1 ? qname : qname.slice(colon + 1), attrs, text: '', children: [] };
-  for (const child of entry[qname] as Ordered[]) {
-    if ('#text' in child) node.text += decodeReferences(String(child['#text']));
-    else if ('#cdata' in child) node.text += String((child['#cdata'] as Ordered[])[0]?.['#text'] ?? '');
-    else node.children.push(resolve(child, inner));
-  }
-  return node;
-}
-
-const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** XML 1.0 §4.1, §4.6: character references and the five predefined entities. */
-function decodeReferences(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_, ref: string) => {
-    if (ref[0] !== '#') return PREDEFINED[ref];
-    const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    if (code > 0x10ffff || code === 0) throw new XmlError('malformed', `the character reference &${ref}; is not a character`);
-    return String.fromCodePoint(code);
+    const node: XmlNode = { ns: tag.uri, name: tag.local, attrs, text: '', children: [] };
+    if (open.length === 0) root = node;
+    else open[open.length - 1].children.push(node);
+    open.push(node);
   });
+  parser.on('closetag', () => open.pop());
+  // Text outside the root can only be whitespace (the parser refuses anything else): dropped.
+  const text = (t: string) => {
+    if (open.length > 0) open[open.length - 1].text += t;
+  };
+  parser.on('text', text);
+  parser.on('cdata', text);
+  try {
+    parser.write(xml).close();
+  } catch (err) {
+    throw new XmlError('malformed', `malformed XML at ${(err as Error).message}`);
+  }
+  return root!;
 }
 
 // ---- helpers to read trees ----
