@@ -6,6 +6,7 @@ import { CIM_SoftwareElement } from './cim-base.js';
 import {
   abstractClass,
   cached,
+  STATIC_FACTS_MS,
   defineClass,
   known,
   BOOL,
@@ -44,7 +45,7 @@ export const Win32_BIOS = defineClass({
   },
 });
 
-const biosInfo = cached(2000, () => si.bios());
+const biosInfo = cached(STATIC_FACTS_MS, () => si.bios());
 
 /** An SMBIOS release date ("2019-05-01" as systeminformation gives it), or null. */
 function releaseDate(s: string): Date | null {

@@ -20,6 +20,12 @@ export const defineClass = (spec: Omit<Parameters<typeof defineCimClass>[0], 'na
   defineCimClass({ namespace: NAMESPACE, ...spec });
 
 /**
+ * How long facts that change only with an upgrade or a reboot are kept (OS release, DMI, CPU
+ * model, the root device): each read forks a handful of programs, which stalls a busy server.
+ */
+export const STATIC_FACTS_MS = 60_000;
+
+/**
  * Wraps an expensive call in a short cache (single flight: concurrent callers share one call).
  * A failed call is not cached.
  */

@@ -8,6 +8,7 @@ import {
   abstractClass,
   cached,
   defineClass,
+  STATIC_FACTS_MS,
   hostname,
   is64Bit,
   known,
@@ -84,7 +85,10 @@ export const Win32_OperatingSystem = defineClass({
 // the same in every response instead of jittering with the uptime clock.
 const bootTime = new Date(Math.round(Date.now() / 1000 - os.uptime()) * 1000);
 
-const rootFs = cached(2000, async () => (await si.fsSize()).find((f) => f.mount === '/'));
+// Only the root file system's device is read here (BootDevice, SystemDevice): it does not move.
+const rootFs = cached(STATIC_FACTS_MS, async () => (await si.fsSize()).find((f) => f.mount === '/'));
+// `who` and `w` run per read; a login count ten seconds old is still the count.
+const loggedOn = cached(10_000, () => si.users());
 
 function osArchitecture(arch: string): string {
   // Windows says "64-bit", "32-bit" and, on ARM, "ARM 64-bit Processor".
@@ -96,7 +100,7 @@ async function operatingSystem(): Promise<Values> {
   const [info, mem, users, processes, root] = await Promise.all([
     osInfo(),
     si.mem(),
-    si.users(),
+    loggedOn(),
     countProcesses(),
     rootFs(),
   ]);
@@ -152,9 +156,9 @@ async function operatingSystem(): Promise<Values> {
   };
 }
 
-// Sampling memory, users and the process count costs ~20 ms (child processes included): one
-// sample serves every request for a second, so a busy client cannot turn Get into a fork bomb.
-// The clock is read per request.
+// Sampling memory and the process count (two reads of /proc) serves every request for a
+// second, so a busy client cannot turn Get into a stream of /proc scans. The clock is read per
+// request.
 const snapshot = cached(1000, operatingSystem);
 
 export const operatingSystemClasses: ClassImpl[] = [

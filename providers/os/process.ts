@@ -10,7 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readlink, stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ProviderError, type InvokeRequest, type ProviderRequest } from '../../src/provider-api.js';
 import { CIM_LogicalElement } from './cim-base.js';
@@ -149,8 +149,9 @@ export async function readProcesses(signal?: AbortSignal, pid?: number): Promise
   return rows;
 }
 
+/** What `ps -e` counts, the kernel's list of processes, without starting ps: one per numeric /proc entry. */
 export async function countProcesses(): Promise<number> {
-  return (await ps(['-e', '-o', 'pid='])).split('\n').filter((l) => l.trim() !== '').length;
+  return (await readdir('/proc')).filter((name) => /^\d+$/.test(name)).length;
 }
 
 /**

@@ -194,10 +194,16 @@ export function createApp(opts: AppOptions): Koa {
 
     const xml = decode(ctx, plaintext, plainType);
     if (xml !== undefined) {
-      const gone = new AbortController();
-      ctx.res.once('close', () => !ctx.res.writableFinished && gone.abort());
-      soap(ctx, await opts.core.handle(xml, outcome.caller, log, gone.signal));
-      if (gone.signal.aborted) log.info({ event: 'client_gone' });
+      // A client that hangs up before its reply aborts the work: nobody waits for it.
+      const work = new AbortController();
+      let gone = false;
+      ctx.res.once('close', () => {
+        if (ctx.res.writableFinished) return;
+        gone = true;
+        work.abort(new Error('the client closed the connection'));
+      });
+      soap(ctx, await opts.core.handle(xml, outcome.caller, log, work));
+      if (gone) log.info({ event: 'client_gone' });
     }
     if (sealed && ctx.body !== undefined && ctx.body !== null) {
       // Every reply on an encrypting connection is sealed, faults and errors included.

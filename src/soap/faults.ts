@@ -126,7 +126,11 @@ export class WsmanFault extends Error {
     /** A more precise WSManFault/@Code than the catalogue's, where Windows has one. */
     readonly windowsCode?: number,
   ) {
+    // A fault is an answer, not a bug: capturing a stack trace would be most of its cost.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detailMessage ?? FAULTS[id].reason);
+    Error.stackTraceLimit = limit;
     this.name = 'WsmanFault';
   }
 }
