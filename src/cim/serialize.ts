@@ -24,7 +24,10 @@ export function instanceToXml(inst: Instance, cls: CimClass, classUri: string): 
 }
 
 function propertyMarkup(name: string, v: CimScalar, decl: PropertyDecl): string {
-  const text = v instanceof Date || decl.type === 'datetime' ? `<cim:Datetime>${escapeText(datetime(v))}</cim:Datetime>` : escapeText(formatScalar(v));
+  // Only strings can hold markup characters: numbers, booleans and ISO dates never need escaping.
+  const text = v instanceof Date || decl.type === 'datetime'
+    ? `<cim:Datetime>${v instanceof Date ? datetime(v) : escapeText(datetime(v))}</cim:Datetime>`
+    : typeof v === 'string' ? escapeText(v) : formatScalar(v);
   return `<p:${name}>${text}</p:${name}>`;
 }
 

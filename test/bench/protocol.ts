@@ -15,6 +15,8 @@ export interface MemorySample {
   openEnumerations?: number;
   /** Whether a full GC ran before sampling (the child was started with --expose-gc). */
   gc: boolean;
+  /** CPU time the process has used so far, user and system, all threads (µs). */
+  cpuMicros: number;
 }
 
 /** The one account the benchmark uses (Basic on every request; the server caches the verification). */
@@ -144,5 +146,6 @@ export function memorySample(collect: boolean, openEnumerations?: number): Memor
     maxRss: process.resourceUsage().maxRSS * 1024,
     openEnumerations,
     gc: Boolean(gc),
+    cpuMicros: (({ user, system }) => user + system)(process.cpuUsage()),
   };
 }

@@ -118,6 +118,11 @@ interface Row {
   mode: string;
   result: LoadResult;
   rssAfter?: number;
+  /**
+   * The server's CPU time per HTTP request over the run (warm-up included), all its threads.
+   * Steadier than throughput on a shared machine: time the server waits for a core is not in it.
+   */
+  cpuPerRequest: number;
 }
 
 async function startWinrmd(execArgv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: Child; port: number; httpsPort?: number }> {
@@ -164,7 +169,7 @@ function specFor(kind: Kind, port: number, connections: number, keepAlive: boole
 function progress(row: Row): void {
   const r = row.result;
   const unit = row.kind === 'enum-cycle' ? 'cycles/s' : 'req/s';
-  console.error(`  ${row.server.padEnd(8)} ${row.kind.padEnd(10)} c=${String(row.connections).padEnd(2)} ${row.mode.padEnd(10)} ${f0(r.unitsPerSecond).padStart(7)} ${unit}  p50 ${f2(r.p50)} ms  p99 ${f2(r.p99)} ms  errors ${r.errors}${row.rssAfter ? `  rss ${f1(MB(row.rssAfter))} MB` : ''}`);
+  console.error(`  ${row.server.padEnd(8)} ${row.kind.padEnd(10)} c=${String(row.connections).padEnd(2)} ${row.mode.padEnd(10)} ${f0(r.unitsPerSecond).padStart(7)} ${unit}  p50 ${f2(r.p50)} ms  p99 ${f2(r.p99)} ms  cpu ${f0(row.cpuPerRequest)} µs/req  errors ${r.errors}${row.rssAfter ? `  rss ${f1(MB(row.rssAfter))} MB` : ''}`);
 }
 
 interface FlatPoint { pct: number; done: number; sample: MemorySample; quarter?: FlatQuarter }
@@ -252,13 +257,18 @@ async function main(): Promise<void> {
   for (const mode of MODES) {
     for (const c of CONNECTIONS) {
       if (kinds.includes('identify')) {
-        const row: Row = { server: 'baseline', kind: 'identify', connections: c, mode: mode.label, result: await load(loader, specFor('identify', basePort, c, mode.keepAlive)) };
+        const before = await memory(baseline);
+        const result = await load(loader, specFor('identify', basePort, c, mode.keepAlive));
+        const after = await memory(baseline);
+        const row: Row = { server: 'baseline', kind: 'identify', connections: c, mode: mode.label, result, cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requestsAll };
         rows.push(row);
         progress(row);
       }
       for (const kind of kinds) {
+        const before = await memory(winrmd);
         const result = await load(loader, specFor(kind, port, c, mode.keepAlive));
-        const row: Row = { server: 'winrmd', kind, connections: c, mode: mode.label, result, rssAfter: (await memory(winrmd)).rss };
+        const after = await memory(winrmd);
+        const row: Row = { server: 'winrmd', kind, connections: c, mode: mode.label, result, rssAfter: after.rss, cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requestsAll };
         rows.push(row);
         progress(row);
       }
@@ -322,6 +332,7 @@ async function main(): Promise<void> {
           LABEL[kind], String(c), mode.label,
           f0(r.unitsPerSecond), f2(r.p50), f2(r.p99),
           kind === 'enum-cycle' ? `${f2(r.requestsPerUnit)} (${f0(r.requestsPerSecond)} req/s)` : '1',
+          f0(row.cpuPerRequest),
           String(r.errors),
           f1(MB(row.rssAfter ?? NaN)),
           ref ? f0(ref) : '—',
@@ -331,9 +342,9 @@ async function main(): Promise<void> {
     }
   }
   const results = table(
-    ['Scenario', 'Conns', 'Connection', 'Units/s', 'p50 ms', 'p99 ms', 'Req/unit', 'Errors', 'RSS after MB', 'openwsman /s', 'vs openwsman'],
+    ['Scenario', 'Conns', 'Connection', 'Units/s', 'p50 ms', 'p99 ms', 'Req/unit', 'CPU µs/req', 'Errors', 'RSS after MB', 'openwsman /s', 'vs openwsman'],
     resultRows,
-    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 
   const ratioRows: string[][] = [];
@@ -343,10 +354,10 @@ async function main(): Promise<void> {
       const b = find('baseline', 'identify', c, mode.label);
       if (!w || !b) continue;
       ratioRows.push([String(c), mode.label, f0(w.result.unitsPerSecond), f0(b.result.unitsPerSecond), (w.result.unitsPerSecond / b.result.unitsPerSecond).toFixed(2),
-        `${f2(w.result.p50)} / ${f2(b.result.p50)}`, `${f2(w.result.p99)} / ${f2(b.result.p99)}`, `${w.result.errors} / ${b.result.errors}`]);
+        `${f0(w.cpuPerRequest)} / ${f0(b.cpuPerRequest)}`, `${f2(w.result.p50)} / ${f2(b.result.p50)}`, `${f2(w.result.p99)} / ${f2(b.result.p99)}`, `${w.result.errors} / ${b.result.errors}`]);
     }
   }
-  const ratio = table(['Conns', 'Connection', 'winrmd req/s', 'baseline req/s', 'winrmd/baseline', 'p50 ms (w / b)', 'p99 ms (w / b)', 'Errors (w / b)'], ratioRows, ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r']);
+  const ratio = table(['Conns', 'Connection', 'winrmd req/s', 'baseline req/s', 'winrmd/baseline', 'CPU µs/req (w / b)', 'p50 ms (w / b)', 'p99 ms (w / b)', 'Errors (w / b)'], ratioRows, ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
 
   const memRows: string[][] = [
     ['winrmd idle, before load', f1(MB(idle.rss)), f1(MB(idle.heapUsed)), '—'],
@@ -400,6 +411,7 @@ async function main(): Promise<void> {
   const env = `winrmd ${commit}; node ${process.version}, ${machine}; load average ${load1(loadBefore)} at the start (other work on the machine skews every figure, the baseline's included). ${SECONDS} s measured per scenario after ${WARMUP} s warm-up; load generator, winrmd and baseline are separate processes sharing the same cores.`;
   const notes = [
     'Units are requests, except for the enumeration cycle, where a unit is one complete Enumerate (OptimizeEnumeration, MaxElements 1000) plus Pulls until EndOfSequence, with the default MaxEnvelopeSize of 153,600 octets; Req/unit is the number of HTTP requests a cycle takes.',
+    'CPU µs/req is the server process\'s CPU time (user and system, all threads) over the run, warm-up included, divided by the HTTP requests it answered: unlike throughput it does not count time spent waiting for a core the load generator holds.',
     'Latency is per unit, from the request start to the last byte of the reply, on the client. Errors are transport errors, non-2xx statuses, SOAP faults and wrong answers (a cycle short of its items).',
     '"New conn" opens a TCP connection per HTTP request (`Connection: close`), including each Pull of a cycle.',
     'openwsman figures are the issue\'s, measured elsewhere; they are given for scale, not as a like-for-like comparison. The issue gives no one-connection figure for enumerations.',
