@@ -173,7 +173,10 @@ class Client {
   async post(body: string): Promise<Reply> {
     const bytes = Buffer.from(body, 'utf8');
     const message = Buffer.concat([Buffer.from(`${this.head}${bytes.length}\r\n\r\n`, 'latin1'), bytes]);
-    const conn = (this.spec.keepAlive && this.idle.pop()) || new Connection(this.spec.port);
+    let conn: Connection | undefined;
+    // A kept-alive connection the server closed while idle is dropped, not reused.
+    while (this.spec.keepAlive && (conn = this.idle.pop()) && conn.closed);
+    if (!conn || conn.closed) conn = new Connection(this.spec.port);
     let reply: Reply & { keep: boolean };
     try {
       reply = await conn.exchange(message);
