@@ -298,6 +298,24 @@ describe('time-bound behaviour', () => {
     await s.server.close();
   });
 
+  it('a Pull whose OperationTimeout runs out mid-page returns what it has; the read in flight goes first in the next Pull', async () => {
+    const s = await testServer();
+    const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, options: { SlowMs: '200' }, body: enumerateBody() }), status: 200 });
+    let context: string | undefined = xp(first, '//n:EnumerationContext');
+    const pages: string[][] = [];
+    for (let pulls = 0; context && pulls < 5; pulls++) {
+      const page = await run(s, { name: '', request: () => envelope({ action: ACTIONS.pull, resourceUri: WIDGET, operationTimeout: 'PT0.5S', body: pullBody(context!, 10) }), status: 200 });
+      pages.push(xpAll(page, '//n:Items/t:Test_Widget/t:Id'));
+      context = xpAll(page, '//n:EndOfSequence').length ? undefined : xp(page, '//n:EnumerationContext');
+    }
+    // Widgets come 200 ms apart: the first page is cut by its 0.5 s, and none is lost or repeated.
+    expect(pages[0].length).toBeGreaterThan(0);
+    expect(pages[0].length).toBeLessThan(3);
+    expect(pages.flat()).toEqual(['w1', 'w2', 'w3']);
+    expect(s.server.core.openEnumerations).toBe(0);
+    await s.server.close();
+  });
+
   it('an enumeration context expires after EnumerationTimeoutms without a Pull', async () => {
     const s = await testServer({ limits: { enumerationTimeoutMs: 200 } });
     const first = await run(s, { name: '', request: () => envelope({ action: ACTIONS.enumerate, resourceUri: WIDGET, body: enumerateBody() }), status: 200 });
