@@ -99,8 +99,8 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 /** One connection: sends a request, reads one response by its Content-Length. */
 class Connection {
   private readonly socket: net.Socket;
-  private chunks: Buffer[] = [];
-  private size = 0;
+  /** What has arrived of the response so far. */
+  private buffered: Buffer = Buffer.alloc(0);
   private pending?: { resolve: (r: Reply & { keep: boolean }) => void; reject: (e: Error) => void };
   closed = false;
 
@@ -132,10 +132,7 @@ class Connection {
   }
 
   private onData(d: Buffer): void {
-    this.chunks.push(d);
-    this.size += d.length;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
-    this.chunks = [all];
+    const all = (this.buffered = this.buffered.length ? Buffer.concat([this.buffered, d]) : d);
     const headEnd = all.indexOf(HEAD_END);
     if (headEnd < 0) return;
     const head = all.toString('latin1', 0, headEnd);
@@ -144,8 +141,7 @@ class Connection {
     const end = headEnd + HEAD_END.length + Number(length[1]);
     if (all.length < end) return;
     if (all.length > end) return this.fail(new Error('bytes after the response (nothing was pipelined)'));
-    this.chunks = [];
-    this.size = 0;
+    this.buffered = Buffer.alloc(0);
     const p = this.pending;
     this.pending = undefined;
     p?.resolve({

@@ -254,24 +254,19 @@ async function main(): Promise<void> {
   const idle = await memory(winrmd);
   const baselineIdle = await memory(baseline);
   const rows: Row[] = [];
+  /** One matrix cell against one server, with its RSS after and its CPU per request. */
+  const measure = async (server: Row['server'], child: Child, serverPort: number, kind: Kind, c: number, mode: (typeof MODES)[number]) => {
+    const before = await memory(child);
+    const result = await load(loader, specFor(kind, serverPort, c, mode.keepAlive));
+    const after = await memory(child);
+    const row: Row = { server, kind, connections: c, mode: mode.label, result, rssAfter: after.rss, cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requestsAll };
+    rows.push(row);
+    progress(row);
+  };
   for (const mode of MODES) {
     for (const c of CONNECTIONS) {
-      if (kinds.includes('identify')) {
-        const before = await memory(baseline);
-        const result = await load(loader, specFor('identify', basePort, c, mode.keepAlive));
-        const after = await memory(baseline);
-        const row: Row = { server: 'baseline', kind: 'identify', connections: c, mode: mode.label, result, cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requestsAll };
-        rows.push(row);
-        progress(row);
-      }
-      for (const kind of kinds) {
-        const before = await memory(winrmd);
-        const result = await load(loader, specFor(kind, port, c, mode.keepAlive));
-        const after = await memory(winrmd);
-        const row: Row = { server: 'winrmd', kind, connections: c, mode: mode.label, result, rssAfter: after.rss, cpuPerRequest: (after.cpuMicros - before.cpuMicros) / result.requestsAll };
-        rows.push(row);
-        progress(row);
-      }
+      if (kinds.includes('identify')) await measure('baseline', baseline, basePort, 'identify', c, mode);
+      for (const kind of kinds) await measure('winrmd', winrmd, port, kind, c, mode);
     }
   }
   const afterMatrix = await memory(winrmd);
