@@ -1,20 +1,66 @@
-// What a provider may import. A provider sees plain data, never XML and never HTTP
-// (DESIGN.md principles 2 and 3): instances in, instances out, errors as ProviderError.
-// Resources that are not CIM classes (the WinRS shell, winrm/config) exchange documents: element
-// trees, data with the shape of XML elements, which the core reads from and writes to envelopes.
-import type { XmlNode } from './soap/xml.js';
-
-export { child, children, el as element, textOf } from './soap/xml.js';
-export { parseDuration } from './wsman/request.js';
+// What a provider may import, and nothing else of src/ (test/unit/architecture.test.ts holds
+// the rule). A provider sees plain data, never XML and never HTTP (DESIGN.md principles 2 and
+// 3): instances in, instances out, errors as ProviderError. Resources that are not CIM classes
+// (the WinRS shell, winrm/config) exchange documents: element trees, data with the shape of XML
+// elements, which the core reads from and writes to envelopes. This file is a leaf: it imports
+// only the URI constants of names.ts, which import nothing.
+export * as NAMES from './soap/names.js';
 
 /**
  * Bumped when this interface changes incompatibly; checked when a provider is loaded.
  * 2: raw `resourceUris` became `documents`; requests carry their deadline and envelope size.
+ * 3: a document resource's custom actions are a table (`actions`); the Caller lost its privilege
+ *    booleans (the access policy decides, from the effects operations declare); the core selects
+ *    instances by key, so providers no longer resolve selectors.
  */
-export const PROVIDER_API_VERSION = 2;
+export const PROVIDER_API_VERSION = 3;
+
+/** An element with its namespace resolved. Attributes are keyed by local name. */
+export interface XmlNode {
+  ns: string;
+  name: string;
+  attrs: Record<string, string>;
+  /** Concatenated character data (CDATA included) of this element's own text children. */
+  text: string;
+  children: XmlNode[];
+  /** Set on nodes made by the core's raw(): text is markup to copy verbatim. */
+  raw?: boolean;
+}
 
 /** A document element: namespace-resolved, attributes by local name, text and child elements. */
 export type Element = XmlNode;
+
+export function child(node: XmlNode | undefined, ns: string, name: string): XmlNode | undefined {
+  return node?.children.find((c) => c.name === name && c.ns === ns);
+}
+
+export function children(node: XmlNode | undefined, ns: string, name: string): XmlNode[] {
+  return node ? node.children.filter((c) => c.name === name && c.ns === ns) : [];
+}
+
+export function textOf(node: XmlNode | undefined): string | undefined {
+  return node?.text.trim();
+}
+
+/** Build a node tersely: el(NS.wsman, 'Selector', { Name: 'ShellId' }, 'value'). */
+export function el(ns: string, name: string, attrs: Record<string, string> = {}, ...content: (XmlNode | string | undefined)[]): XmlNode {
+  const node: XmlNode = { ns, name, attrs, text: '', children: [] };
+  for (const c of content) {
+    if (c === undefined) continue;
+    if (typeof c === 'string') node.text += c;
+    else node.children.push(c);
+  }
+  return node;
+}
+export { el as element };
+
+/** xs:duration → milliseconds (years and months are refused: their length is not fixed). */
+export function parseDuration(text: string): number | undefined {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text.trim());
+  if (!m || text.trim() === 'P' || text.trim().endsWith('T')) return undefined;
+  const [, d, h, min, s] = m;
+  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Math.round(Number(s ?? 0) * 1000);
+}
 
 /** CIM intrinsic types (DSP0004). The serializer renders values by these. */
 export type CimType =
@@ -48,7 +94,17 @@ export interface CimClass {
 export interface MethodDecl {
   input: Record<string, PropertyDecl>;
   output: Record<string, PropertyDecl>; // ReturnValue included
+  effects?: readonly Effect[];
 }
+
+/**
+ * What an operation does that the access policy decides on (src/wsman/policy.ts): providers
+ * declare it, the policy alone decides who may (DESIGN.md, the authorize hook).
+ * - `runsAsAccount`: starts or signals processes as the caller's runAs account (a root account
+ *   needs a grant);
+ * - `changesHardware`: changes real hardware state (BMC power, clearing a BMC's event log).
+ */
+export type Effect = 'runsAsAccount' | 'changesHardware';
 
 /** One CIM instance: its concrete class name and its property values. */
 export interface Instance {
@@ -63,10 +119,6 @@ export interface Caller {
   user: string;
   /** The Linux account processes started for this caller run as. */
   runAs: string;
-  /** Whether runAs may resolve to uid 0 (config: security.rootRunAsUsers). */
-  allowRoot: boolean;
-  /** Whether this caller may change hardware state, e.g. BMC power (config: security.hardwareControlUsers). */
-  hardwareControl: boolean;
   clientAddress: string;
 }
 
@@ -104,9 +156,10 @@ export interface DocumentItem {
 /**
  * A resource whose bodies are documents rather than CIM instances, at one exact resource URI
  * (compared case-insensitively). Get, Put, Create, Delete and Enumerate are the WS-Transfer and
- * WS-Enumeration operations; `action` serves every other action on the URI (the shell's Command,
- * Send, Receive and Signal, MS-WSMV 3.1.4.11-14), whose reply action is the request's plus
- * `Response`. A missing method is ActionNotSupported.
+ * WS-Enumeration operations; `actions` is its table of custom actions by action URI (the shell's
+ * Command, Send, Receive and Signal, MS-WSMV 3.1.4.11-14), each registered in the core's routing
+ * table as it is, whose reply action is the request's plus `Response`. A missing method or
+ * action is ActionNotSupported.
  */
 export interface DocumentResource {
   uri: string;
@@ -116,7 +169,9 @@ export interface DocumentResource {
   create?(req: DocumentRequest): Promise<{ selectors: Selectors; body?: Element }>;
   delete?(req: DocumentRequest): Promise<void>;
   enumerate?(req: DocumentRequest): AsyncIterable<DocumentItem>;
-  action?(req: DocumentRequest): Promise<Element | undefined>;
+  actions?: Record<string, (req: DocumentRequest) => Promise<Element | undefined>>;
+  /** What each action (a custom action's URI, or the WS-Transfer Create action) does, for the access policy. */
+  effects?: Record<string, readonly Effect[]>;
 }
 
 export interface InvokeRequest extends ProviderRequest {
@@ -141,7 +196,9 @@ export interface ProviderContext {
 
 /**
  * One table of optional methods (DESIGN.md principle 3). The core supplies the defaults:
- * get falls back to a filtered enumerate; a missing method is ActionNotSupported.
+ * get falls back to a filtered enumerate, whose instances the core selects by key (selector
+ * names resolved to the declared keys, values compared case-insensitively); a missing method is
+ * ActionNotSupported.
  */
 export interface Provider {
   apiVersion: number;
@@ -153,7 +210,8 @@ export interface Provider {
 
   load?(ctx: ProviderContext): Promise<void>;
   unload?(): Promise<void>;
-  get?(req: ProviderRequest): Promise<Instance>;
+  /** A direct lookup by every key; undefined where the class has none (the core then selects from enumerate). */
+  get?(req: ProviderRequest): Promise<Instance | undefined>;
   enumerate?(req: ProviderRequest): AsyncIterable<Instance>;
   put?(req: ProviderRequest, instance: Instance): Promise<Instance>;
   create?(req: ProviderRequest, instance: Instance): Promise<Selectors>;

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { createOsProvider } from '../providers/os/index.js';
 import { createShellProvider } from '../providers/shell/index.js';
 import { createIpmiProvider } from '../providers/ipmi/index.js';
+import { lookupAccount } from '../providers/common/run-as.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import { CertificateAuthenticator } from './auth/certificate.js';
@@ -22,6 +23,7 @@ import { SECURITY_PROFILE } from './soap/names.js';
 import { openDb, type Db } from './store/db.js';
 import { SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
+import { accessPolicy, configuredRules } from './wsman/policy.js';
 
 export interface ServerOptions {
   config: Config;
@@ -49,13 +51,30 @@ export function stateFile(config: Config): string {
   return path.join(config.stateDir, 'winrmd.db');
 }
 
+/**
+ * Whether a runAs account is root, for the policy's rootRunAs rule: looked up through NSS as the
+ * providers do, and remembered ten seconds so a burst of shell Creates costs one lookup.
+ */
+function rootAccountCheck(): (account: string) => Promise<boolean> {
+  const seen = new Map<string, { at: number; root: Promise<boolean> }>();
+  return (account) => {
+    const hit = seen.get(account);
+    if (hit && Date.now() - hit.at < 10_000) return hit.root;
+    const root = lookupAccount(account).then((a) => a?.uid === 0);
+    root.catch(() => seen.delete(account));
+    if (seen.size > 1000) seen.clear();
+    seen.set(account, { at: Date.now(), root });
+    return root;
+  };
+}
+
 export function createLogger(config: Config): Logger {
   // Defence in depth: the code never logs credentials, and these paths are redacted regardless.
   return pino({ level: config.logging.level, redact: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization'] });
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[] }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: { wanted: number; up: number } }> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
@@ -70,21 +89,20 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
 
   const { auth, allowUnencrypted } = config.service;
-  const grants = config.security;
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
   const authenticators: Authenticator[] = [];
   // Offered on a 401 in this order: Negotiate first, as Windows does.
   if (auth.negotiate) {
     const host = os.hostname();
     authenticators.push(new NtlmAuthenticator({
-      users, allowUnencrypted, grants,
+      users, allowUnencrypted,
       channelBinding: auth.cbtHardeningLevel,
       netbiosName: host.split('.')[0].toUpperCase().slice(0, 15),
       dnsName: host,
     }));
   }
-  if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted, grants }));
-  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, grants, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
+  if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted }));
+  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
   const securityProfiles = [
     ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
     ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
@@ -112,9 +130,16 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       maxAttributes: l.maxXmlAttributes,
     },
   });
-  const app = createApp({ core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024 });
+  // The one access policy (src/wsman/policy.ts), consulted before any provider is called.
+  const isRoot = rootAccountCheck();
+  core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
+  const listening = { wanted: 0, up: 0 };
+  const app = createApp({
+    core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
+    ready: () => listening.up >= listening.wanted,
+  });
   return {
-    core, app, users, log, providers, db, clientCaPems: clientCas?.pems,
+    core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening,
     async close() {
       core.close();
       for (const p of providers) await p.unload?.();
@@ -156,19 +181,23 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   };
   try {
     const { http: h, https: hs } = config.listeners;
+    built.listening.wanted = Number(h.enabled) + Number(hs.enabled);
+    // The certificate first (a first start generates it), so both listeners come up together.
+    const pem = hs.enabled ? await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir) : undefined;
+    if (pem?.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
     if (h.enabled) {
       running.httpPort = await listen(tune(http.createServer(serverOptions, built.app.callback())), h.host, h.port);
+      built.listening.up++;
       log.info({ event: 'listening', scheme: 'http', host: h.host, port: running.httpPort, allowUnencrypted: config.service.allowUnencrypted });
     }
-    if (hs.enabled) {
-      const pem = await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir);
-      if (pem.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
+    if (pem) {
       // TLS 1.2 and 1.3 only. With certificate authentication on, a client certificate is asked
       // for but not required at the TLS layer: one that does not verify is refused with a 401, not
       // a handshake failure, so clients of the other schemes still connect.
       const clientCerts = built.clientCaPems ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
       const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, built.app.callback());
       running.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
+      built.listening.up++;
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
     }
   } catch (err) {

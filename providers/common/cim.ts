@@ -1,5 +1,5 @@
 // What every CIM-class provider shares: class declarations that read like their MOF, instance
-// building, selector matching, and the routing from a request to the class it names. Nothing
+// building, and the routing from a request to the class it names. Nothing
 // here knows a particular class or namespace.
 import {
   PROVIDER_API_VERSION,
@@ -12,7 +12,6 @@ import {
   type PropertyDecl,
   type Provider,
   type ProviderRequest,
-  type Selectors,
 } from '../../src/provider-api.js';
 
 // Property type shorthands, so a class declaration reads like its MOF.
@@ -92,43 +91,6 @@ export function abstractClass(cls: CimClass): ClassImpl {
   return { cls };
 }
 
-/**
- * Resolves selector names to the declared key names (selector names match case-insensitively,
- * as WinRM does). A selector that is not a key of the class is refused: DSP0226 answers such a
- * selector with wsman:InvalidSelectors, which the core maps from INVALID_PARAMETER.
- */
-export function resolveSelectors(cls: CimClass, selectors: Selectors): Selectors {
-  const out: Selectors = {};
-  for (const [name, value] of Object.entries(selectors)) {
-    const key = cls.keys.find((k) => k.toLowerCase() === name.toLowerCase());
-    if (!key) throw new ProviderError('INVALID_PARAMETER', `${name} is not a key of ${cls.name}`);
-    out[key] = value;
-  }
-  return out;
-}
-
-/** Renders a key value as selector text, to compare with a selector exactly. */
-function selectorText(v: CimValue): string | undefined {
-  if (v === null || Array.isArray(v)) return undefined;
-  if (v instanceof Date) return v.toISOString();
-  return String(v);
-}
-
-/**
- * Picks the one instance the selectors name. No selectors on a class with a single instance
- * returns it (WinRM serves Win32_OperatingSystem that way); otherwise selectors that match
- * several instances do not identify one and are refused.
- */
-export function selectOne(cls: CimClass, all: Values[], selectors: Selectors): Values {
-  const sel = Object.entries(resolveSelectors(cls, selectors));
-  const hits = all.filter((v) => sel.every(([k, want]) => selectorText(v[k] ?? null) === want));
-  if (hits.length === 1) return hits[0]!;
-  if (hits.length === 0) {
-    throw new ProviderError('NOT_FOUND', `no ${cls.name} instance matches ${JSON.stringify(selectors)}`);
-  }
-  throw new ProviderError('INVALID_PARAMETER', `the selectors do not identify one ${cls.name} instance`);
-}
-
 export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new ProviderError('TIMED_OUT', 'the operation was cancelled');
 }
@@ -167,11 +129,11 @@ export function classProvider(spec: { name: string; namespace: string; impls: Cl
       }
     },
 
-    async get(req: ProviderRequest): Promise<Instance> {
+    // A direct lookup where the class has one; otherwise the core selects from the enumeration,
+    // by its one rule for matching keys (src/wsman/operations/transfer.ts).
+    async get(req: ProviderRequest): Promise<Instance | undefined> {
       const impl = resolve(req);
-      if (impl.get) return makeInstance(impl.cls, await impl.get(req));
-      const all = impl.list ? await impl.list(req) : [];
-      return makeInstance(impl.cls, selectOne(impl.cls, all, req.selectors));
+      return impl.get && makeInstance(impl.cls, await impl.get(req));
     },
 
     async invoke(req: InvokeRequest) {

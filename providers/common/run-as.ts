@@ -34,15 +34,13 @@ export async function lookupAccount(name: string, signal?: AbortSignal): Promise
 
 /**
  * The account the caller's processes run as. Refused (ACCESS_DENIED) when the account does not
- * exist, when it is root and the caller is not allowed root, and when winrmd, not being root
- * itself, could only run processes as its own account.
+ * exist, and when winrmd, not being root itself, could only run processes as its own account.
+ * Whether the caller may use a root account at all is the access policy's decision, taken before
+ * the provider is called: operations that use the account declare the `runsAsAccount` effect.
  */
 export async function resolveRunAs(caller: Caller, signal?: AbortSignal): Promise<Account> {
   const account = await lookupAccount(caller.runAs, signal);
   if (!account) throw new ProviderError('ACCESS_DENIED', `the account ${caller.runAs} does not exist`);
-  if (account.uid === 0 && !caller.allowRoot) {
-    throw new ProviderError('ACCESS_DENIED', `${caller.user} is not allowed to run processes as root`);
-  }
   if (process.getuid?.() !== 0 && account.uid !== process.getuid?.()) {
     throw new ProviderError(
       'ACCESS_DENIED',

@@ -133,12 +133,12 @@ export class Bmc {
     this.inflight ??= this.poll().then(
       (s) => {
         this.snapshot = s;
-        if (this.failure) this.log.info({ bmc: this.name }, 'bmc_recovered');
+        if (this.failure) this.log.info({ event: 'bmc_recovered', bmc: this.name });
         this.failure = undefined;
         return s;
       },
       (error: unknown) => {
-        if (!this.failure) this.log.warn({ bmc: this.name, err: (error as Error).message }, 'bmc_poll_failed');
+        if (!this.failure) this.log.warn({ event: 'bmc_poll_failed', bmc: this.name, err: (error as Error).message });
         this.failure = { error, at: Date.now() };
         throw error;
       },
@@ -166,7 +166,7 @@ export class Bmc {
     if (!sdr || sdrInfo.changeStamp !== this.sdrStamp) {
       sdr = (await readSdrRepository(send, this.stop.signal)).records;
       this.sdrStamp = sdrInfo.changeStamp;
-      this.log.debug({ bmc: this.name, records: sdr.length }, 'bmc_sdr_read');
+      this.log.debug({ event: 'bmc_sdr_read', bmc: this.name, records: sdr.length });
     }
     const readAt = new Date();
     const sensors: SensorState[] = [];

@@ -4,7 +4,7 @@
 // (`…/wmi/root/hardware/NumericSensor`, `…/cim-schema/2/CIM_NumericSensor`). Properties follow
 // the DMTF CIM schema (DSP1009 Sensors, DSP1010 Record Log, DSP1027 Power State profiles),
 // trimmed to what a BMC can fill.
-import { type CimClass } from '../../src/provider-api.js';
+import { type CimClass, type MethodDecl } from '../../src/provider-api.js';
 import {
   BOOL, DATETIME, defineClass as defineCimClass, SINT32, STRING, STRINGS, UINT16, UINT16S, UINT32, UINT64,
 } from '../common/cim.js';
@@ -37,9 +37,11 @@ export const CIM_ManagedSystemElement = defineClass({
 export const CIM_LogicalElement = defineClass({ name: 'CIM_LogicalElement', parent: CIM_ManagedSystemElement, keys: [], properties: {} });
 
 /** CIM_EnabledLogicalElement.RequestStateChange (DSP1027 Power State Management, via EnabledState). */
-const REQUEST_STATE_CHANGE = {
+// Both change real hardware: the access policy grants them (security.hardwareControlUsers).
+const REQUEST_STATE_CHANGE: MethodDecl = {
   input: { RequestedState: UINT16, TimeoutPeriod: DATETIME },
   output: { ReturnValue: UINT32 },
+  effects: ['changesHardware'],
 };
 
 export const CIM_EnabledLogicalElement = defineClass({
@@ -135,7 +137,7 @@ export const CIM_RecordLog = defineClass({
     /** Zero when the BMC does not say how much room is left. */
     MaxNumberOfRecords: UINT64,
   },
-  methods: { ClearLog: { input: {}, output: { ReturnValue: UINT32 } } },
+  methods: { ClearLog: { input: {}, output: { ReturnValue: UINT32 }, effects: ['changesHardware'] } },
 });
 
 export const RecordLog = defineClass({ name: 'RecordLog', parent: CIM_RecordLog, keys: CIM_RecordLog.keys, properties: {}, methods: CIM_RecordLog.methods });

@@ -1,8 +1,9 @@
 // The IPMI provider: WMI's root/hardware classes for the BMCs the configuration names, each
 // reached over native RMCP+ or ipmitool. Reads come from each BMC's polled snapshot (bmc.ts);
-// RequestStateChange and ClearLog change real hardware and need the caller's hardwareControl grant.
+// RequestStateChange and ClearLog change real hardware: they declare the changesHardware effect,
+// which the access policy grants through security.hardwareControlUsers.
 import { ProviderError, type InvokeRequest, type Provider, type ProviderLogger, type ProviderRequest } from '../../src/provider-api.js';
-import { abstractClass, classProvider, resolveSelectors, type ClassImpl, type Values } from '../common/cim.js';
+import { abstractClass, classProvider, type ClassImpl, type Values } from '../common/cim.js';
 import { Bmc, type ChassisAction } from './bmc.js';
 import * as C from './classes.js';
 import { computerSystem, discreteSensor, logRecord, numericSensor, recordLog, recordLogInstanceId, type BmcIdentity } from './instances.js';
@@ -61,12 +62,6 @@ export function createIpmiProvider(o: IpmiOptions): Provider {
     return entry;
   }
 
-  function requireHardwareControl(req: InvokeRequest, what: string): void {
-    if (!req.caller.hardwareControl) {
-      throw new ProviderError('ACCESS_DENIED', `${req.caller.user} may not ${what}: hardware control is granted by security.hardwareControlUsers`);
-    }
-  }
-
   const list = (fn: (e: Awaited<ReturnType<typeof snapshots>>[number]) => Values[]) => async (req: ProviderRequest) =>
     (await snapshots(req)).flatMap(fn);
 
@@ -90,27 +85,24 @@ export function createIpmiProvider(o: IpmiOptions): Provider {
 
   // RecordLog.ClearLog(): 0 success, 4 failed (IPMIPrv).
   async function clearLog(req: InvokeRequest): Promise<Values> {
-    const id = resolveSelectors(C.RecordLog, req.selectors).InstanceID;
+    const id = req.selectors.InstanceID;
     const entry = [...bmcs.values()].find((e) => id === undefined ? bmcs.size === 1 : id === recordLogInstanceId(e.identity.name));
     if (!entry) throw new ProviderError('NOT_FOUND', id === undefined ? 'name the log with its InstanceID selector' : `no RecordLog has InstanceID ${id}`);
-    requireHardwareControl(req, `clear the event log of BMC ${entry.identity.name}`);
     const cc = await entry.bmc.clearLog(req.signal);
-    log.info({ bmc: entry.identity.name, user: req.caller.user, cc }, 'bmc_sel_cleared');
+    log.info({ event: 'bmc_sel_cleared', bmc: entry.identity.name, user: req.caller.user, cc });
     return { ReturnValue: cc === 0 ? 0 : 4 };
   }
 
   // ComputerSystem.RequestStateChange(RequestedState): 0 completed, 4 failed (CIM_EnabledLogicalElement).
   async function requestStateChange(req: InvokeRequest): Promise<Values> {
-    const sel = resolveSelectors(C.ComputerSystem, req.selectors);
-    const entry = bmcNamed(sel.Name);
+    const entry = bmcNamed(req.selectors.Name);
     const requested = Number(req.input.RequestedState);
     const action = REQUESTED_STATE[requested];
     if (!action) {
       throw new ProviderError('INVALID_PARAMETER', `RequestedState ${String(req.input.RequestedState)} is not one of 2 (on), 3 (off), 4 (soft off), 10 (power cycle), 11 (reset)`);
     }
-    requireHardwareControl(req, `change the power state of BMC ${entry.identity.name}`);
     const cc = await entry.bmc.chassisControl(action, req.signal);
-    log.info({ bmc: entry.identity.name, user: req.caller.user, action, cc }, 'bmc_power_control');
+    log.info({ event: 'bmc_power_control', bmc: entry.identity.name, user: req.caller.user, action, cc });
     if (cc === 0) entry.identity.requestedState = requested;
     return { ReturnValue: cc === 0 ? 0 : 4 };
   }

@@ -10,7 +10,7 @@ import { defineClass as defineCimClass } from '../common/cim.js';
 export const NAMESPACE = 'root/cimv2';
 
 export {
-  abstractClass, makeInstance, resolveSelectors, selectOne, throwIfAborted,
+  abstractClass, makeInstance, throwIfAborted,
   BOOL, DATETIME, SINT16, STRING, STRINGS, UINT8, UINT16, UINT16S, UINT32, UINT64,
   type ClassImpl, type Values,
 } from '../common/cim.js';

@@ -18,7 +18,6 @@ import {
   abstractClass,
   defineClass,
   hostname,
-  resolveSelectors,
   run,
   DATETIME,
   STRING,
@@ -67,11 +66,13 @@ export const Win32_Process = defineClass({
   },
   methods: {
     // ProcessStartupInformation (a Win32_ProcessStartup object) is not supported.
+    // Both act as the caller's runAs account: a root account needs the policy's grant.
     Create: {
       input: { CommandLine: STRING, CurrentDirectory: STRING },
       output: { ProcessId: UINT32, ReturnValue: UINT32 },
+      effects: ['runsAsAccount'],
     },
-    Terminate: { input: { Reason: UINT32 }, output: { ReturnValue: UINT32 } },
+    Terminate: { input: { Reason: UINT32 }, output: { ReturnValue: UINT32 }, effects: ['runsAsAccount'] },
   },
 });
 
@@ -219,7 +220,7 @@ async function findProcess(handle: string, signal?: AbortSignal): Promise<Proces
 }
 
 async function getProcess(req: ProviderRequest): Promise<Values> {
-  const { Handle } = resolveSelectors(Win32_Process, req.selectors);
+  const { Handle } = req.selectors; // the core resolved selector names to the declared keys
   if (Handle === undefined) throw new ProviderError('INVALID_PARAMETER', 'a Win32_Process is named by its Handle');
   const row = await findProcess(Handle, req.signal);
   if (!row) throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
@@ -282,17 +283,17 @@ async function create(req: InvokeRequest): Promise<Values> {
   }
   child.unref();
   // The command line is not logged: it may carry secrets.
-  req.log.info({ pid: child.pid, runAs: account.name }, 'process_created');
+  req.log.info({ event: 'process_created', pid: child.pid, runAs: account.name });
   return { ProcessId: child.pid ?? null, ReturnValue: RETURN.SUCCESS };
 }
 
 /**
  * Win32_Process.Terminate: SIGTERM to the process, if it belongs to the caller's account (or
- * that account is root, which only an allowRoot caller can have). Reason is WMI's exit code for
+ * that account is root, which the access policy grants only through security.rootRunAsUsers). Reason is WMI's exit code for
  * the process; Linux cannot impose an exit code on another process, so it is ignored.
  */
 async function terminate(req: InvokeRequest): Promise<Values> {
-  const { Handle } = resolveSelectors(Win32_Process, req.selectors);
+  const { Handle } = req.selectors; // the core resolved selector names to the declared keys
   if (Handle === undefined) throw new ProviderError('INVALID_PARAMETER', 'Terminate needs the Handle selector');
   const account = await resolveRunAs(req.caller, req.signal);
   const row = await findProcess(Handle, req.signal);
@@ -305,7 +306,7 @@ async function terminate(req: InvokeRequest): Promise<Values> {
     if (code === 'ESRCH') throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
     return { ReturnValue: code === 'EPERM' ? RETURN.ACCESS_DENIED : RETURN.UNKNOWN_FAILURE };
   }
-  req.log.info({ pid: row.pid, runAs: account.name }, 'process_terminated');
+  req.log.info({ event: 'process_terminated', pid: row.pid, runAs: account.name });
   return { ReturnValue: RETURN.SUCCESS };
 }
 

@@ -8,6 +8,7 @@ import {
   child,
   children,
   element,
+  NAMES,
   parseDuration,
   PROVIDER_API_VERSION,
   ProviderError,
@@ -17,7 +18,8 @@ import {
   type Provider,
   type ProviderLogger,
 } from '../../src/provider-api.js';
-import { SHELL } from '../../src/soap/names.js';
+
+const { SHELL, ACTION } = NAMES;
 import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
 import { interpret } from './command-line.js';
 import { Command, type StreamName } from './command.js';
@@ -192,12 +194,8 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
 
   const getShell = (req: DocumentRequest) => withShell(req, async (shell) => shellElement(shell));
 
-  const actions: Record<string, (req: DocumentRequest, shell: Shell) => Promise<Element>> = {
-    [SHELL.command]: command,
-    [SHELL.send]: send,
-    [SHELL.receive]: receive,
-    [SHELL.signal]: signal,
-  };
+  /** A custom action on the shell its ShellId selector names (MS-WSMV 3.1.4.11-14). */
+  const onShell = (act: (req: DocumentRequest, shell: Shell) => Promise<Element>) => (req: DocumentRequest) => withShell(req, (shell) => act(req, shell));
 
   const provider: ShellProvider = {
     apiVersion: PROVIDER_API_VERSION,
@@ -224,11 +222,14 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
           const shell = shells.acquire(selector(req, 'ShellId'), req.caller);
           await shells.close(shell, 'delete');
         },
-        async action(req) {
-          const act = actions[req.action];
-          if (!act) throw new ProviderError('NOT_SUPPORTED', `The shell does not support the action ${req.action}.`);
-          return withShell(req, (shell) => act(req, shell));
+        actions: {
+          [SHELL.command]: onShell(command),
+          [SHELL.send]: onShell(send),
+          [SHELL.receive]: onShell(receive),
+          [SHELL.signal]: onShell(signal),
         },
+        // A shell's commands run as the caller's runAs account, chosen when the shell is created.
+        effects: { [ACTION.create]: ['runsAsAccount'], [SHELL.command]: ['runsAsAccount'] },
       },
       {
         // `winrm enumerate windows/shell`: the caller's shells, whatever their type.

@@ -4,6 +4,7 @@
 // verified credential (or from the verified handshake of its connection) or is answered 401 (the
 // OMIGOD lesson, security-and-limits.md).
 import type { Caller } from '../provider-api.js';
+import type { AuthMethod } from '../wsman/exchange.js';
 import type { UserRecord } from '../store/users.js';
 import type { FailureThrottle } from './throttle.js';
 
@@ -31,6 +32,8 @@ export type AuthOutcome =
   | {
       ok: true;
       caller: Caller;
+      /** Set by the AuthService: which authenticator accepted the request. */
+      method?: AuthMethod;
       security?: MessageSecurity;
       /**
        * How this request proved a password: checked just now ('verified'), or matched one checked
@@ -54,6 +57,8 @@ export type AuthOutcome =
     };
 
 export interface Authenticator {
+  /** How the core, the audit trail and the policy name this way of authenticating. */
+  readonly method: AuthMethod;
   /** HTTP authentication schemes, compared case-insensitively (RFC 7235 §2.1). */
   readonly schemes: readonly string[];
   /** WWW-Authenticate values offered on a 401 for this transport. */
@@ -72,21 +77,8 @@ export function localUserName(name: string): string {
   return at > 0 ? afterSlash.slice(0, at) : afterSlash;
 }
 
-/** Which users hold which privileges (config `security`), read into every Caller. */
-export interface Grants {
-  rootRunAsUsers: string[];
-  hardwareControlUsers: string[];
-}
-
-export function callerOf(user: UserRecord, grants: Grants, clientAddress: string): Caller {
-  const holds = (list: string[]) => list.some((u) => u.toLowerCase() === user.name.toLowerCase());
-  return {
-    user: user.name,
-    runAs: user.runAs,
-    allowRoot: holds(grants.rootRunAsUsers),
-    hardwareControl: holds(grants.hardwareControlUsers),
-    clientAddress,
-  };
+export function callerOf(user: UserRecord, clientAddress: string): Caller {
+  return { user: user.name, runAs: user.runAs, clientAddress };
 }
 
 export class AuthService {
@@ -129,6 +121,7 @@ export class AuthService {
       }
       return outcome;
     }
+    outcome.method = authenticator!.method;
     if (!outcome.password) return outcome;
     // A correct password does not lift a lockout: the attacker may just have guessed it.
     if (this.throttle.locked({ user: outcome.caller.user })) {

@@ -2,13 +2,12 @@
 // configuration allows unencrypted traffic, as WinRM's AllowUnencrypted does.
 import { hash, randomBytes } from 'node:crypto';
 import type { UserStore } from '../store/users.js';
-import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator, type Grants } from './authenticator.js';
+import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface BasicOptions {
   users: UserStore;
   allowUnencrypted: boolean;
-  grants: Grants;
   /** How long a verified credential is remembered, so scrypt runs once per client and not per request. */
   cacheMs?: number;
 }
@@ -16,6 +15,7 @@ export interface BasicOptions {
 const CACHE_LIMIT = 10_000;
 
 export class BasicAuthenticator implements Authenticator {
+  readonly method = 'basic' as const;
   readonly schemes = ['Basic'];
   /** Salted digests of (user, password, stored hash) that verified recently; never the password. */
   private readonly verified = new Map<string, number>();
@@ -54,6 +54,6 @@ export class BasicAuthenticator implements Authenticator {
       if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
       this.verified.set(digest, Date.now() + (this.opts.cacheMs ?? 300_000));
     }
-    return { ok: true, caller: callerOf(user, this.opts.grants, req.clientAddress), password: cached ? 'cached' : 'verified' };
+    return { ok: true, caller: callerOf(user, req.clientAddress), password: cached ? 'cached' : 'verified' };
   }
 }

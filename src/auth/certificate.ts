@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { SECURITY_PROFILE } from '../soap/names.js';
 import type { UserStore } from '../store/users.js';
-import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator, type Grants } from './authenticator.js';
+import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
 
 /** The Authorization "scheme" that asks for certificate authentication (DSP0226 Annex C). */
 export const MUTUAL_PROFILE = SECURITY_PROFILE.httpsMutual;
@@ -24,7 +24,6 @@ export interface CertificateMapping {
 
 export interface CertificateOptions {
   users: UserStore;
-  grants: Grants;
   /** The CAs trusted to issue client certificates (the HTTPS listener's `ca` too). */
   trustedCas: X509Certificate[];
   mappings: CertificateMapping[];
@@ -42,6 +41,7 @@ function commonName(dn: string): string | undefined {
 }
 
 export class CertificateAuthenticator implements Authenticator {
+  readonly method = 'certificate' as const;
   readonly schemes = [MUTUAL_PROFILE];
 
   constructor(private readonly opts: CertificateOptions) {}
@@ -66,7 +66,7 @@ export class CertificateAuthenticator implements Authenticator {
     if (!mapping) return { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user` };
     const user = this.opts.users.get(mapping.user);
     if (!user) return { ok: false, reason: `client certificate maps to ${mapping.user}, who is not a winrmd user` };
-    return { ok: true, caller: callerOf(user, this.opts.grants, req.clientAddress) };
+    return { ok: true, caller: callerOf(user, req.clientAddress) };
   }
 
   private matches(m: CertificateMapping, cert: X509Certificate, issuer: X509Certificate | undefined): boolean {

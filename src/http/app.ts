@@ -11,13 +11,40 @@ import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
 import { SOAP_CONTENT_TYPE } from '../soap/envelope.js';
 import { decodeBody, XmlError } from '../soap/xml.js';
 import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
-import type { Core, Reply } from '../wsman/core.js';
+import type { Core } from '../wsman/core.js';
+import type { AuthMethod, Reply, RequestInfo } from '../wsman/exchange.js';
+import { peerCertificateOf } from './tls.js';
 
 export interface AppOptions {
   core: Core;
   auth: AuthService;
   log: Logger;
   maxBodyBytes: number;
+  /** Whether every configured listener is up (`/healthz` answers 503 until then). */
+  ready?: () => boolean;
+}
+
+/** One id per TCP connection, for the core (NTLM contexts, the audit trail). */
+const connectionIds = new WeakMap<object, string>();
+let connections = 0;
+function connectionId(socket: object): string {
+  let id = connectionIds.get(socket);
+  if (!id) connectionIds.set(socket, (id = `c${(++connections).toString(36)}`));
+  return id;
+}
+
+/** What the transport tells the core about a request (src/wsman/exchange.ts RequestInfo). */
+function requestInfo(ctx: Koa.Context, secure: boolean, authMethod: AuthMethod): RequestInfo {
+  const socket = ctx.req.socket;
+  return {
+    path: ctx.path,
+    secure,
+    clientAddress: socket.remoteAddress ?? '',
+    authMethod,
+    peerCertificate: () => (secure ? peerCertificateOf(socket as TLSSocket) : undefined),
+    connectionId: connectionId(socket),
+    headers: ctx.req.headers,
+  };
 }
 
 class BodyTooLarge extends Error {}
@@ -74,8 +101,12 @@ export function createApp(opts: AppOptions): Koa {
 
   const soap = (ctx: Koa.Context, reply: Reply) => {
     ctx.status = reply.status;
-    ctx.set('Content-Type', SOAP_CONTENT_TYPE);
-    ctx.body = reply.body;
+    if (reply.body) {
+      ctx.set('Content-Type', SOAP_CONTENT_TYPE);
+      ctx.body = reply.body;
+    } else {
+      ctx.body = ''; // a bare status (the collector's 204, 403, 404): no envelope
+    }
     ctx.state.action = reply.action;
     ctx.state.resource = reply.resourceUri;
     ctx.state.fault = reply.fault;
@@ -139,7 +170,7 @@ export function createApp(opts: AppOptions): Koa {
       // Windows answers an unauthenticated Identify on /wsman when asked to (MS-WSMV 3.1.4.1.30).
       if (!ctx.get('Authorization') && ctx.get('WSMANIDENTIFY').toLowerCase() === 'unauthenticated') {
         const xml = await body(ctx);
-        if (xml !== undefined) soap(ctx, opts.core.identifyAnonymous(xml, log));
+        if (xml !== undefined) soap(ctx, await opts.core.handle(xml, { info: requestInfo(ctx, secure, 'anonymous'), log }));
         return;
       }
       return refuse(ctx, secure, outcome.reason, outcome);
@@ -202,7 +233,8 @@ export function createApp(opts: AppOptions): Koa {
         gone = true;
         work.abort(new Error('the client closed the connection'));
       });
-      soap(ctx, await opts.core.handle(xml, outcome.caller, log, work));
+      const info = requestInfo(ctx, secure, outcome.method ?? 'anonymous');
+      soap(ctx, await opts.core.handle(xml, { info, caller: outcome.caller, log, work }));
       if (gone) log.info({ event: 'client_gone' });
     }
     if (sealed && ctx.body !== undefined && ctx.body !== null) {
@@ -216,11 +248,15 @@ export function createApp(opts: AppOptions): Koa {
 
   router.post('/wsman-anon', async (ctx) => {
     const xml = await body(ctx);
-    if (xml !== undefined) soap(ctx, opts.core.identifyAnonymous(xml, ctx.state.log));
+    const secure = Boolean((ctx.req.socket as TLSSocket).encrypted);
+    if (xml !== undefined) soap(ctx, await opts.core.handle(xml, { info: requestInfo(ctx, secure, 'anonymous'), log: ctx.state.log }));
   });
 
+  // Ready only once every configured listener is up (a first start generates the certificate).
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    const ready = opts.ready?.() ?? true;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'starting' };
   });
 
   app.use(router.routes());

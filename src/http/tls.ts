@@ -4,7 +4,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import selfsigned from 'selfsigned';
+import type { PeerCertificate } from '../wsman/exchange.js';
 
 export interface PemPair {
   cert: string;
@@ -56,4 +58,23 @@ export function loadCaFiles(files: string[]): { pems: string[]; certs: X509Certi
   const pems = files.flatMap((f) => readFileSync(f, 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []);
   if (pems.length === 0) throw new Error(`no certificate found in ${files.join(', ')}`);
   return { pems, certs: pems.map((p) => new X509Certificate(p)) };
+}
+
+/**
+ * The client certificate of a TLS connection as the core reads it (subject, issuer, SHA-1
+ * thumbprints in Windows' upper-case hex), or undefined when none was presented.
+ */
+export function peerCertificateOf(socket: TLSSocket): PeerCertificate | undefined {
+  const peer = socket.getPeerCertificate(true);
+  if (!peer || !peer.raw) return undefined;
+  const thumb = (fp: string | undefined) => fp?.replace(/:/g, '').toUpperCase();
+  const dn = (o: Record<string, string | string[]> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
+  const issuer = peer.issuerCertificate;
+  return {
+    subject: dn(peer.subject as unknown as Record<string, string>),
+    issuer: dn(peer.issuer as unknown as Record<string, string>),
+    thumbprint: thumb(peer.fingerprint)!,
+    // A self-issued certificate is its own issuer; Node then links issuerCertificate to itself.
+    issuerThumbprint: issuer && issuer.raw ? thumb(issuer.fingerprint) : undefined,
+  };
 }

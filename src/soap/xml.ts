@@ -2,19 +2,12 @@
 // prefixes: a prefix is only a local alias (XML Namespaces 1.0 §6), so `s:` and `env:` envelopes
 // are the same envelope.
 import { SaxesParser } from 'saxes';
+import type { XmlNode } from '../provider-api.js';
 import { NS, PREFIX } from './names.js';
 
-/** An element with its namespace resolved. Attributes are keyed by local name. */
-export interface XmlNode {
-  ns: string;
-  name: string;
-  attrs: Record<string, string>;
-  /** Concatenated character data (CDATA included) of this element's own text children. */
-  text: string;
-  children: XmlNode[];
-  /** Set on nodes made by raw(): text is markup to copy verbatim. */
-  raw?: boolean;
-}
+// The element tree is the data contract providers share with the core: it is declared once, in
+// provider-api.ts (a leaf), and used here.
+export { child, children, el, textOf, type XmlNode } from '../provider-api.js';
 
 export interface ParseLimits {
   maxDepth: number;
@@ -128,32 +121,7 @@ export function parseXml(xml: string, limits: ParseLimits): XmlNode {
   return root!;
 }
 
-// ---- helpers to read trees ----
-
-export function child(node: XmlNode | undefined, ns: string, name: string): XmlNode | undefined {
-  return node?.children.find((c) => c.name === name && c.ns === ns);
-}
-
-export function children(node: XmlNode | undefined, ns: string, name: string): XmlNode[] {
-  return node ? node.children.filter((c) => c.name === name && c.ns === ns) : [];
-}
-
-export function textOf(node: XmlNode | undefined): string | undefined {
-  return node?.text.trim();
-}
-
 // ---- writing ----
-
-/** Build a node tersely: el(NS.wsman, 'Selector', { Name: 'ShellId' }, 'value'). */
-export function el(ns: string, name: string, attrs: Record<string, string> = {}, ...content: (XmlNode | string | undefined)[]): XmlNode {
-  const node: XmlNode = { ns, name, attrs, text: '', children: [] };
-  for (const c of content) {
-    if (c === undefined) continue;
-    if (typeof c === 'string') node.text += c;
-    else node.children.push(c);
-  }
-  return node;
-}
 
 /** A node standing for markup already serialized by `serialize` (enumeration items, sized one by one). */
 export function raw(markup: string): XmlNode {

@@ -1,22 +1,26 @@
-// The protocol core: one function from request bytes and an authenticated caller to reply bytes
-// (DESIGN.md, "The flow of one request"). It knows neither Koa nor any provider by name; a unit
-// test can call it with no socket. Each request is a short pipeline of named steps
-// (principle 9): parse → read headers → route → check quotas → call the operation → build.
+// The protocol core: one function from request bytes, an authenticated caller and what the
+// transport knows, to a reply (DESIGN.md, "The flow of one request"). It knows neither Koa nor
+// any provider by name; a unit test can call it with no socket. Each request is a pipeline of
+// named steps over one Exchange (principle 9; fastify's lifecycle, aedes' runSeries):
+//   parse → read headers → route → authorize → quota → call → build → size check
+// with hooks a composition root sets: `authorize` before the call, `onReply` and `onFault` after.
 import { PROVIDER_API_VERSION, type Caller, type Provider, type ProviderLogger } from '../provider-api.js';
 import { buildBareEnvelope, buildEnvelope, buildFault, type ReplyMessage } from '../soap/envelope.js';
-import { FAULTS, WsmanFault, type FaultId } from '../soap/faults.js';
-import { ACTION, FAULT_DETAIL } from '../soap/names.js';
-import { parseXml, XmlError, type ParseLimits, type XmlNode } from '../soap/xml.js';
+import { FAULTS, WsmanFault } from '../soap/faults.js';
+import { ACTION, FAULT_DETAIL, NS } from '../soap/names.js';
+import { child, parseXml, textOf, XmlError, type ParseLimits } from '../soap/xml.js';
 import { EnumerationContexts } from './enumeration-contexts.js';
 import { toFault } from './errors.js';
+import type { Exchange, Hooks, Reply, RequestInfo, RequestRecord, StatusReply } from './exchange.js';
 import type { OpContext } from './operations/context.js';
-import { documentOperation } from './operations/document.js';
+import { documentRoutes } from './operations/document.js';
 import { enumerate, pull, release } from './operations/enumeration.js';
 import { identifyResponse, type Identity } from './operations/identify.js';
-import { invoke } from './operations/invoke.js';
+import { invoke, invokedMethod } from './operations/invoke.js';
 import { create, get, put, remove } from './operations/transfer.js';
-import { readRequest, type HeaderLimits, type WsmanRequest } from './request.js';
-import { Resources, type Target } from './resources.js';
+import { readRequest, type HeaderLimits } from './request.js';
+import { Resources } from './resources.js';
+import { RouteTable } from './routes.js';
 
 export interface CoreLimits extends HeaderLimits, ParseLimits {
   maxConcurrentOperationsPerUser: number;
@@ -32,26 +36,26 @@ export interface CoreOptions {
   machine: string;
 }
 
-export interface Reply {
-  status: number;
-  body: string;
-  /** For the request log line. */
-  action?: string;
-  resourceUri?: string;
-  fault?: FaultId;
+export interface HandleOptions {
+  info: RequestInfo;
+  /** Absent on the anonymous paths (`/wsman-anon`, `WSMANIDENTIFY: unauthenticated`): Identify only. */
+  caller?: Caller;
+  log: ProviderLogger;
+  /**
+   * The request's one controller, whose signal providers get: the HTTP layer aborts it when the
+   * client disconnects before its reply, the core at the OperationTimeout and once the reply is
+   * built. One controller per request, not one linked to another: linking costs more than the
+   * rest of a small request's bookkeeping (test/bench).
+   */
+  work?: AbortController;
 }
 
 export interface Core {
-  /**
-   * `work` is the request's one controller, whose signal providers get: the HTTP layer aborts it
-   * when the client disconnects before its reply, the core at the OperationTimeout and once the
-   * reply is built. One controller per request, not one linked to another: linking costs more
-   * than the rest of a small request's bookkeeping (test/bench).
-   */
-  handle(xml: string, caller: Caller, log: ProviderLogger, work?: AbortController): Promise<Reply>;
-  /** The anonymous endpoint answers Identify only, without a product version (MS-WSMV 3.1.4.1.30). */
-  identifyAnonymous(xml: string, log: ProviderLogger): Reply;
+  handle(xml: string, opts: HandleOptions): Promise<Reply>;
   readonly resources: Resources;
+  /** Where eventing, the collector and other capabilities register their routes. */
+  readonly routes: RouteTable;
+  addHook<K extends keyof Hooks>(name: K, hook: Hooks[K][number]): void;
   readonly openEnumerations: number;
   close(): void;
 }
@@ -60,43 +64,42 @@ export interface Core {
 const REPLIED = new Error('the reply has been sent');
 const OUT_OF_TIME = new Error('the OperationTimeout ran out');
 
-type Operation = (req: WsmanRequest, ctx: OpContext) => Promise<ReplyMessage>;
+type Step = (ex: Exchange) => void | Promise<void>;
 
 export function createCore(opts: CoreOptions): Core {
   const resources = new Resources();
+  const routes = new RouteTable();
   for (const p of opts.providers) {
     // A provider built against another interface version is refused at load (principle 3).
     if (p.apiVersion !== PROVIDER_API_VERSION) throw new Error(`provider ${p.name} targets provider API ${p.apiVersion}, this server offers ${PROVIDER_API_VERSION}`);
     resources.add(p);
+    for (const doc of p.documents ?? []) {
+      const key = doc.uri.toLowerCase();
+      for (const [action, route] of documentRoutes(doc)) routes.add(key, action, route);
+      // The enumeration stub pages a document resource's items as it pages instances.
+      if (doc.enumerate) routes.add(key, ACTION.enumerate, { operation: 'enumerate', handler: enumerate });
+    }
   }
+  for (const kind of ['class', 'namespace']) routes.add(kind, ACTION.enumerate, { operation: 'enumerate', handler: enumerate });
+  routes.add('class', ACTION.get, { operation: 'get', handler: get });
+  routes.add('class', ACTION.put, { operation: 'put', handler: put });
+  routes.add('class', ACTION.create, { operation: 'create', handler: create });
+  routes.add('class', ACTION.delete, { operation: 'delete', handler: remove });
+  routes.fallback('class', { operation: 'invoke', handler: invoke, method: (req, target) => invokedMethod(req.action, target) });
+  routes.addUntargeted(ACTION.pull, { operation: 'pull', handler: (req, ctx) => pull(req, ctx) });
+  routes.addUntargeted(ACTION.release, { operation: 'release', handler: (req, ctx) => release(req, ctx) });
+
   const { limits } = opts;
   const enumerations = new EnumerationContexts<string>(limits.enumerationTimeoutMs, limits.maxEnumerationContextsPerUser);
   // Identify replies never change (DSP0226 §11 has no addressing headers to echo): build them once.
   const identified = buildBareEnvelope([identifyResponse(opts.identity, true)]);
   const identifiedAnonymously = buildBareEnvelope([identifyResponse(opts.identity, false)]);
   const active = new Map<string, number>();
+  const hooks: Hooks = { authorize: [], onReply: [], onFault: [] };
 
-  // A document resource serves every action but Enumerate itself (the stub pages its items).
-  const targeted = (op: (req: WsmanRequest, ctx: OpContext, target: Target) => Promise<ReplyMessage>): Operation =>
-    (req, ctx) => {
-      const target = resources.resolve(req.resourceUri, req.selectors);
-      return target.kind === 'document' && op !== enumerate ? documentOperation(req, ctx, target) : op(req, ctx, target);
-    };
-
-  const operations: Record<string, Operation> = {
-    [ACTION.get]: targeted(get),
-    [ACTION.put]: targeted(put),
-    [ACTION.create]: targeted(create),
-    [ACTION.delete]: targeted(remove),
-    [ACTION.enumerate]: targeted(enumerate),
-    [ACTION.pull]: pull,
-    [ACTION.release]: release,
-  };
-  const customAction = targeted(invoke);
-
-  function parse(xml: string): XmlNode {
+  const parse: Step = (ex) => {
     try {
-      return parseXml(xml, limits);
+      ex.envelope = parseXml(ex.xml, limits);
     } catch (err) {
       if (err instanceof XmlError) {
         throw err.reason === 'depth' || err.reason === 'attributes'
@@ -105,70 +108,163 @@ export function createCore(opts: CoreOptions): Core {
       }
       throw err;
     }
-  }
+    // First, so that any later fault can relate to the request (DSP0226 R5.4.2-2).
+    const id = textOf(child(child(ex.envelope, NS.soap, 'Header'), NS.wsa, 'MessageID'));
+    if (id && id.length <= 1024) ex.messageId = id;
+  };
 
-  function faultReply(err: unknown, log: ProviderLogger, relatesTo?: string): Reply {
-    const fault = toFault(err);
-    if (fault.id === 'InternalError') log.error({ event: 'internal_error', err }, 'internal error');
-    else log.info({ event: 'fault', fault: fault.id, detail: fault.message });
+  const readHeaders: Step = (ex) => {
+    const req = (ex.request = readRequest(ex.envelope!, limits));
+    if (req.identify) {
+      ex.reply = { status: 200, body: ex.caller ? identified : identifiedAnonymously };
+    } else if (!ex.caller) {
+      // The anonymous paths answer Identify only (MS-WSMV 3.1.4.1.30).
+      throw new WsmanFault('AccessDenied', 'The anonymous endpoint answers Identify only.');
+    }
+  };
+
+  const route: Step = (ex) => {
+    const req = ex.request!;
+    let found = routes.untargeted(req.action);
+    if (!found) {
+      const target = (ex.target = resolveTarget(ex));
+      found = routes.find(target.route, req.action);
+      if (!found) throw new WsmanFault('ActionNotSupported', `The action ${req.action} is not supported by ${req.resourceUri}.`);
+    }
+    ex.route = found;
+    ex.effects = found.effects;
+    if (found.method) {
+      const method = found.method(req, ex.target!);
+      ex.invoked = method;
+      ex.effects = method.effects;
+    }
+  };
+
+  const resolveTarget = (ex: Exchange) => {
+    const req = ex.request!;
+    for (const resolver of routes.resolvers) {
+      const t = resolver(req, ex.info.path);
+      if (t) return t;
+    }
+    return resources.resolve(req.resourceUri, req.selectors);
+  };
+
+  const authorize: Step = async (ex) => {
+    for (const hook of hooks.authorize) await hook(ex);
+  };
+
+  // MaxConcurrentOperationsPerUser (security-and-limits.md): refuse, do not queue.
+  const quota: Step = (ex) => {
+    const user = ex.caller!.user;
+    const n = active.get(user) ?? 0;
+    if (n >= limits.maxConcurrentOperationsPerUser) {
+      throw new WsmanFault('QuotaLimit', `The user ${user} has ${n} operations in progress (MaxConcurrentOperationsPerUser = ${limits.maxConcurrentOperationsPerUser}).`);
+    }
+    active.set(user, n + 1);
+    counted.add(ex);
+  };
+  const counted = new WeakSet<Exchange>();
+
+  const call = async (ex: Exchange): Promise<ReplyMessage | StatusReply> => {
+    const req = ex.request!;
+    const ctx: OpContext = {
+      caller: ex.caller!, log: ex.log, resources, enumerations, signal: ex.work.signal,
+      deadline: Date.now() + req.operationTimeoutMs, info: ex.info, invoked: ex.invoked,
+    };
+    const timer = setTimeout(() => ex.work.abort(OUT_OF_TIME), req.operationTimeoutMs);
+    try {
+      return await ex.route!.handler(req, ctx, ex.target!);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const build = (ex: Exchange, reply: ReplyMessage | StatusReply) => {
+    if (!('action' in reply)) {
+      ex.reply = { status: reply.status, body: '' };
+      return;
+    }
+    const body = buildEnvelope(reply);
+    // DSP0226 §6.2: a reply never exceeds the client's MaxEnvelopeSize.
+    if (Buffer.byteLength(body) > ex.request!.maxEnvelopeSize) {
+      throw new WsmanFault('EncodingLimit', `The reply would exceed the MaxEnvelopeSize of ${ex.request!.maxEnvelopeSize} octets.`, FAULT_DETAIL.maxEnvelopeSize);
+    }
+    ex.reply = { status: 200, body };
+  };
+
+  const before: Step[] = [parse, readHeaders, route, authorize, quota];
+
+  function faultReply(ex: Exchange, err: unknown): Reply {
+    const fault = (ex.fault = toFault(err));
+    if (fault.id === 'InternalError') ex.log.error({ event: 'internal_error', err }, 'internal error');
+    else ex.log.info({ event: 'fault', fault: fault.id, detail: fault.message });
     return {
       status: FAULTS[fault.id].http,
-      fault: fault.id,
-      body: buildFault({ id: fault.id, message: fault.message, faultDetail: fault.faultDetail, notUnderstood: fault.notUnderstood, windowsCode: fault.windowsCode, relatesTo, machine: opts.machine }),
+      body: buildFault({ id: fault.id, message: fault.message, faultDetail: fault.faultDetail, notUnderstood: fault.notUnderstood, windowsCode: fault.windowsCode, relatesTo: ex.messageId, machine: opts.machine }),
     };
+  }
+
+  function record(ex: Exchange, status: number): RequestRecord {
+    const req = ex.request;
+    return {
+      user: ex.caller?.user, authMethod: ex.info.authMethod, clientAddress: ex.info.clientAddress, path: ex.info.path,
+      connectionId: ex.info.connectionId, action: req?.identify ? 'Identify' : req?.action, operation: req?.identify ? 'identify' : ex.route?.operation,
+      method: ex.invoked?.name, resourceUri: req?.resourceUri || undefined, selectors: req?.selectors, status,
+      fault: ex.fault?.id, faultMessage: ex.fault?.message, durationMs: Date.now() - ex.started,
+    };
+  }
+
+  function notify(ex: Exchange, reply: Reply): void {
+    const list = ex.fault ? hooks.onFault : hooks.onReply;
+    if (list.length === 0) return;
+    const r = record(ex, reply.status);
+    for (const hook of list) {
+      try {
+        hook(r);
+      } catch (err) {
+        ex.log.error({ event: 'hook_failed', err }, 'a reply hook threw');
+      }
+    }
   }
 
   return {
     resources,
+    routes,
     get openEnumerations() {
       return enumerations.size;
     },
-
-    async handle(xml, caller, log, work = new AbortController()) {
-      let req: WsmanRequest | undefined;
-      let counted = false;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        req = readRequest(parse(xml), limits);
-        if (req.identify) return { status: 200, action: 'Identify', body: identified };
-
-        const op = operations[req.action] ?? customAction;
-        // MaxConcurrentOperationsPerUser (security-and-limits.md): refuse, do not queue.
-        const n = active.get(caller.user) ?? 0;
-        if (n >= limits.maxConcurrentOperationsPerUser) {
-          throw new WsmanFault('QuotaLimit', `The user ${caller.user} has ${n} operations in progress (MaxConcurrentOperationsPerUser = ${limits.maxConcurrentOperationsPerUser}).`);
-        }
-        active.set(caller.user, n + 1);
-        counted = true;
-        timer = setTimeout(() => work.abort(OUT_OF_TIME), req.operationTimeoutMs);
-        const ctx: OpContext = { caller, log, resources, enumerations, signal: work.signal, deadline: Date.now() + req.operationTimeoutMs };
-        const reply = await op(req, ctx);
-        const body = buildEnvelope(reply);
-        if (Buffer.byteLength(body) > req.maxEnvelopeSize) {
-          throw new WsmanFault('EncodingLimit', `The reply would exceed the MaxEnvelopeSize of ${req.maxEnvelopeSize} octets.`, FAULT_DETAIL.maxEnvelopeSize);
-        }
-        return { status: 200, body, action: req.action, resourceUri: req.resourceUri };
-      } catch (err) {
-        return { ...faultReply(err, log, req?.messageId), action: req?.action, resourceUri: req?.resourceUri };
-      } finally {
-        clearTimeout(timer);
-        if (counted && !work.signal.aborted) work.abort(REPLIED); // providers stop any work still tied to this request
-        if (counted) {
-          const left = (active.get(caller.user) ?? 1) - 1;
-          if (left > 0) active.set(caller.user, left);
-          else active.delete(caller.user);
-        }
-      }
+    addHook(name, hook) {
+      (hooks[name] as unknown[]).push(hook);
     },
 
-    identifyAnonymous(xml, log) {
+    async handle(xml, o) {
+      const ex: Exchange = { xml, info: o.info, caller: o.caller, log: o.log, work: o.work ?? new AbortController(), started: Date.now() };
+      let reply: Reply;
       try {
-        const req = readRequest(parse(xml), limits);
-        if (!req.identify) throw new WsmanFault('AccessDenied', 'The anonymous endpoint answers Identify only.');
-        return { status: 200, action: 'Identify', body: identifiedAnonymously };
+        for (const step of before) {
+          const pending = step(ex);
+          if (pending) await pending; // only the steps that must wait cost a promise
+          if (ex.reply) break;
+        }
+        if (!ex.reply) build(ex, await call(ex));
+        reply = ex.reply!;
       } catch (err) {
-        return faultReply(err, log);
+        reply = faultReply(ex, err);
+      } finally {
+        if (counted.has(ex)) {
+          if (!ex.work.signal.aborted) ex.work.abort(REPLIED); // providers stop any work still tied to this request
+          const user = ex.caller!.user;
+          const left = (active.get(user) ?? 1) - 1;
+          if (left > 0) active.set(user, left);
+          else active.delete(user);
+        }
       }
+      notify(ex, reply);
+      // For the transport's request log line.
+      reply.action = ex.request?.identify ? 'Identify' : ex.request?.action;
+      reply.resourceUri = ex.request?.resourceUri || undefined;
+      reply.fault = ex.fault?.id;
+      return reply;
     },
 
     close() {
@@ -176,3 +272,5 @@ export function createCore(opts: CoreOptions): Core {
     },
   };
 }
+
+export type { Reply, RequestInfo } from './exchange.js';

@@ -3,7 +3,7 @@
 import { WsmanFault } from '../soap/faults.js';
 import { ANONYMOUS, FAULT_DETAIL, NS } from '../soap/names.js';
 import { child, children, textOf, type XmlNode } from '../soap/xml.js';
-import type { Selectors } from '../provider-api.js';
+import { parseDuration, type Selectors } from '../provider-api.js';
 
 export interface WsmanRequest {
   /** Empty for Identify, which carries no headers (DSP0226 §11). */
@@ -129,6 +129,15 @@ function readSelectors(set: XmlNode | undefined): Selectors {
   return selectors;
 }
 
+/** RFC 3986 §2.1 percent-escapes; a malformed one is the client's mistake, not an InternalError. */
+function unescapeSelector(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new WsmanFault('InvalidSelectors', `The selector "${text}" in the resource URI has a malformed percent-escape.`);
+  }
+}
+
 /** winrm.cmd style `…/Win32_Service?Name=ssh`: selectors may ride in the resource URI's query. */
 function splitResourceUri(uri: string): [string, [string, string][]] {
   const q = uri.indexOf('?');
@@ -138,15 +147,7 @@ function splitResourceUri(uri: string): [string, [string, string][]] {
     if (!part) continue;
     const eq = part.indexOf('=');
     if (eq <= 0) throw new WsmanFault('InvalidSelectors', `The selector "${part}" in the resource URI has no value.`);
-    pairs.push([decodeURIComponent(part.slice(0, eq)), decodeURIComponent(part.slice(eq + 1))]);
+    pairs.push([unescapeSelector(part.slice(0, eq)), unescapeSelector(part.slice(eq + 1))]);
   }
   return [uri.slice(0, q), pairs];
-}
-
-/** xs:duration → milliseconds (years and months are refused: their length is not fixed). */
-export function parseDuration(text: string): number | undefined {
-  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text.trim());
-  if (!m || text.trim() === 'P' || text.trim().endsWith('T')) return undefined;
-  const [, d, h, min, s] = m;
-  return ((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(min ?? 0)) * 60_000 + Math.round(Number(s ?? 0) * 1000);
 }

@@ -8,10 +8,16 @@ import type { DocumentResource, Provider, Selectors } from '../provider-api.js';
 import { WsmanFault } from '../soap/faults.js';
 import { CIM_NAMESPACE_SELECTOR, RESOURCE } from '../soap/names.js';
 
+/**
+ * What a request addresses. `route` keys the routing table (routes.ts): `class`, `namespace`,
+ * or a document resource's own URI, whose action table is registered under it.
+ */
 export type Target =
-  | { kind: 'class'; entry: ClassEntry; namespace: string; selectors: Selectors }
-  | { kind: 'namespace'; namespace: string; selectors: Selectors }
-  | { kind: 'document'; resource: DocumentResource; selectors: Selectors };
+  | { kind: 'class'; route: 'class'; entry: ClassEntry; namespace: string; selectors: Selectors }
+  | { kind: 'namespace'; route: 'namespace'; namespace: string; selectors: Selectors }
+  | { kind: 'document'; route: string; resource: DocumentResource; selectors: Selectors };
+
+export const documentRoute = (uri: string): string => uri.toLowerCase();
 
 export const DEFAULT_CIM_NAMESPACE = 'root/cimv2';
 
@@ -22,7 +28,7 @@ export class Resources {
   add(provider: Provider): void {
     for (const cls of provider.classes ?? []) this.classes.add(provider, cls);
     for (const doc of provider.documents ?? []) {
-      const key = doc.uri.toLowerCase();
+      const key = documentRoute(doc.uri);
       if (this.documents.has(key)) throw new Error(`resource ${doc.uri} is served twice`);
       this.documents.set(key, doc);
     }
@@ -30,8 +36,9 @@ export class Resources {
 
   resolve(resourceUri: string, requestSelectors: Selectors): Target {
     if (!resourceUri) throw new WsmanFault('DestinationUnreachable', 'The request has no ResourceURI.');
-    const doc = this.documents.get(resourceUri.toLowerCase());
-    if (doc) return { kind: 'document', resource: doc, selectors: requestSelectors };
+    const route = documentRoute(resourceUri);
+    const doc = this.documents.get(route);
+    if (doc) return { kind: 'document', route, resource: doc, selectors: requestSelectors };
 
     // __cimnamespace is addressing, not a key: consume it here (DSP0227 §7.1).
     const selectors = { ...requestSelectors };
@@ -55,10 +62,10 @@ export class Resources {
     } else {
       throw new WsmanFault('DestinationUnreachable', `No provider serves the resource URI ${resourceUri}.`);
     }
-    if (className === '*' && namespace) return { kind: 'namespace', namespace, selectors };
+    if (className === '*' && namespace) return { kind: 'namespace', route: 'namespace', namespace, selectors };
     const entry = this.classes.find(namespace, className);
     if (!entry) throw new WsmanFault('DestinationUnreachable', `The class ${className} does not exist in namespace ${namespace}.`);
-    return { kind: 'class', entry, namespace, selectors };
+    return { kind: 'class', route: 'class', entry, namespace, selectors };
   }
 
   /**

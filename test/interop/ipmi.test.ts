@@ -192,7 +192,7 @@ describe.each(['lanplus', 'ipmitool'] as const)('the IPMI provider over %s again
     const bad = await invoke('ComputerSystem', 'RequestStateChange', { Name: 'bmc1' }, '<p:RequestedState>7</p:RequestedState>');
     expect(xp(bad.text, 'string(//s:Subcode/s:Value)')).toMatch(/InvalidParameter/);
     const log = t.logLines.join('\n');
-    expect(log).toContain('"msg":"bmc_power_control"');
+    expect(log).toContain('"event":"bmc_power_control"');
   });
 
   it('ClearLog empties the SEL, for a caller with hardware control only', async () => {

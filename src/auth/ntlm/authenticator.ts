@@ -3,7 +3,7 @@
 // leg carry no Authorization header. That state lives here, keyed by the socket, and never reaches
 // the protocol core, which sees only a Caller.
 import type { UserStore } from '../../store/users.js';
-import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator, type MessageSecurity, type Grants } from '../authenticator.js';
+import { callerOf, localUserName, type AuthOutcome, type AuthRequest, type Authenticator, type MessageSecurity } from '../authenticator.js';
 import { connectionBindings } from '../channel-binding.js';
 import { accept, challenge, NtlmRefused, type ChannelBindingLevel, type PendingHandshake } from './acceptor.js';
 import { F, messageType, NtlmFormatError, parseAuthenticate } from './messages.js';
@@ -12,7 +12,6 @@ import { NtlmSession } from './session.js';
 export interface NtlmOptions {
   users: UserStore;
   allowUnencrypted: boolean;
-  grants: Grants;
   channelBinding: ChannelBindingLevel;
   netbiosName: string;
   dnsName: string;
@@ -28,6 +27,7 @@ type ConnectionState =
 const REPLAY_MEMORY = 100_000;
 
 export class NtlmAuthenticator implements Authenticator {
+  readonly method = 'negotiate' as const;
   readonly schemes = ['Negotiate', 'NTLM'] as const;
   private readonly connections = new WeakMap<object, ConnectionState>();
   private readonly seen = new Map<string, number>();
@@ -108,7 +108,7 @@ export class NtlmAuthenticator implements Authenticator {
       return this.fail('NTLM over HTTP without sealing is refused (allowUnencrypted is false)', { user: claimed });
     }
     this.connections.set(req.connection, { phase: 'established', user: user.name, security });
-    return { ok: true, caller: callerOf(user, this.opts.grants, req.clientAddress), security, password: 'verified' };
+    return { ok: true, caller: callerOf(user, req.clientAddress), security, password: 'verified' };
   }
 
   private forgetOldProofs(now: number): void {
@@ -131,7 +131,7 @@ export class NtlmAuthenticator implements Authenticator {
       this.connections.delete(req.connection);
       return this.fail(`the connection's user ${state.user} no longer exists`);
     }
-    return { ok: true, caller: callerOf(user, this.opts.grants, req.clientAddress), security: state.security };
+    return { ok: true, caller: callerOf(user, req.clientAddress), security: state.security };
   }
 
   forget(connection: object): void {

@@ -1,5 +1,6 @@
 // What every operation stub gets, and the helpers they share to call providers safely.
-import type { Caller, DocumentRequest, ProviderLogger, ProviderRequest } from '../../provider-api.js';
+import type { Caller, DocumentRequest, MethodDecl, ProviderLogger, ProviderRequest } from '../../provider-api.js';
+import type { RequestInfo } from '../exchange.js';
 import { WsmanFault } from '../../soap/faults.js';
 import type { EnumerationContexts } from '../enumeration-contexts.js';
 import type { WsmanRequest } from '../request.js';
@@ -14,6 +15,10 @@ export interface OpContext {
   signal: AbortSignal;
   /** When the OperationTimeout runs out (ms since the epoch). */
   deadline: number;
+  /** What the transport knows of the request (URL path, client certificate, headers). */
+  info: RequestInfo;
+  /** For an Invoke, the method the route step read from the action. */
+  invoked?: { name: string; decl: MethodDecl };
 }
 
 export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Target, className?: string): ProviderRequest {

@@ -1,7 +1,7 @@
 // WS-Transfer Get, Put, Create, Delete (DSP0226 §7) for CIM classes and raw resources.
 import type { ClassEntry } from '../../cim/registry.js';
-import { eprToXml, instanceToXml, xmlToValues } from '../../cim/serialize.js';
-import { ProviderError, type Instance, type Selectors } from '../../provider-api.js';
+import { eprToXml, instanceToXml, selectorsOf, xmlToValues } from '../../cim/serialize.js';
+import { ProviderError, type CimClass, type Instance, type Selectors } from '../../provider-api.js';
 import type { ReplyMessage } from '../../soap/envelope.js';
 import { WsmanFault } from '../../soap/faults.js';
 import { ACTION, NS } from '../../soap/names.js';
@@ -20,43 +20,54 @@ function classTarget(target: Target): Extract<Target, { kind: 'class' }> {
  * they still single out one instance (Windows answers `winrm get wmicimv2/Win32_OperatingSystem`
  * with no selectors, the class having one instance).
  */
-function checkSelectors(entry: ClassEntry, selectors: Selectors): Selectors {
-  const keys = new Map(entry.cls.keys.map((k) => [k.toLowerCase(), k]));
+export function keySelectors(cls: CimClass, selectors: Selectors): Selectors {
+  const keys = new Map(cls.keys.map((k) => [k.toLowerCase(), k]));
   const out: Selectors = {};
   for (const [name, value] of Object.entries(selectors)) {
     const key = keys.get(name.toLowerCase());
-    if (!key) throw new WsmanFault('InvalidSelectors', `${name} is not a key of ${entry.cls.name} (keys: ${entry.cls.keys.join(', ') || 'none'}).`);
+    if (!key) throw new WsmanFault('InvalidSelectors', `${name} is not a key of ${cls.name} (keys: ${cls.keys.join(', ') || 'none'}).`);
     out[key] = value;
   }
   return out;
 }
 
-function matchesSelectors(inst: Instance, selectors: Selectors): boolean {
+/**
+ * The one rule for selecting an instance by its keys: a key's value is written as the instance's
+ * EPR writes it, and compared case-insensitively, as WinRM does (Windows finds `Name=SSHD`).
+ */
+export function matchesSelectors(inst: Instance, cls: CimClass, selectors: Selectors): boolean {
+  const own = selectorsOf(inst, cls);
   for (const [k, v] of Object.entries(selectors)) {
-    const actual = inst.properties[k];
-    if (actual === null || actual === undefined || String(actual).toLowerCase() !== v.toLowerCase()) return false;
+    if (own[k]?.toLowerCase() !== v.toLowerCase()) return false;
   }
   return true;
 }
 
 /** Find the one instance the selectors name, across the class and its subclasses. */
 export async function findInstance(req: WsmanRequest, ctx: OpContext, target: Extract<Target, { kind: 'class' }>): Promise<{ inst: Instance; entry: ClassEntry }> {
-  const selectors = checkSelectors(target.entry, target.selectors);
+  const selectors = keySelectors(target.entry.cls, target.selectors);
   const complete = target.entry.cls.keys.length > 0 && target.entry.cls.keys.every((k) => k in selectors);
   const found: { inst: Instance; entry: ClassEntry }[] = [];
   for (const entry of ctx.resources.classes.family(target.namespace, target.entry.cls.name)) {
     const preq = { ...providerRequest(req, ctx, target, entry.cls.name), selectors };
     if (complete && entry.provider.get) {
       try {
-        found.push({ inst: await beforeDeadline(entry.provider.get(preq), ctx), entry });
+        const inst = await beforeDeadline(entry.provider.get(preq), ctx);
+        // undefined: no direct lookup for this class; select from its enumeration below.
+        if (inst) {
+          found.push({ inst, entry });
+          continue;
+        }
       } catch (err) {
         if (!(err instanceof ProviderError && err.code === 'NOT_FOUND')) throw err;
+        continue;
       }
-    } else if (entry.provider.enumerate) {
+    }
+    if (entry.provider.enumerate) {
       // The core's default get: a filtered enumerate (DESIGN.md principle 3).
       for await (const inst of entry.provider.enumerate(preq)) {
         if (ctx.signal.aborted) throw new WsmanFault('TimedOut');
-        if (inst.className.toLowerCase() === entry.cls.name.toLowerCase() && matchesSelectors(inst, selectors)) found.push({ inst, entry });
+        if (inst.className.toLowerCase() === entry.cls.name.toLowerCase() && matchesSelectors(inst, entry.cls, selectors)) found.push({ inst, entry });
         if (found.length > 1) break;
       }
     }
@@ -78,7 +89,7 @@ export async function put(req: WsmanRequest, ctx: OpContext, target: Target): Pr
   const provider = t.entry.provider;
   if (!provider.put) throw new WsmanFault('ActionNotSupported', `${t.entry.cls.name} cannot be changed.`);
   const inst = bodyInstance(req, t.entry);
-  const selectors = checkSelectors(t.entry, t.selectors);
+  const selectors = keySelectors(t.entry.cls, t.selectors);
   const updated = await beforeDeadline(provider.put({ ...providerRequest(req, ctx, t), selectors }, inst), ctx);
   return { action: ACTION.putResponse, relatesTo: req.messageId, body: [instanceToXml(updated, t.entry.cls, t.entry.uri)] };
 }
@@ -98,7 +109,7 @@ export async function remove(req: WsmanRequest, ctx: OpContext, target: Target):
   const t = classTarget(target);
   const provider = t.entry.provider;
   if (!provider.delete) throw new WsmanFault('ActionNotSupported', `${t.entry.cls.name} instances cannot be deleted.`);
-  const selectors = checkSelectors(t.entry, t.selectors);
+  const selectors = keySelectors(t.entry.cls, t.selectors);
   if (!t.entry.cls.keys.every((k) => k in selectors)) {
     throw new WsmanFault('InvalidSelectors', `Delete needs every key of ${t.entry.cls.name}: ${t.entry.cls.keys.join(', ')}.`);
   }

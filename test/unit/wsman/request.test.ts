@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WsmanFault } from '../../../src/soap/faults.js';
 import { parseXml } from '../../../src/soap/xml.js';
-import { parseDuration, readRequest } from '../../../src/wsman/request.js';
+import { parseDuration } from '../../../src/provider-api.js';
+import { readRequest } from '../../../src/wsman/request.js';
 import { ACTIONS, envelope, identify, URI } from '../../helpers/envelope.js';
 
 const limits = { defaultOperationTimeoutMs: 60_000, maxOperationTimeoutMs: 60_000, maxEnvelopeSize: 512_000 };

@@ -1,7 +1,8 @@
 // Test helpers for the OS provider: a ProviderRequest as the core would build it, and a check
 // that a value fits its declared CIM type.
 
-import type { CimClass, CimScalar, CimValue, Instance, InvokeRequest, PropertyDecl, ProviderRequest } from '../../../../src/provider-api.js';
+import { ProviderError, type CimClass, type CimScalar, type CimValue, type Instance, type InvokeRequest, type PropertyDecl, type ProviderRequest } from '../../../../src/provider-api.js';
+import { keySelectors, matchesSelectors } from '../../../../src/wsman/operations/transfer.js';
 import { createOsProvider } from '../../../../providers/os/index.js';
 
 export const provider = createOsProvider();
@@ -11,7 +12,7 @@ export const log = { info: noop, warn: noop, error: noop, debug: noop };
 
 export function makeReq(className: string, over: Partial<ProviderRequest> = {}): ProviderRequest {
   return {
-    caller: { user: 'alice', runAs: 'nobody', allowRoot: false, hardwareControl: false, clientAddress: '127.0.0.1' },
+    caller: { user: 'alice', runAs: 'nobody', clientAddress: '127.0.0.1' },
     resourceUri: `http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/${className}`,
     className,
     namespace: 'root/cimv2',
@@ -35,8 +36,15 @@ export async function enumerate(className: string, over: Partial<ProviderRequest
   return out;
 }
 
-export function get(className: string, selectors: Record<string, string>): Promise<Instance> {
-  return provider.get!(makeReq(className, { selectors }));
+/** A Get as the core serves it: the provider's direct lookup, else selected from its enumeration by the core's rule. */
+export async function get(className: string, selectors: Record<string, string>): Promise<Instance> {
+  const cls = classNamed(className);
+  const keys = keySelectors(cls, selectors);
+  const direct = await provider.get!(makeReq(className, { selectors: keys }));
+  if (direct) return direct;
+  const hits = (await enumerate(className)).filter((i) => matchesSelectors(i, cls, keys));
+  if (hits.length !== 1) throw new ProviderError('NOT_FOUND', `${hits.length} ${className} instances match ${JSON.stringify(selectors)}`);
+  return hits[0];
 }
 
 export function classNamed(name: string): CimClass {

@@ -16,8 +16,6 @@ const runAs = isRoot ? 'nobody' : self;
 const caller = (over: Partial<Caller> = {}): Caller => ({
   user: 'alice',
   runAs,
-  allowRoot: false,
-  hardwareControl: false,
   clientAddress: '127.0.0.1',
   ...over,
 });
@@ -131,10 +129,6 @@ describe('Win32_Process.Create', () => {
     expect(await create({ CommandLine: null })).toMatchObject({ ReturnValue: 21 });
   });
 
-  it('refuses a runAs of root unless the caller is allowed root', async () => {
-    await expect(create({ CommandLine: 'true' }, { runAs: 'root' })).rejects.toMatchObject({ code: 'ACCESS_DENIED' });
-  });
-
   it('refuses an account that does not exist, or a name getent would read as an option', async () => {
     await expect(create({ CommandLine: 'true' }, { runAs: 'no-such-user-winrmd' })).rejects.toMatchObject({
       code: 'ACCESS_DENIED',
@@ -160,8 +154,9 @@ describe('Win32_Process.Create', () => {
     });
   });
 
-  it.runIf(isRoot)('runs as root for a caller allowed root', async () => {
-    const out = await create({ CommandLine: `id -u > ${dir}/root.txt` }, { runAs: 'root', allowRoot: true });
+  // Whether a caller may use root is the access policy's (test/integration/policy.test.ts).
+  it.runIf(isRoot)('runs as root when the caller\'s account is root', async () => {
+    const out = await create({ CommandLine: `id -u > ${dir}/root.txt` }, { runAs: 'root' });
     expect(out.ReturnValue).toBe(0);
     expect(await lineWritten(path.join(dir, 'root.txt'))).toBe('0');
   });
