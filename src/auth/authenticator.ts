@@ -41,6 +41,12 @@ export type AuthOutcome =
        * Only password proofs are subject to lockout, and only a fresh check clears failures.
        */
       password?: 'verified' | 'cached';
+      /**
+       * A `WWW-Authenticate` value the reply must carry: the handshake's last token, such as
+       * SPNEGO's accept-completed NegTokenResp with the mechListMIC (RFC 4178 §5) or, later, a
+       * Kerberos AP-REP (RFC 4559 §5). The client needs it to finish its security context.
+       */
+      mutualToken?: string;
     }
   | {
       ok: false;

@@ -176,6 +176,7 @@ export function createApp(opts: AppOptions): Koa {
       return refuse(ctx, secure, outcome.reason, outcome);
     }
     ctx.state.user = outcome.caller.user;
+    if (outcome.mutualToken) ctx.set('WWW-Authenticate', outcome.mutualToken);
     const { security } = outcome;
     if (!security) return serve(ctx, outcome, secure);
     // One RC4 stream per direction: requests on a sealing connection are opened and their replies

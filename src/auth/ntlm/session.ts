@@ -22,6 +22,7 @@ export class SignatureError extends Error {}
 
 interface Direction {
   signKey: Buffer;
+  sealKey: Buffer;
   rc4: Rc4;
   seq: number;
 }
@@ -33,11 +34,10 @@ export class NtlmSession {
 
   /** `role` is which end this is: winrmd is the server; tests play the client. */
   constructor(exportedSessionKey: Buffer, readonly flags: number, role: 'server' | 'client' = 'server') {
-    const direction = (mode: 'client' | 'server'): Direction => ({
-      signKey: signKey(exportedSessionKey, mode),
-      rc4: new Rc4(sealKey(exportedSessionKey, flags, mode)),
-      seq: 0,
-    });
+    const direction = (mode: 'client' | 'server'): Direction => {
+      const key = sealKey(exportedSessionKey, flags, mode);
+      return { signKey: signKey(exportedSessionKey, mode), sealKey: key, rc4: new Rc4(key), seq: 0 };
+    };
     this.incoming = direction(role === 'server' ? 'client' : 'server');
     this.outgoing = direction(role);
     this.keyExchange = Boolean(flags & F.KEY_EXCH);
@@ -51,6 +51,27 @@ export class NtlmSession {
     if (this.keyExchange) checksum = d.rc4.update(checksum);
     d.seq = (d.seq + 1) >>> 0;
     return Buffer.concat([Buffer.from([1, 0, 0, 0]), checksum, seq]);
+  }
+
+  /** GSS_GetMIC (MS-NLMP 3.4.4.2): the signature alone, on the outgoing stream and sequence. */
+  sign(message: Buffer): Buffer {
+    return this.signature(this.outgoing, message);
+  }
+
+  /** GSS_VerifyMIC: throws when the signature does not verify. */
+  verify(message: Buffer, signature: Buffer): void {
+    const expected = this.signature(this.incoming, message);
+    if (signature.length !== 16 || !timingSafeEqual(signature, expected)) throw new SignatureError('signature does not verify');
+  }
+
+  /**
+   * MS-SPNG 3.3.5.1: the first message sealed or signed after the mechListMIC starts from the same
+   * RC4 state as the mechListMIC did, so the direction's RC4 stream restarts from its sealing key.
+   * The sequence number goes on (gss-ntlmssp's gssntlm_reset_crypto, as MIT's SPNEGO calls it).
+   */
+  restartRc4(which: 'incoming' | 'outgoing'): void {
+    const d = this[which];
+    d.rc4 = new Rc4(d.sealKey);
   }
 
   /** GSS_WrapEx (MS-NLMP 3.4.6): seal the message first, then sign it, both on the same RC4 stream. */
