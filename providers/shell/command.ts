@@ -22,6 +22,8 @@ export interface Output {
   chunks: Chunk[];
   /** Set once the process has exited and every byte of its output has been taken. */
   exitCode?: number;
+  /** Output is left that did not fit the budget. */
+  full: boolean;
 }
 
 export interface StartOptions {
@@ -57,6 +59,8 @@ export class Command {
   bytesOut = 0;
   /** Set once what its session left behind has been killed (shells.ts endCommands). */
   swept = false;
+  /** Resolves when the process has ended and its pipes have closed. */
+  private readonly closed: Promise<void>;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -66,10 +70,11 @@ export class Command {
       child[stream]!.on('data', (data: Buffer) => this.hold(stream, data));
     }
     // 'close' comes after the exit and after both pipes have ended: no output can follow it.
-    child.once('close', (code, signal) => {
+    this.closed = new Promise((resolve) => child.once('close', (code, signal) => {
       this.result = { code, signal };
       this.notify();
-    });
+      resolve();
+    }));
     // A process that exits without reading its stdin makes writes fail with EPIPE: not an error here.
     child.stdin!.on('error', () => undefined);
   }
@@ -121,7 +126,7 @@ export class Command {
 
   /** Resolves when the process has ended and its pipes have closed. */
   get ended(): Promise<void> {
-    return this.result ? Promise.resolve() : once(this.child, 'close').then(() => undefined);
+    return this.closed;
   }
 
   /** Whether Done can be reported: the process has ended and nothing is left to take. */
@@ -162,7 +167,7 @@ export class Command {
       this.child.stdout!.resume();
       this.child.stderr!.resume();
     }
-    return { chunks, exitCode: this.finished ? this.exitCode : undefined };
+    return { chunks, exitCode: this.finished ? this.exitCode : undefined, full: this.held.length > 0 };
   }
 
   /** Resolves when output arrives or the process ends, or after `ms`, or when `signal` aborts. */
@@ -185,16 +190,25 @@ export class Command {
     }
   }
 
-  /** Write to stdin, waiting while the pipe is full; `end` closes it (MS-WSMV 3.1.4.13, End). */
-  async write(data: Buffer, end: boolean): Promise<void> {
+  /**
+   * Write to stdin, waiting while the pipe is full; `end` closes it (MS-WSMV 3.1.4.13, End).
+   * Resolves false when the input went nowhere: the command was terminated, has exited, or has
+   * closed its stdin (EPIPE), as a command that does not read its input may at any time.
+   */
+  async write(data: Buffer, end: boolean): Promise<boolean> {
     // The Go client may send End after it has terminated the command (winrm-wire.md).
-    if (this.terminated) return;
+    if (this.terminated) return false;
     if (this.stdinEnded) throw new ProviderError('INVALID_PARAMETER', `the input of command ${this.id} has already ended`);
     const stdin = this.child.stdin!;
     if (end) this.stdinEnded = true;
-    if (!this.running || stdin.destroyed) return; // the process no longer reads: the input goes nowhere
-    if (data.length > 0 && !stdin.write(data)) await Promise.race([once(stdin, 'drain'), once(this.child, 'close')]);
-    if (end) stdin.end();
+    if (!this.running || !stdin.writable) return false;
+    // The callback comes once the kernel has the data, or with the write's error (EPIPE).
+    const written = data.length === 0 || await Promise.race([
+      new Promise<boolean>((resolve) => stdin.write(data, (err) => resolve(!err))),
+      this.closed.then(() => false),
+    ]);
+    if (end && stdin.writable) stdin.end();
+    return written;
   }
 
   /** Send a signal to the command's whole process group. */
@@ -213,7 +227,7 @@ export class Command {
     if (!this.running) return;
     killGroup(this.pid, 'SIGTERM');
     const timer = setTimeout(() => killGroup(this.pid, 'SIGKILL'), graceMs);
-    await once(this.child, 'close');
+    await this.closed;
     clearTimeout(timer);
   }
 

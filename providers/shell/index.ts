@@ -14,17 +14,18 @@ import {
   ProviderError,
   textOf,
   type DocumentRequest,
+  type DocumentResource,
   type Element,
   type Provider,
   type ProviderLogger,
 } from '../../src/provider-api.js';
 
-const { SHELL, ACTION } = NAMES;
+const { SHELL, ACTION, POWERSHELL } = NAMES;
 import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
 import { interpret } from './command-line.js';
-import { Command, type StreamName } from './command.js';
+import { Command, type Chunk, type StreamName } from './command.js';
 import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
-import { endCommands, Shells, type Shell, type ShellLimits } from './shells.js';
+import { endCommands, Shells, WINDOWS_CODE, type Shell, type ShellLimits } from './shells.js';
 
 export interface ShellOptions extends ShellLimits {
   maxMemoryPerShellMb: number;
@@ -39,6 +40,12 @@ const rsp = (name: string, attrs: Record<string, string> = {}, ...content: (Elem
 /** Room for the envelope around a ReceiveResponse's streams, and for each Stream element's tag. */
 const RECEIVE_OVERHEAD = 4096;
 const STREAM_TAG = 200;
+/**
+ * How long a Receive that has output waits for more, or for the command's end, before it answers:
+ * Windows sends the last output together with CommandState Done, which the Ruby WinRM gem needs
+ * (it reads ExitCode only from a reply with stream text) and single-Receive clients expect.
+ */
+const COALESCE_MS = 250;
 
 export interface ShellProvider extends Provider {
   readonly shells: Shells;
@@ -138,39 +145,48 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     for (const stream of children(req.body, SHELL.ns, 'Stream')) {
       if (stream.attrs.Name !== 'stdin') throw new ProviderError('INVALID_PARAMETER', `The shell has no input stream ${stream.attrs.Name ?? '(unnamed)'}.`);
       const cmd = commandOf(shell, stream.attrs.CommandId);
-      await cmd.write(Buffer.from(textOf(stream) ?? '', 'base64'), isTrue(stream.attrs.End));
+      const data = Buffer.from(textOf(stream) ?? '', 'base64');
+      // Input for a command that no longer reads it (exited, or closed its stdin) is dropped, as a
+      // pipe's reader going away drops it; the Send still succeeds. Windows answers such a Send
+      // with "The pipe has been ended" (w:InternalError, code 109), which Ansible only warns on.
+      if (!(await cmd.write(data, isTrue(stream.attrs.End))) && data.length > 0) {
+        log.debug({ event: 'stdin_dropped', shellId: shell.id, commandId: cmd.id, bytes: data.length, running: cmd.running });
+      }
     }
     return rsp('SendResponse');
   }
 
   /**
-   * Long poll (winrm-wire.md, Receive): answer as soon as there is output or the command has
-   * ended, else a little before the caller's OperationTimeout with TimedOut, which clients retry.
+   * Long poll (winrm-wire.md, Receive): answer once there is output or the command has ended,
+   * else a little before the caller's OperationTimeout with TimedOut, which clients retry. Output
+   * is gathered for up to COALESCE_MS more (never past that point, never past a full envelope),
+   * so that a command's last output and its Done with ExitCode come in one reply.
    */
   async function receive(req: DocumentRequest, shell: Shell): Promise<Element> {
     const desired = child(req.body, SHELL.ns, 'DesiredStream');
     const cmd = commandOf(shell, desired?.attrs.CommandId);
     const streams = new Set((textOf(desired) ?? 'stdout stderr').split(/\s+/).filter((s): s is StreamName => s === 'stdout' || s === 'stderr'));
-    const budget = req.maxEnvelopeSize - RECEIVE_OVERHEAD;
     const total = req.deadline - Date.now();
     const answerBy = req.deadline - Math.min(2000, total / 10);
+    const chunks: Chunk[] = [];
+    let budget = req.maxEnvelopeSize - RECEIVE_OVERHEAD;
+    let settleBy: number | undefined;
     for (;;) {
       const out = cmd.take(budget, streams, STREAM_TAG);
-      if (out.chunks.length > 0 || out.exitCode !== undefined) {
-        const reply = rsp('ReceiveResponse');
-        for (const c of out.chunks) reply.children.push(rsp('Stream', { Name: c.stream, CommandId: cmd.id }, c.data.toString('base64')));
-        if (out.exitCode === undefined) {
-          reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateRunning }));
-        } else {
-          for (const s of streams) reply.children.push(rsp('Stream', { Name: s, CommandId: cmd.id, End: 'true' }));
-          reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateDone }, rsp('ExitCode', {}, String(out.exitCode))));
-        }
-        return reply;
+      for (const c of out.chunks) {
+        budget -= STREAM_TAG + Math.ceil(c.data.length / 3) * 4;
+        const last = chunks[chunks.length - 1];
+        if (last?.stream === c.stream) last.data = Buffer.concat([last.data, c.data]);
+        else chunks.push(c);
       }
-      const wait = answerBy - Date.now();
+      if (chunks.length > 0) settleBy ??= Math.min(Date.now() + COALESCE_MS, answerBy);
+      const until = settleBy ?? answerBy;
+      if (out.exitCode !== undefined || out.full || (settleBy !== undefined && (Date.now() >= until || req.signal.aborted))) {
+        return receiveResponse(cmd, streams, chunks, out.exitCode);
+      }
       // The Go client retries only when the fault's text names OperationTimeout, as Windows' does.
-      if (wait <= 0 || req.signal.aborted) throw new ProviderError('TIMED_OUT', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.');
-      await cmd.activity(wait, req.signal);
+      if (Date.now() >= until || req.signal.aborted) throw new ProviderError('TIMED_OUT', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.');
+      await cmd.activity(until - Date.now(), req.signal);
     }
   }
 
@@ -196,6 +212,22 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
 
   /** A custom action on the shell its ShellId selector names (MS-WSMV 3.1.4.11-14). */
   const onShell = (act: (req: DocumentRequest, shell: Shell) => Promise<Element>) => (req: DocumentRequest) => withShell(req, (shell) => act(req, shell));
+  /**
+   * PowerShell remoting needs a PowerShell engine behind the resource (MS-PSRP 3.1.4.1: the
+   * Create of a RunspacePool carries PSRP messages in creationXml), which this host has not.
+   * Every operation on a PSRP resource is answered as Windows answers a configuration it does not
+   * have: wsa:DestinationUnreachable, ERROR_WSMAN_RESOURCE_NOT_FOUND, HTTP 500. PowerShell
+   * (PSSessionOpenFailed) and pypsrp (WSManFaultError; it retries only HTTP 425, 429, 503)
+   * report it once.
+   */
+  async function noRemoting(req: DocumentRequest): Promise<never> {
+    log.info({ event: 'psrp_refused', user: req.caller.user, client: req.caller.clientAddress, resourceUri: req.resourceUri });
+    throw new ProviderError('NOT_FOUND', `The WS-Management service cannot process the request. The resource URI (${req.resourceUri}) was not found in the WS-Management catalog: this host runs winrmd, which has no PowerShell engine, so PowerShell remoting (PSRP: New-PSSession, Enter-PSSession, pypsrp, Ansible's psrp connection, evil-winrm) cannot run here. Use the cmd shell (${SHELL.cmd}): pywinrm's run_cmd and run_ps, Ansible's winrm connection, pypsrp's Client.execute_cmd.`, WINDOWS_CODE.resourceNotFound);
+  }
+  const psrp = (uri: string): DocumentResource => ({
+    uri, create: noRemoting, get: noRemoting, put: noRemoting, delete: noRemoting,
+    actions: Object.fromEntries([SHELL.command, SHELL.send, SHELL.receive, SHELL.signal].map((action) => [action, noRemoting])),
+  });
 
   const provider: ShellProvider = {
     apiVersion: PROVIDER_API_VERSION,
@@ -239,9 +271,23 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
           for (const shell of shells.ownedBy(req.caller.user)) yield { selectors: { ShellId: shell.id }, body: shellElement(shell) };
         },
       },
+      ...POWERSHELL.configurations.map(psrp),
     ],
   };
   return provider;
+}
+
+/** The ReceiveResponse (MS-WSMV 3.1.4.14): the streams, then CommandState (Done with its ExitCode once the command has ended). */
+function receiveResponse(cmd: Command, streams: ReadonlySet<StreamName>, chunks: Chunk[], exitCode: number | undefined): Element {
+  const reply = rsp('ReceiveResponse');
+  for (const c of chunks) reply.children.push(rsp('Stream', { Name: c.stream, CommandId: cmd.id }, c.data.toString('base64')));
+  if (exitCode === undefined) {
+    reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateRunning }));
+  } else {
+    for (const s of streams) reply.children.push(rsp('Stream', { Name: s, CommandId: cmd.id, End: 'true' }));
+    reply.children.push(rsp('CommandState', { CommandId: cmd.id, State: SHELL.stateDone }, rsp('ExitCode', {}, String(exitCode))));
+  }
+  return reply;
 }
 
 /** MS-WSMV 2.2.4.37 ShellType, in its element order. */

@@ -12,6 +12,7 @@ import { sweepSessions } from './processes.js';
 /** ERROR_WSMAN_* codes Windows answers with, which clients branch on. */
 export const WINDOWS_CODE = {
   shellNotFound: 2150858843, // ERROR_WSMAN_UNEXPECTED_SELECTORS: "the shell was not found"; clients reopen on it
+  resourceNotFound: 2150858752, // ERROR_WSMAN_RESOURCE_NOT_FOUND: no plugin serves the resource URI; clients report it once
   maxShells: 2150859173, // ERROR_WSMAN_QUOTA_MAX_SHELLS
   maxShellUsers: 2150859179, // ERROR_WSMAN_QUOTA_MAX_SHELLUSERS
   maxCommandsPerShell: 2150859241, // ERROR_WSMAN_QUOTA_MAX_COMMANDS_PER_SHELL_PPQ

@@ -83,6 +83,19 @@ export const SHELL = {
   stateDone: `${RSP}/CommandState/Done`,
 } as const;
 
+/**
+ * PowerShell remoting (MS-PSRP): each session configuration is a shell resource
+ * `<ns>/<configuration name>`; pypsrp, Ansible's psrp connection, evil-winrm and New-PSSession
+ * use Microsoft.PowerShell unless told otherwise.
+ */
+const PSRP = 'http://schemas.microsoft.com/powershell';
+export const POWERSHELL = {
+  ns: PSRP,
+  default: `${PSRP}/Microsoft.PowerShell`,
+  /** The configurations Enable-PSRemoting registers, and pwsh's Install-PowerShellRemoting. */
+  configurations: ['Microsoft.PowerShell', 'Microsoft.PowerShell32', 'Microsoft.PowerShell.Workflow', 'Microsoft.Windows.ServerManagerWorkflows', 'PowerShell.7'].map((name) => `${PSRP}/${name}`),
+} as const;
+
 /** The selector naming the CIM namespace for DMTF resource URIs (DSP0227 7.1). */
 export const CIM_NAMESPACE_SELECTOR = '__cimnamespace';
 

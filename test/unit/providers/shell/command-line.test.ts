@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { interpret, type InterpretOptions } from '../../../../providers/shell/command-line.js';
+import { cmdQuotes, interpret, windowsArgv, type InterpretOptions } from '../../../../providers/shell/command-line.js';
 import { ProviderError } from '../../../../src/provider-api.js';
 
 describe('interpret', () => {
@@ -13,8 +13,10 @@ describe('interpret', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-cl-'));
-    await writeFile(path.join(dir, 'pwsh'), '#!/bin/sh\n');
-    await chmod(path.join(dir, 'pwsh'), 0o755);
+    for (const name of ['pwsh', 'my tool']) {
+      await writeFile(path.join(dir, name), '#!/bin/sh\n');
+      await chmod(path.join(dir, name), 0o755);
+    }
     o = { interpreter: '/bin/sh', pwsh: 'pwsh', searchPath: `/nonexistent:${dir}`, skipCmdShell: false };
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -53,12 +55,93 @@ describe('interpret', () => {
     expect((await interpret('powershell -encodedcommand not*base64', [], o)).args[3]).toMatch(/not base64/);
   });
 
-  it('powershell without -EncodedCommand is an ordinary command line', async () => {
-    expect((await interpret('powershell -Command Get-Date', [], o)).args).toEqual(['-c', 'powershell -Command Get-Date']);
+  // powershell.exe reads every argument after -Command as the script, joined by spaces.
+  it.each([
+    ['powershell -Command Get-Date', 'Get-Date'],
+    ['powershell -command "Get-Date; echo hi"', 'Get-Date; echo hi'],
+    ['PowerShell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command "& { Get-Process }"', '& { Get-Process }'],
+    ['powershell -c Write-Output "a b" c', 'Write-Output a b c'],
+    ['powershell -COM "Write-Output \\"quoted\\""', 'Write-Output "quoted"'],
+    ['powershell -Command -', '-'],
+    ['cmd /c powershell -NoProfile -Command "$x = 1; $x"', '$x = 1; $x'],
+    ['"powershell -Command "Get-Date""', 'Get-Date'],
+  ])('%s runs pwsh -NoProfile -NonInteractive -Command with the script as one argument', async (line, script) => {
+    const launch = await interpret(line, [], o);
+    expect(launch.file).toBe(path.join(dir, 'pwsh'));
+    expect(launch.args).toEqual(['-NoProfile', '-NonInteractive', '-Command', script]);
+    expect(launch.display).toBe(`powershell -Command <${script.length} characters>`);
+  });
+
+  it('powershell with neither -Command nor -EncodedCommand is an ordinary command line', async () => {
+    expect((await interpret('powershell -NoProfile', [], o)).args).toEqual(['-c', 'powershell -NoProfile']);
+    expect((await interpret('powershell -co x', [], o)).args).toEqual(['-c', 'powershell -co x']); // -co is ambiguous
   });
 
   it('WINRS_SKIP_CMD_SHELL: the program found on the PATH, its arguments as given', async () => {
     expect(await interpret('pwsh', ['a b', '$X'], { ...o, skipCmdShell: true })).toMatchObject({ file: path.join(dir, 'pwsh'), args: ['a b', '$X'] });
     await expect(interpret('no-such-program', [], { ...o, skipCmdShell: true })).rejects.toThrow(ProviderError);
+  });
+});
+
+// cmd /? ("If /C or /K is specified, then the remainder of the command line after the switch is
+// processed as a command line, where the following logic is used to process quote characters"):
+// quotes are kept when there is no /S, exactly two quotes, no &<>()@^| between them, whitespace
+// between them, and the quoted text names an executable; otherwise, if the first character is a
+// quote, it and the last quote on the line are removed and the text after that quote is kept.
+describe('cmdQuotes, cmd.exe\'s /c quote rule', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-q-'));
+    await writeFile(path.join(dir, 'my tool'), '#!/bin/sh\n');
+    await chmod(path.join(dir, 'my tool'), 0o755);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    // [line, /S, result, why]
+    ['uname -a; id', false, 'uname -a; id', 'no leading quote: untouched'],
+    ['"uname -a; id"', false, 'uname -a; id', 'the Ruby WinRM gem: the text does not name an executable'],
+    ['"ls" -la', false, 'ls -la', 'no whitespace between the quotes'],
+    ['"echo a" && "echo b"', false, 'echo a" && "echo b', 'four quotes: the first and the last go'],
+    ['"echo (x)"', false, 'echo (x)', 'a special character between the quotes'],
+    ['"my tool"', false, '"my tool"', 'exactly two quotes, whitespace, names an executable on the PATH: kept'],
+    ['"my tool" --flag', false, '"my tool" --flag', 'text after the closing quote does not matter'],
+    ['"my tool"', true, 'my tool', '/S: always stripped'],
+    ['"my tool" | cat', false, '"my tool" | cat', 'special characters outside the quotes do not matter'],
+    ['"echo hi" tail', false, 'echo hi tail', 'text after the last quote is kept'],
+    ['"unterminated', false, 'unterminated', 'a single quote: the leading one goes'],
+    ['""', false, '', 'an empty pair'],
+  ])('%s (/S %s) → %s: %s', async (line, s, result) => {
+    expect(await cmdQuotes(line, dir, s)).toBe(result);
+  });
+
+  it('an absolute path with a space names an executable too', async () => {
+    const quoted = `"${path.join(dir, 'my tool')}"`;
+    expect(await cmdQuotes(quoted, '/nonexistent')).toBe(quoted);
+  });
+
+  it('is applied to the joined line, then to X of `cmd /c X` (with its /S), before the translations', async () => {
+    const o = { interpreter: '/bin/sh', pwsh: 'pwsh', searchPath: dir, skipCmdShell: false };
+    expect((await interpret('"uname -a; id"', [], o)).args).toEqual(['-c', 'uname -a; id']);
+    expect((await interpret('"cmd /c echo hi"', [], o)).args).toEqual(['-c', 'echo hi']);
+    expect((await interpret('cmd /c "echo one & echo two"', [], o)).args).toEqual(['-c', 'echo one & echo two']);
+    expect((await interpret('cmd /s /c "my tool"', [], o)).args).toEqual(['-c', 'my tool']);
+    expect((await interpret('cmd /c "my tool"', [], o)).args).toEqual(['-c', '"my tool"']);
+    expect((await interpret('"ls"', ['-la', '/'], o)).args).toEqual(['-c', 'ls -la /']);
+  });
+});
+
+describe('windowsArgv, the C runtime\'s argument rules', () => {
+  it.each([
+    ['a b  c', ['a', 'b', 'c']],
+    ['"a b" c', ['a b', 'c']],
+    ['a"b c"d', ['ab cd']],
+    ['\\"a\\"', ['"a"']],
+    ['\\\\"a b"', ['\\a b']],
+    ['a\\\\b', ['a\\\\b']],
+    ['"a""b"', ['a"b']],
+    ['""', ['']],
+  ])('%s → %j', (line, argv) => {
+    expect(windowsArgv(line)).toEqual(argv);
   });
 });
