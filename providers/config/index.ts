@@ -15,7 +15,7 @@ import {
   type Selectors,
 } from '../../src/provider-api.js';
 import { CONFIG } from '../../src/soap/names.js';
-import { configTree, listenerSelectors, listenerSetting, settingAt, type ConfigSnapshot, type ListenerSnapshot, type Setting } from './tree.js';
+import { configTree, listenerSelectors, listenerSetting, settingAt, type ConfigSnapshot, type Setting } from './tree.js';
 
 export type { ConfigSnapshot, ListenerSnapshot } from './tree.js';
 
@@ -77,7 +77,7 @@ export function createConfigProvider(settings: ConfigSnapshot | (() => ConfigSna
       const address = selector(req.selectors, 'Address');
       const transport = selector(req.selectors, 'Transport');
       if (address === undefined || transport === undefined) throw new ProviderError('INVALID_SELECTORS', 'A listener is selected by its Address and Transport.');
-      const found = snapshot().listeners.find((l: ListenerSnapshot) => {
+      const found = snapshot().listeners.find((l) => {
         const s = listenerSelectors(l);
         return s.Address.toLowerCase() === address.toLowerCase() && s.Transport.toLowerCase() === transport.toLowerCase();
       });
