@@ -16,6 +16,24 @@ export const NS = {
   rsp: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell',
 } as const;
 
+/**
+ * winrm/config (MS-WSMV 3.1.4.1.29, the Get table of 3.1.4.2): the whole tree and its parts. Each
+ * part's resource URI is also the namespace of its reply element (`cfg:Service` in
+ * `…/config/service`), as Windows answers and as PowerShell's own cmdlets read it.
+ */
+const CFG = 'http://schemas.microsoft.com/wbem/wsman/1/config';
+export const CONFIG = {
+  root: CFG,
+  client: `${CFG}/client`,
+  clientAuth: `${CFG}/client/auth`,
+  clientDefaultPorts: `${CFG}/client/defaultports`,
+  service: `${CFG}/service`,
+  serviceAuth: `${CFG}/service/auth`,
+  serviceDefaultPorts: `${CFG}/service/defaultports`,
+  winrs: `${CFG}/winrs`,
+  listener: `${CFG}/listener`,
+} as const;
+
 /** Preferred prefixes when winrmd writes XML (the ones Windows uses). */
 export const PREFIX: Record<string, string> = {
   [NS.soap]: 's',
@@ -29,6 +47,7 @@ export const PREFIX: Record<string, string> = {
   [NS.wsmanfault]: 'f',
   [NS.cim]: 'cim',
   [NS.rsp]: 'rsp',
+  ...Object.fromEntries(Object.values(CONFIG).map((ns) => [ns, 'cfg'])),
 };
 
 export const ACTION = {
