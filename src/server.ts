@@ -1,4 +1,5 @@
 // The composition root: config → store → providers → core → listeners, and close() in reverse.
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { createOsProvider } from '../providers/os/index.js';
 import { createShellProvider } from '../providers/shell/index.js';
 import { createIpmiProvider } from '../providers/ipmi/index.js';
+import { createConfigProvider, type ConfigSnapshot } from '../providers/config/index.js';
 import { lookupAccount } from '../providers/common/run-as.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
@@ -68,20 +70,46 @@ function rootAccountCheck(): (account: string) => Promise<boolean> {
   };
 }
 
+/** The listeners as they are: how many should be up, how many are, and what they bound. */
+export interface Listening {
+  wanted: number;
+  up: number;
+  httpPort?: number;
+  httpsPort?: number;
+  /** The HTTPS certificate's SHA-1 thumbprint, as Windows shows it (40 hex digits, upper case). */
+  thumbprint?: string;
+}
+
+/** What winrm/config reports (providers/config): the configured settings, and the listeners as they are once up. */
+export function configSnapshot(config: Config, live: Listening = { wanted: 0, up: 0 }): ConfigSnapshot {
+  const { http: h, https: hs } = config.listeners;
+  return {
+    limits: config.limits,
+    service: config.service,
+    shell: config.shell,
+    listeners: [
+      { transport: 'HTTP', enabled: h.enabled, host: h.host, port: live.httpPort ?? h.port, hostname: '' },
+      { transport: 'HTTPS', enabled: hs.enabled, host: hs.host, port: live.httpsPort ?? hs.port, hostname: os.hostname(), certificateThumbprint: live.thumbprint },
+    ],
+  };
+}
+
 export function createLogger(config: Config): Logger {
   // Defence in depth: the code never logs credentials, and these paths are redacted regardless.
   return pino({ level: config.logging.level, redact: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization'] });
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: { wanted: number; up: number } }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: Listening }> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
   const users = opts.users ?? new SqliteUserStore(db!);
 
+  const listening: Listening = { wanted: 0, up: 0 };
   const builtIn = [
     createOsProvider(),
+    createConfigProvider(() => configSnapshot(config, listening)),
     ...(config.shell.enabled ? [createShellProvider(config.shell)] : []),
     createIpmiProvider({ pollIntervalMs: config.ipmi.pollIntervalMs, bmcs: config.ipmi.bmcs.map((b) => ({ ...b, password: bmcPassword(b) })) }),
   ];
@@ -133,7 +161,6 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // The one access policy (src/wsman/policy.ts), consulted before any provider is called.
   const isRoot = rootAccountCheck();
   core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
-  const listening = { wanted: 0, up: 0 };
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted,
@@ -186,7 +213,7 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
     const pem = hs.enabled ? await loadOrCreateCertificate(hs.certFile, hs.keyFile, config.stateDir) : undefined;
     if (pem?.generated) log.info({ event: 'certificate_generated', dir: config.stateDir });
     if (h.enabled) {
-      running.httpPort = await listen(tune(http.createServer(serverOptions, built.app.callback())), h.host, h.port);
+      running.httpPort = built.listening.httpPort = await listen(tune(http.createServer(serverOptions, built.app.callback())), h.host, h.port);
       built.listening.up++;
       log.info({ event: 'listening', scheme: 'http', host: h.host, port: running.httpPort, allowUnencrypted: config.service.allowUnencrypted });
     }
@@ -196,7 +223,8 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       // a handshake failure, so clients of the other schemes still connect.
       const clientCerts = built.clientCaPems ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
       const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, built.app.callback());
-      running.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
+      running.httpsPort = built.listening.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
+      built.listening.thumbprint = new X509Certificate(pem.cert).fingerprint.replaceAll(':', '');
       built.listening.up++;
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
     }

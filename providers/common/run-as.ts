@@ -2,8 +2,9 @@
 // principle 12: processes run as a mapped, unprivileged account). Shared by the providers that
 // start processes: the OS provider (Win32_Process.Create) and the shell.
 
+import path from 'node:path';
 import { ProviderError, type Caller } from '../../src/provider-api.js';
-import { run } from '../os/common.js';
+import { isDirectory, run } from './system.js';
 
 export interface Account {
   name: string;
@@ -68,4 +69,13 @@ export function childEnvironment(account: Account): Record<string, string> {
 /** The ids to spawn with: only root can switch accounts (resolveRunAs refused any other case). */
 export function spawnIds(account: Account): { uid?: number; gid?: number } {
   return process.getuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {};
+}
+
+/**
+ * Where the account's processes start: the directory asked for when it is an absolute path to a
+ * directory (undefined when it is not), else the account's home, else `/`.
+ */
+export async function workingDirectory(account: Account, asked?: string | null): Promise<string | undefined> {
+  if (!asked) return (await isDirectory(account.home)) ? account.home : '/';
+  return path.isAbsolute(asked) && (await isDirectory(asked)) ? asked : undefined;
 }

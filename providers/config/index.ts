@@ -6,6 +6,7 @@
 import os from 'node:os';
 import {
   element,
+  NAMES,
   PROVIDER_API_VERSION,
   ProviderError,
   type DocumentRequest,
@@ -14,10 +15,11 @@ import {
   type Provider,
   type Selectors,
 } from '../../src/provider-api.js';
-import { CONFIG } from '../../src/soap/names.js';
 import { configTree, listenerSelectors, listenerSetting, settingAt, type ConfigSnapshot, type Setting } from './tree.js';
 
 export type { ConfigSnapshot, ListenerSnapshot } from './tree.js';
+
+const { CONFIG } = NAMES;
 
 /** Each part's resource URI and where it sits in the tree (3.1.4.2's Get table). */
 const PARTS: [uri: string, path: string[]][] = [

@@ -1,10 +1,8 @@
-// Shared pieces of the OS provider: its namespace, a small cache and a bounded execFile; the
-// class machinery comes from common/cim.ts. Nothing here knows a particular class.
+// Shared pieces of the OS provider: its namespace and a small cache; the class machinery comes
+// from common/cim.ts, running programs from common/system.ts. Nothing here knows a particular class.
 
-import { execFile } from 'node:child_process';
 import os from 'node:os';
-import { promisify } from 'node:util';
-import { ProviderError, type CimClass } from '../../src/provider-api.js';
+import type { CimClass } from '../../src/provider-api.js';
 import { defineClass as defineCimClass } from '../common/cim.js';
 
 export const NAMESPACE = 'root/cimv2';
@@ -43,29 +41,6 @@ export function cached<T>(ttlMs: number, fn: () => Promise<T>): () => Promise<T>
     }
     return pending;
   };
-}
-
-
-const execFileP = promisify(execFile);
-
-/**
- * Runs a program without a shell, bounded by the request's signal and a hard timeout, in the
- * C locale and UTC so its output parses the same everywhere. Rejects with the execFile error
- * (its `code` is the exit status) or a TIMED_OUT ProviderError when cancelled.
- */
-export async function run(file: string, args: string[], signal?: AbortSignal): Promise<string> {
-  try {
-    const { stdout } = await execFileP(file, args, {
-      signal,
-      timeout: 10_000,
-      maxBuffer: 32 * 1024 * 1024,
-      env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
-    });
-    return stdout;
-  } catch (err) {
-    if (signal?.aborted) throw new ProviderError('TIMED_OUT', `${file} was cancelled`);
-    throw err;
-  }
 }
 
 /** The computer's name as every CSName/SystemName carries it. */

@@ -10,7 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ProviderError, type InvokeRequest, type ProviderRequest } from '../../src/provider-api.js';
 import { CIM_LogicalElement } from './cim-base.js';
@@ -18,7 +18,6 @@ import {
   abstractClass,
   defineClass,
   hostname,
-  run,
   DATETIME,
   STRING,
   UINT32,
@@ -27,8 +26,9 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
+import { run } from '../common/system.js';
 import { osCaption, osInfo } from './host.js';
-import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
+import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
 
 export const CIM_Process = defineClass({
   name: 'CIM_Process',
@@ -233,10 +233,6 @@ function param(input: InvokeRequest['input'], name: string) {
   return key === undefined ? undefined : input[key];
 }
 
-async function isDirectory(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
-}
-
 /**
  * A login-like environment for the account. The daemon's own environment (which may hold
  * configuration secrets) is not passed on.
@@ -253,14 +249,8 @@ async function create(req: InvokeRequest): Promise<Values> {
     return { ProcessId: null, ReturnValue: RETURN.INVALID_PARAMETER };
   }
   const asked = param(req.input, 'CurrentDirectory');
-  let cwd: string;
-  if (asked === undefined || asked === null || asked === '') {
-    cwd = (await isDirectory(account.home)) ? account.home : '/';
-  } else if (typeof asked === 'string' && path.isAbsolute(asked) && (await isDirectory(asked))) {
-    cwd = asked;
-  } else {
-    return { ProcessId: null, ReturnValue: RETURN.PATH_NOT_FOUND };
-  }
+  const cwd = typeof asked === 'string' || asked == null ? await workingDirectory(account, asked) : undefined;
+  if (cwd === undefined) return { ProcessId: null, ReturnValue: RETURN.PATH_NOT_FOUND };
   // libuv drops the supplementary groups when it switches accounts.
   const child = spawn('/bin/sh', ['-c', commandLine], {
     cwd,

@@ -8,13 +8,13 @@ import {
   cached,
   defineClass,
   hostname,
-  run,
   BOOL,
   STRING,
   UINT32,
   type ClassImpl,
   type Values,
 } from './common.js';
+import { run } from '../common/system.js';
 
 export const CIM_Service = defineClass({
   name: 'CIM_Service',

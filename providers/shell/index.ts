@@ -2,8 +2,6 @@
 // Create and Delete are WS-Transfer operations on `…/windows/shell/cmd`, Command, Send, Receive
 // and Signal are custom actions on it, and `…/windows/shell` enumerates the caller's shells.
 // Commands are real Linux processes run as the caller's mapped account.
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import {
   child,
   children,
@@ -21,7 +19,7 @@ import {
 } from '../../src/provider-api.js';
 
 const { SHELL, ACTION, POWERSHELL } = NAMES;
-import { childEnvironment, resolveRunAs, spawnIds } from '../common/run-as.js';
+import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
 import { interpret } from './command-line.js';
 import { Command, type Chunk, type StreamName } from './command.js';
 import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
@@ -83,7 +81,8 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       if (v.attrs.Name) env[v.attrs.Name] = textOf(v) ?? '';
     }
     const asked = textOf(child(body, SHELL.ns, 'WorkingDirectory'));
-    const cwd = asked ? await directory(asked) : (await isDirectory(account.home)) ? account.home : '/';
+    const cwd = await workingDirectory(account, asked);
+    if (cwd === undefined) throw new ProviderError('INVALID_PARAMETER', `The working directory ${asked} does not exist on this host.`);
     // A client may ask for a shorter idle timeout than the configured one, never a longer one.
     const idle = parseDuration(textOf(child(body, SHELL.ns, 'IdleTimeOut')) ?? '');
     const shell = shells.add(req.caller, {
@@ -325,21 +324,6 @@ function selector(req: DocumentRequest, name: string): string | undefined {
 
 function isTrue(v: string | undefined): boolean {
   return v?.trim().toLowerCase() === 'true';
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function directory(asked: string): Promise<string> {
-  if (!path.isAbsolute(asked) || !(await isDirectory(asked))) {
-    throw new ProviderError('INVALID_PARAMETER', `The working directory ${asked} does not exist on this host.`);
-  }
-  return asked;
 }
 
 /** xs:duration in seconds with milliseconds, as Windows writes IdleTimeOut (PT180.000S). */

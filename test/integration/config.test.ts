@@ -1,30 +1,21 @@
 // winrm/config over the wire (MS-WSMV 3.1.4.1.29, 3.1.4.2): Get of the tree and of each part,
 // the listeners enumerated and got by selectors, writes refused, unknown parts unreachable. The
 // snapshot is made from the test server's own configuration, as server.ts makes it.
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import xpath from 'xpath';
-import { createConfigProvider, type ConfigSnapshot } from '../../providers/config/index.js';
-import type { Config } from '../../src/config/schema.js';
+import { createConfigProvider } from '../../providers/config/index.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { configSnapshot, startServer, type Winrmd } from '../../src/server.js';
 import { ACTIONS, enumerateBody, envelope, URI } from '../helpers/envelope.js';
-import { testServer } from '../helpers/server.js';
+import { ALICE, basic, testServer, testUsers } from '../helpers/server.js';
 import { parse } from '../helpers/xpath.js';
 
 const CFG = 'http://schemas.microsoft.com/wbem/wsman/1/config';
-
-/** What server.ts hands the provider (the lines the README and the report give). */
-function configSnapshot(config: Config): ConfigSnapshot {
-  const { http: h, https: hs } = config.listeners;
-  return {
-    limits: config.limits,
-    service: config.service,
-    shell: config.shell,
-    listeners: [
-      { transport: 'HTTP', enabled: h.enabled, host: h.host, port: h.port, hostname: '' },
-      { transport: 'HTTPS', enabled: hs.enabled, host: hs.host, port: hs.port, hostname: os.hostname() },
-    ],
-  };
-}
 
 const select = xpath.useNamespaces({
   s: URI.soap, a: URI.wsa, w: URI.wsman, n: URI.wsen, f: 'http://schemas.microsoft.com/wbem/wsman/1/wsmanfault',
@@ -147,5 +138,49 @@ describe('winrm/config', () => {
     const res = await get(`${CFG}/listener?Address=*`);
     expect(res.status).toBe(500);
     expect(xp(res.body, '/s:Envelope/s:Body/s:Fault/s:Code/s:Subcode/s:Value')).toBe('w:InvalidSelectors');
+  });
+});
+
+describe('winrm/config on a running winrmd: the listeners as they are', () => {
+  let server: Winrmd;
+  let stateDir: string;
+  beforeAll(async () => {
+    stateDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-config-'));
+    const config = configSchema.parse({
+      stateDir,
+      service: { allowUnencrypted: true },
+      logging: { level: 'silent' },
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
+    });
+    // The built-in providers: the config provider is one of them, fed the bound ports.
+    server = await startServer({ config, users: await testUsers() });
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('reports the ports bound (port 0 picked them) and the thumbprint of the certificate the HTTPS listener serves', async () => {
+    const served = await new Promise<string>((resolve, reject) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: server.httpsPort!, rejectUnauthorized: false }, () => {
+        resolve(sock.getPeerCertificate().fingerprint.replaceAll(':', ''));
+        sock.end();
+      });
+      sock.on('error', reject);
+    });
+    const post = (resourceUri: string) => request(`http://127.0.0.1:${server.httpPort}`).post('/wsman')
+      .set('Content-Type', 'application/soap+xml;charset=UTF-8').set('Authorization', basic(ALICE))
+      .send(envelope({ action: ACTIONS.get, resourceUri })).buffer(true).parse((res, cb) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => cb(null, text));
+      });
+    const https = await post(`${CFG}/listener?Address=IP:127.0.0.1+Transport=HTTPS`);
+    expect(https.status, https.body).toBe(200);
+    expect(xp(https.body, '//listener:Port')).toBe(String(server.httpsPort));
+    expect(xp(https.body, '//listener:CertificateThumbprint')).toBe(served);
+    const http = await post(`${CFG}/listener?Address=IP:127.0.0.1+Transport=HTTP`);
+    expect(xp(http.body, '//listener:Port')).toBe(String(server.httpPort));
+    expect(xp(http.body, '//listener:CertificateThumbprint')).toBe('');
   });
 });

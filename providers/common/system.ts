@@ -1,0 +1,32 @@
+// What the providers that touch the Linux host share: running a program without a shell, and
+// checking a directory. Nothing here knows a class or a resource.
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { ProviderError } from '../../src/provider-api.js';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Runs a program without a shell, bounded by the request's signal and a hard timeout, in the
+ * C locale and UTC so its output parses the same everywhere. Rejects with the execFile error
+ * (its `code` is the exit status) or a TIMED_OUT ProviderError when cancelled.
+ */
+export async function run(file: string, args: string[], signal?: AbortSignal): Promise<string> {
+  try {
+    const { stdout } = await execFileP(file, args, {
+      signal,
+      timeout: 10_000,
+      maxBuffer: 32 * 1024 * 1024,
+      env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
+    });
+    return stdout;
+  } catch (err) {
+    if (signal?.aborted) throw new ProviderError('TIMED_OUT', `${file} was cancelled`);
+    throw err;
+  }
+}
+
+export async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
