@@ -3,38 +3,19 @@
 // DMTF class of the same name with a CIM_ prefix, so both spellings resolve
 // (`…/wmi/root/hardware/NumericSensor`, `…/cim-schema/2/CIM_NumericSensor`). Properties follow
 // the DMTF CIM schema (DSP1009 Sensors, DSP1010 Record Log, DSP1027 Power State profiles),
-// trimmed to what a BMC can fill.
+// trimmed to what a BMC can fill; the superclasses come from common/cim-base.ts.
 import { type CimClass, type MethodDecl } from '../../src/provider-api.js';
 import {
   BOOL, DATETIME, defineClass as defineCimClass, SINT32, STRING, STRINGS, UINT16, UINT16S, UINT32, UINT64,
 } from '../common/cim.js';
+import { cimBaseClasses } from '../common/cim-base.js';
 
 export const NAMESPACE = 'root/hardware';
 
 const defineClass = (spec: Omit<Parameters<typeof defineCimClass>[0], 'namespace'>): CimClass =>
   defineCimClass({ namespace: NAMESPACE, ...spec });
 
-export const CIM_ManagedElement = defineClass({
-  name: 'CIM_ManagedElement',
-  keys: [],
-  properties: { Caption: STRING, Description: STRING, ElementName: STRING, InstanceID: STRING },
-});
-
-export const CIM_ManagedSystemElement = defineClass({
-  name: 'CIM_ManagedSystemElement',
-  parent: CIM_ManagedElement,
-  keys: [],
-  properties: {
-    HealthState: UINT16,
-    InstallDate: DATETIME,
-    Name: STRING,
-    OperationalStatus: UINT16S,
-    Status: STRING,
-    StatusDescriptions: STRINGS,
-  },
-});
-
-export const CIM_LogicalElement = defineClass({ name: 'CIM_LogicalElement', parent: CIM_ManagedSystemElement, keys: [], properties: {} });
+export const { CIM_ManagedElement, CIM_ManagedSystemElement, CIM_LogicalElement, CIM_EnabledLogicalElement, CIM_LogicalDevice, CIM_System } = cimBaseClasses(NAMESPACE, 'dmtf');
 
 /** CIM_EnabledLogicalElement.RequestStateChange (DSP1027 Power State Management, via EnabledState). */
 // Both change real hardware: the access policy grants them (security.hardwareControlUsers).
@@ -43,26 +24,6 @@ const REQUEST_STATE_CHANGE: MethodDecl = {
   output: { ReturnValue: UINT32 },
   effects: ['changesHardware'],
 };
-
-export const CIM_EnabledLogicalElement = defineClass({
-  name: 'CIM_EnabledLogicalElement',
-  parent: CIM_LogicalElement,
-  keys: [],
-  properties: {
-    EnabledDefault: UINT16,
-    EnabledState: UINT16,
-    OtherEnabledState: STRING,
-    RequestedState: UINT16,
-    TimeOfLastStateChange: DATETIME,
-  },
-});
-
-export const CIM_LogicalDevice = defineClass({
-  name: 'CIM_LogicalDevice',
-  parent: CIM_EnabledLogicalElement,
-  keys: ['CreationClassName', 'DeviceID', 'SystemCreationClassName', 'SystemName'],
-  properties: { CreationClassName: STRING, DeviceID: STRING, SystemCreationClassName: STRING, SystemName: STRING },
-});
 
 export const CIM_Sensor = defineClass({
   name: 'CIM_Sensor',
@@ -165,21 +126,6 @@ export const CIM_LogRecord = defineClass({
 
 /** One SEL entry; RecordData holds its fields in RecordFormat's `*`-separated layout (IPMIPrv). */
 export const LogRecord = defineClass({ name: 'LogRecord', parent: CIM_LogRecord, keys: CIM_LogRecord.keys, properties: {} });
-
-export const CIM_System = defineClass({
-  name: 'CIM_System',
-  parent: CIM_EnabledLogicalElement,
-  keys: ['CreationClassName', 'Name'],
-  properties: {
-    CreationClassName: STRING,
-    IdentifyingDescriptions: STRINGS,
-    NameFormat: STRING,
-    OtherIdentifyingInfo: STRINGS,
-    PrimaryOwnerContact: STRING,
-    PrimaryOwnerName: STRING,
-    Roles: STRINGS,
-  },
-});
 
 export const CIM_ComputerSystem = defineClass({
   name: 'CIM_ComputerSystem',

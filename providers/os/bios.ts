@@ -2,8 +2,8 @@
 // (learn.microsoft.com, "Win32_BIOS class"). In containers and some VMs these are empty.
 
 import si from 'systeminformation';
-import { CIM_SoftwareElement } from './cim-base.js';
 import {
+  CIM_SoftwareElement,
   abstractClass,
   cached,
   STATIC_FACTS_MS,

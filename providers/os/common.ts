@@ -4,8 +4,12 @@
 import os from 'node:os';
 import type { CimClass } from '../../src/provider-api.js';
 import { defineClass as defineCimClass } from '../common/cim.js';
+import { cimBaseClasses } from '../common/cim-base.js';
 
 export const NAMESPACE = 'root/cimv2';
+
+/** The DMTF superclasses, in WMI's root/cimv2 shape (common/cim-base.ts). */
+export const { CIM_ManagedSystemElement, CIM_LogicalElement, CIM_LogicalDevice, CIM_System, CIM_SoftwareElement, CIM_Setting } = cimBaseClasses(NAMESPACE, 'wmi');
 
 export {
   abstractClass, makeInstance, throwIfAborted,

@@ -3,8 +3,8 @@
 
 import os from 'node:os';
 import si from 'systeminformation';
-import { CIM_System } from './cim-base.js';
 import {
+  CIM_System,
   abstractClass,
   defineClass,
   hostname,

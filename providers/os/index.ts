@@ -4,8 +4,7 @@
 import type { Provider } from '../../src/provider-api.js';
 import { classProvider } from '../common/cim.js';
 import { biosClasses } from './bios.js';
-import { CIM_LogicalDevice, CIM_LogicalElement, CIM_ManagedSystemElement } from './cim-base.js';
-import { abstractClass, NAMESPACE } from './common.js';
+import { CIM_LogicalDevice, CIM_LogicalElement, CIM_ManagedSystemElement, abstractClass, NAMESPACE } from './common.js';
 import { computerSystemClasses } from './computer-system.js';
 import { logicalDiskClasses } from './logical-disk.js';
 import { networkClasses } from './network.js';

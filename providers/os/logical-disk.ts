@@ -4,8 +4,8 @@
 
 import { stat, statfs } from 'node:fs/promises';
 import si from 'systeminformation';
-import { CIM_LogicalDevice } from './cim-base.js';
 import {
+  CIM_LogicalDevice,
   abstractClass,
   cached,
   defineClass,

@@ -5,8 +5,8 @@ import { readFile, readlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import si from 'systeminformation';
-import { CIM_Setting } from './cim-base.js';
 import {
+  CIM_Setting,
   cached,
   defineClass,
   hostname,

@@ -3,8 +3,9 @@
 
 import os from 'node:os';
 import si from 'systeminformation';
-import { CIM_LogicalElement, OSTYPE_LINUX } from './cim-base.js';
+import { OSTYPE_LINUX } from '../common/cim-base.js';
 import {
+  CIM_LogicalElement,
   abstractClass,
   cached,
   defineClass,

@@ -13,8 +13,8 @@ import { once } from 'node:events';
 import { readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ProviderError, type InvokeRequest, type ProviderRequest } from '../../src/provider-api.js';
-import { CIM_LogicalElement } from './cim-base.js';
 import {
+  CIM_LogicalElement,
   abstractClass,
   defineClass,
   hostname,

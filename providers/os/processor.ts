@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import si from 'systeminformation';
-import { CIM_LogicalDevice } from './cim-base.js';
 import {
+  CIM_LogicalDevice,
   abstractClass,
   defineClass,
   hostname,

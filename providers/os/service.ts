@@ -2,8 +2,8 @@
 // (learn.microsoft.com, "Win32_Service class"). systemctl is run without a shell.
 
 import { existsSync } from 'node:fs';
-import { CIM_LogicalElement } from './cim-base.js';
 import {
+  CIM_LogicalElement,
   abstractClass,
   cached,
   defineClass,
