@@ -15,7 +15,23 @@ const MIGRATIONS: string[] = [
    )`,
   // NTLM verifies against the NT hash (MS-NLMP 3.3.1), which a scrypt hash cannot give.
   `ALTER TABLE users ADD COLUMN nt_hash TEXT`,
+  // Account names compare without regard to case beyond ASCII too (COLLATE NOCASE folds ASCII
+  // only): the key is the name folded by fold_name(), the name is kept as last written.
+  `CREATE TABLE users_by_key (
+     name_key TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     nt_hash TEXT,
+     run_as TEXT NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   INSERT INTO users_by_key SELECT fold_name(name), name, password_hash, nt_hash, run_as, created_at FROM users;
+   DROP TABLE users;
+   ALTER TABLE users_by_key RENAME TO users`,
 ];
+
+/** How user names are compared: the one folding both stores use. */
+export const foldName = (name: string): string => name.toLowerCase();
 
 /** Open (creating if needed) the state database; ':memory:' for tests. */
 export function openDb(file: string): Db {
@@ -23,6 +39,7 @@ export function openDb(file: string): Db {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
+  db.function('fold_name', { deterministic: true }, (name) => foldName(String(name)));
   migrate(db);
   return db;
 }

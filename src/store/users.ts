@@ -2,7 +2,7 @@
 // NTLM, and the Linux account (runAs) their processes run as. The NT hash is not reversible but is
 // password-equivalent for NTLM, which is why the state file is private. One interface, two implementations, one contract suite
 // (DESIGN.md principle 8).
-import type { Db } from './db.js';
+import { foldName, type Db } from './db.js';
 
 export interface UserRecord {
   name: string;
@@ -25,27 +25,27 @@ export class SqliteUserStore implements UserStore {
   private readonly byName;
 
   constructor(private readonly db: Db) {
-    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users WHERE name = ?');
+    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users WHERE name_key = ?');
   }
 
   get(name: string): UserRecord | undefined {
-    const row = this.byName.get(name) as Row | undefined;
+    const row = this.byName.get(foldName(name)) as Row | undefined;
     return row && fromRow(row);
   }
 
   put(user: UserRecord): void {
     this.db
-      .prepare(`INSERT INTO users (name, password_hash, nt_hash, run_as, created_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(name) DO UPDATE SET password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as`)
-      .run(user.name, user.passwordHash, user.ntHash ?? null, user.runAs, new Date().toISOString());
+      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as`)
+      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, new Date().toISOString());
   }
 
   remove(name: string): boolean {
-    return this.db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+    return this.db.prepare('DELETE FROM users WHERE name_key = ?').run(foldName(name)).changes > 0;
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users ORDER BY name').all() as Row[]).map(fromRow);
+    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
   }
 }
 
@@ -62,19 +62,19 @@ export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, UserRecord>();
 
   get(name: string): UserRecord | undefined {
-    const u = this.users.get(name.toLowerCase());
+    const u = this.users.get(foldName(name));
     return u && { ...u };
   }
 
   put(user: UserRecord): void {
-    this.users.set(user.name.toLowerCase(), { ...user });
+    this.users.set(foldName(user.name), { ...user });
   }
 
   remove(name: string): boolean {
-    return this.users.delete(name.toLowerCase());
+    return this.users.delete(foldName(name));
   }
 
   list(): UserRecord[] {
-    return [...this.users.values()].sort((a, b) => a.name.localeCompare(b.name)).map((u) => ({ ...u }));
+    return [...this.users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => ({ ...u }));
   }
 }

@@ -1,37 +1,39 @@
-// One contract suite for every UserStore implementation (DESIGN.md principle 8).
+// Every UserStore implementation runs the one contract suite (DESIGN.md principle 8).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../../src/auth/passwords.js';
 import { openDb } from '../../../src/store/db.js';
-import { MemoryUserStore, SqliteUserStore, type UserStore } from '../../../src/store/users.js';
+import { MemoryUserStore, SqliteUserStore } from '../../../src/store/users.js';
+import { userStoreContract, type UserStoreFixture } from './contracts/user-store.js';
 
-const implementations: [string, () => UserStore][] = [
-  ['memory', () => new MemoryUserStore()],
-  ['sqlite', () => new SqliteUserStore(openDb(':memory:'))],
-];
+const memory = async (): Promise<UserStoreFixture> => {
+  const store = new MemoryUserStore();
+  return { store, reopen: async () => store, close: async () => {} };
+};
 
-for (const [name, make] of implementations) {
-  describe(`UserStore contract: ${name}`, () => {
-    it('puts, gets case-insensitively, replaces, lists and removes', () => {
-      const s = make();
-      expect(s.get('alice')).toBeUndefined();
-      s.put({ name: 'alice', passwordHash: 'h1', runAs: 'nobody' });
-      expect(s.get('ALICE')).toEqual({ name: 'alice', passwordHash: 'h1', runAs: 'nobody' });
-      s.put({ name: 'alice', passwordHash: 'h2', runAs: 'alice' });
-      s.put({ name: 'bob', passwordHash: 'h3', runAs: 'bob' });
-      expect(s.list().map((u) => [u.name, u.passwordHash])).toEqual([['alice', 'h2'], ['bob', 'h3']]);
-      expect(s.remove('Bob')).toBe(true);
-      expect(s.remove('bob')).toBe(false);
-      expect(s.list()).toHaveLength(1);
-    });
-    it('hands out copies: changing a returned record changes nothing stored', () => {
-      const s = make();
-      s.put({ name: 'c', passwordHash: 'h', runAs: 'c' });
-      const u = s.get('c')!;
-      u.runAs = 'root';
-      expect(s.get('c')!.runAs).toBe('c');
-    });
-  });
-}
+/** A state file on disk, as winrmd keeps it, so reopening reads what the first connection wrote. */
+const sqlite = async (): Promise<UserStoreFixture> => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-users-'));
+  const dbs = [openDb(path.join(dir, 'winrmd.db'))];
+  return {
+    store: new SqliteUserStore(dbs[0]!),
+    reopen: async () => {
+      const db = openDb(path.join(dir, 'winrmd.db'));
+      dbs.push(db);
+      return new SqliteUserStore(db);
+    },
+    close: async () => {
+      for (const db of dbs) db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+userStoreContract('memory', memory, { durable: false });
+userStoreContract('sqlite', sqlite, { durable: true });
 
 describe('passwords', () => {
   it('are salted scrypt hashes that verify only the right password', async () => {
@@ -44,5 +46,30 @@ describe('passwords', () => {
     expect(await verifyPassword('correct hors', a)).toBe(false);
     expect(await verifyPassword('', a)).toBe(false);
     expect(await verifyPassword('x', 'garbage')).toBe(false);
+  });
+});
+
+describe('the users table migration to a folded key', () => {
+  it('keeps every user a state file of the previous version holds, found by any case of the name', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-migrate-'));
+    const file = path.join(dir, 'winrmd.db');
+    try {
+      // The schema at user_version 2, as winrmd wrote it before this migration.
+      const old = new Database(file);
+      old.exec(`CREATE TABLE users (name TEXT PRIMARY KEY COLLATE NOCASE, password_hash TEXT NOT NULL, run_as TEXT NOT NULL, created_at TEXT NOT NULL);
+                ALTER TABLE users ADD COLUMN nt_hash TEXT;
+                INSERT INTO users VALUES ('Alice', 'scrypt$a', 'alice', '2026-01-01T00:00:00Z', 'aa');
+                INSERT INTO users VALUES ('Jörg', 'scrypt$j', 'joerg', '2026-01-01T00:00:00Z', NULL);`);
+      old.pragma('user_version = 2');
+      old.close();
+      const db = openDb(file);
+      const users = new SqliteUserStore(db);
+      expect(users.get('ALICE')).toEqual({ name: 'Alice', passwordHash: 'scrypt$a', ntHash: 'aa', runAs: 'alice' });
+      expect(users.get('JÖRG')?.runAs).toBe('joerg');
+      expect(users.list()).toHaveLength(2);
+      db.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
