@@ -149,8 +149,13 @@ export function createCore(opts: CoreOptions): Core {
     return resources.resolve(req.resourceUri, req.selectors);
   };
 
-  const authorize: Step = async (ex) => {
-    for (const hook of hooks.authorize) await hook(ex);
+  /** The authorize hooks in order; a promise only when one of them must wait. */
+  const authorize = (ex: Exchange, from = 0): void | Promise<void> => {
+    const list = hooks.authorize;
+    for (let i = from; i < list.length; i++) {
+      const pending = list[i]!(ex);
+      if (pending) return pending.then(() => authorize(ex, i + 1));
+    }
   };
 
   // MaxConcurrentOperationsPerUser (security-and-limits.md): refuse, do not queue.
@@ -161,9 +166,8 @@ export function createCore(opts: CoreOptions): Core {
       throw new WsmanFault('QuotaLimit', `The user ${user} has ${n} operations in progress (MaxConcurrentOperationsPerUser = ${limits.maxConcurrentOperationsPerUser}).`);
     }
     active.set(user, n + 1);
-    counted.add(ex);
+    ex.holdsQuota = true;
   };
-  const counted = new WeakSet<Exchange>();
 
   const call = async (ex: Exchange): Promise<ReplyMessage | StatusReply> => {
     const req = ex.request!;
@@ -192,7 +196,7 @@ export function createCore(opts: CoreOptions): Core {
     ex.reply = { status: 200, body };
   };
 
-  const before: Step[] = [parse, readHeaders, route, authorize, quota];
+  const before: Step[] = [parse, readHeaders, route, (ex) => authorize(ex), quota];
 
   function faultReply(ex: Exchange, err: unknown): Reply {
     const fault = (ex.fault = toFault(err));
@@ -251,7 +255,7 @@ export function createCore(opts: CoreOptions): Core {
       } catch (err) {
         reply = faultReply(ex, err);
       } finally {
-        if (counted.has(ex)) {
+        if (ex.holdsQuota) {
           if (!ex.work.signal.aborted) ex.work.abort(REPLIED); // providers stop any work still tied to this request
           const user = ex.caller!.user;
           const left = (active.get(user) ?? 1) - 1;

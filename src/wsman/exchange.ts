@@ -76,6 +76,8 @@ export interface Exchange {
   effects?: readonly Effect[];
   reply?: Reply;
   fault?: WsmanFault;
+  /** Set by the quota step: this exchange holds one of its user's concurrent operations until it ends. */
+  holdsQuota?: boolean;
 }
 
 /** What the reply hooks (audit trail, metrics) get: one plain record per request. */

@@ -14,6 +14,11 @@
 // alternating rounds (and the same sweep through winrmd's ipmitool transport), and complete
 // Enumerates of NumericSensor served from the poll cache by a fresh winrmd polling that BMC every
 // second, at 1 and 16 connections, beside Identify and a same-size in-memory enumeration.
+// With BENCH_BEFORE set to another build's dist/ (a checkout of the previous commit, built with
+// npm run build), that winrmd runs too, and each scenario of the matrix at 16 keep-alive
+// connections is measured in BENCH_BEFORE_ROUNDS (6) rounds alternating the two builds (which goes
+// first alternates too), so that the machine's drift hits both alike; a table gives the medians
+// of this build's CPU per request and throughput against the other's.
 // Results: a table on stdout and dist/bench-results.md.
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
@@ -111,8 +116,12 @@ const OPENWSMAN: Record<Kind, Record<number, number | undefined>> = {
   'enum-cycle': { 16: 1100, 1: undefined },
 };
 
+/** Another build of winrmd to measure this one against, cell by cell (its dist/ folder). */
+const BEFORE = process.env.BENCH_BEFORE ? path.resolve(process.env.BENCH_BEFORE) : undefined;
+const BEFORE_ROUNDS = Math.max(1, Math.round(num('BENCH_BEFORE_ROUNDS', 6)));
+
 interface Row {
-  server: 'winrmd' | 'baseline';
+  server: 'winrmd' | 'baseline' | 'before';
   kind: Kind;
   connections: number;
   mode: string;
@@ -125,8 +134,9 @@ interface Row {
   cpuPerRequest: number;
 }
 
-async function startWinrmd(execArgv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: Child; port: number; httpsPort?: number }> {
-  const child = spawnChild(path.join(here, 'serve-winrmd.js'), { name: 'winrmd', execArgv, env: { BENCH_ITEMS: String(ITEMS), ...env } });
+async function startWinrmd(execArgv: string[], env: NodeJS.ProcessEnv = {}, dist = DIST): Promise<{ child: Child; port: number; httpsPort?: number }> {
+  const name = dist === DIST ? 'winrmd' : `winrmd of ${dist}`;
+  const child = spawnChild(path.join(dist, 'test/bench/serve-winrmd.js'), { name, execArgv, env: { BENCH_ITEMS: String(ITEMS), ...env } });
   const { port, httpsPort } = await child.next<ServerReady>('ready');
   return { child, port, httpsPort };
 }
@@ -224,9 +234,9 @@ async function profile(target: ProfileTarget, loader: Child): Promise<ProfileRun
 // Reporting
 
 /** The commit measured, marked dirty when src/ or providers/ differ from it. */
-function gitCommit(): string {
+function gitCommit(checkout = path.resolve(DIST, '..')): string {
   try {
-    const opts = { cwd: path.resolve(DIST, '..'), encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
+    const opts = { cwd: checkout, encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ('ignore' | 'pipe')[] };
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'providers'], opts).trim();
     return dirty ? `${head} + uncommitted changes in src/providers` : head;
@@ -246,6 +256,7 @@ async function main(): Promise<void> {
   if (IPMI) checkIpmiTools();
 
   const { child: winrmd, port } = await startWinrmd(GC ? ['--expose-gc'] : []);
+  const previous = BEFORE ? await startWinrmd(GC ? ['--expose-gc'] : [], {}, BEFORE) : undefined;
   const reply = await fetchIdentify(port);
   const baseline = spawnChild(path.join(here, 'serve-baseline.js'), { name: 'baseline' });
   const { port: basePort } = await baseline.ask<ServerReady>({ type: 'init', body: reply.body, headers: { 'Content-Type': reply.contentType } });
@@ -269,12 +280,35 @@ async function main(): Promise<void> {
       for (const kind of kinds) await measure('winrmd', winrmd, port, kind, c, mode);
     }
   }
+  /** Alternating rounds against the other build: per kind, each round's [this, before] rows. */
+  const rounds = new Map<Kind, [Row, Row][]>();
+  if (previous) {
+    const keepAlive = MODES[0]!;
+    const cell = async (server: Row['server'], child: Child, serverPort: number, kind: Kind) => {
+      await measure(server, child, serverPort, kind, 16, keepAlive);
+      return rows.pop()!;
+    };
+    for (const kind of kinds) {
+      const pairs: [Row, Row][] = [];
+      for (let r = 0; r < BEFORE_ROUNDS; r++) {
+        if (r % 2 === 0) {
+          const b = await cell('before', previous.child, previous.port, kind);
+          pairs.push([await cell('winrmd', winrmd, port, kind), b]);
+        } else {
+          const w = await cell('winrmd', winrmd, port, kind);
+          pairs.push([w, await cell('before', previous.child, previous.port, kind)]);
+        }
+      }
+      rounds.set(kind, pairs);
+    }
+  }
   const afterMatrix = await memory(winrmd);
   const baselineMem = await memory(baseline);
 
   const flat = ENUMS > 0 ? await flatness(winrmd, loader, port) : undefined;
   await baseline.stop();
   await winrmd.stop();
+  await previous?.child.stop();
 
   const profiles = [];
   for (const target of PROFILE) profiles.push(await profile(target, loader));
@@ -354,6 +388,20 @@ async function main(): Promise<void> {
   }
   const ratio = table(['Conns', 'Connection', 'winrmd req/s', 'baseline req/s', 'winrmd/baseline', 'CPU µs/req (w / b)', 'p50 ms (w / b)', 'p99 ms (w / b)', 'Errors (w / b)'], ratioRows, ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
 
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  const beforeRows: string[][] = [...rounds].map(([kind, pairs]) => {
+    const cpu = pairs.map(([w, b]) => w.cpuPerRequest / b.cpuPerRequest);
+    const w = median(pairs.map(([x]) => x.cpuPerRequest));
+    const b = median(pairs.map(([, x]) => x.cpuPerRequest));
+    return [LABEL[kind], String(pairs.length), f0(w), f0(b), (w / b).toFixed(3), `${Math.min(...cpu).toFixed(3)}–${Math.max(...cpu).toFixed(3)}`,
+      f0(median(pairs.map(([x]) => x.result.unitsPerSecond))), f0(median(pairs.map(([, x]) => x.result.unitsPerSecond)))];
+  });
+  const beforeTable = table(['Scenario (16 keep-alive)', 'Rounds', 'CPU µs/req', 'Before CPU µs/req', 'CPU ratio of medians', 'Per-round ratios', 'Units/s', 'Before units/s'], beforeRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
+  const beforeHead = `This build against ${BEFORE} (${BEFORE ? gitCommit(path.resolve(BEFORE, '..')) : ''}), in ${BEFORE_ROUNDS} alternating rounds of ${SECONDS} s per scenario; a CPU ratio below 1 is this build cheaper.`;
+
   const memRows: string[][] = [
     ['winrmd idle, before load', f1(MB(idle.rss)), f1(MB(idle.heapUsed)), '—'],
     ...(kinds.length ? [['winrmd after the load matrix', f1(MB(afterMatrix.rss)), f1(MB(afterMatrix.heapUsed)), f1(MB(afterMatrix.maxRss))]] : []),
@@ -417,6 +465,7 @@ async function main(): Promise<void> {
     `winrmd benchmark — ${when} — ${env}`,
     ...(resultRows.length ? ['', results.text] : []),
     ...(ratioRows.length ? ['', 'Identify: winrmd against a bare node:http server answering the same bytes', ratio.text] : []),
+    ...(beforeRows.length ? ['', beforeHead, beforeTable.text] : []),
     '',
     'Memory',
     mem.text,
@@ -446,6 +495,7 @@ async function main(): Promise<void> {
       ratio.md,
       '',
     ] : []),
+    ...(beforeRows.length ? ['## Against the previous build', '', beforeHead, '', beforeTable.md, ''] : []),
     '## Memory',
     '',
     mem.md,

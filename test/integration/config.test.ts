@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { get as httpsGet } from 'node:https';
 import tls from 'node:tls';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,11 +154,26 @@ describe('winrm/config on a running winrmd: the listeners as they are', () => {
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
     });
     // The built-in providers: the config provider is one of them, fed the bound ports.
+    // A first start: the HTTPS certificate is generated before either listener binds.
     server = await startServer({ config, users: await testUsers() });
   });
   afterAll(async () => {
     await server.close();
     rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('/healthz is ready once startServer has both listeners up, on either of them', async () => {
+    const res = await request(`http://127.0.0.1:${server.httpPort}`).get('/healthz');
+    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { status: 'ok' } });
+    const https = await new Promise<string>((resolve, reject) => {
+      const req = httpsGet({ host: '127.0.0.1', port: server.httpsPort, path: '/healthz', rejectUnauthorized: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', reject);
+    });
+    expect(https).toBe('200 {"status":"ok"}');
   });
 
   it('reports the ports bound (port 0 picked them) and the thumbprint of the certificate the HTTPS listener serves', async () => {

@@ -48,4 +48,21 @@ describe('docker/', () => {
     expect(dockerfile).toMatch(/WINRMD_SERVICE__ALLOW_UNENCRYPTED=false/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["tini", "--", "winrmd-entrypoint"\]/);
   });
+
+  it('the image, CI and the README install exactly the lock file (npm ci), never re-resolving it', () => {
+    const dockerfile = readFileSync(path.join(root, 'docker/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+    expect(dockerfile).not.toMatch(/npm install/);
+    expect(readFileSync(path.join(root, '.ci/run'), 'utf8')).toMatch(/^npm ci && npm test$/m);
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^npm ci && npm start/m);
+    expect(readme).toMatch(/^npm ci && npm test/m);
+    // npm ci refuses a lock file that does not match package.json: the lock names every dependency.
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+    for (const name of [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]) {
+      expect(lock.packages[`node_modules/${name}`], name).toBeDefined();
+    }
+    expect(lock.packages['']).toMatchObject({ dependencies: pkg.dependencies ?? {}, devDependencies: pkg.devDependencies ?? {} });
+  });
 });

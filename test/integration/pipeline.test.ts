@@ -169,6 +169,18 @@ describe('the pipeline over the real app', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok' });
   });
+
+  it('/healthz answers 503 starting while a configured listener is not up yet', async () => {
+    const supertest = (await import('supertest')).default;
+    const { listening } = s.server;
+    Object.assign(listening, { wanted: 2, up: 1 });
+    try {
+      const res = await supertest(s.http).get('/healthz');
+      expect({ status: res.status, body: res.body }).toEqual({ status: 503, body: { status: 'starting' } });
+    } finally {
+      Object.assign(listening, { wanted: 0, up: 0 });
+    }
+  });
 });
 
 describe('the core with no socket: registering a capability', () => {

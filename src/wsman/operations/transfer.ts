@@ -36,8 +36,10 @@ export function keySelectors(cls: CimClass, selectors: Selectors): Selectors {
  * EPR writes it, and compared case-insensitively, as WinRM does (Windows finds `Name=SSHD`).
  */
 export function matchesSelectors(inst: Instance, cls: CimClass, selectors: Selectors): boolean {
+  const wanted = Object.entries(selectors);
+  if (wanted.length === 0) return true; // a single-instance Get: no EPR to render
   const own = selectorsOf(inst, cls);
-  for (const [k, v] of Object.entries(selectors)) {
+  for (const [k, v] of wanted) {
     if (own[k]?.toLowerCase() !== v.toLowerCase()) return false;
   }
   return true;
