@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -163,7 +163,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
-    ready: () => listening.up >= listening.wanted,
+    ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs,
   });
   return {
     core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening,
@@ -172,6 +172,30 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       for (const p of providers) await p.unload?.();
       db?.close();
     },
+  };
+}
+
+/**
+ * Counts each client address's connections across the listeners and closes, at once, those past
+ * `max`: one address cannot take every slot of maxConnections. Logged once each time an address
+ * reaches the bound, not for every connection refused.
+ */
+function connectionsPerAddress(max: number, log: Logger): (socket: Socket) => void {
+  const open = new Map<string, number>();
+  return (socket) => {
+    const address = socket.remoteAddress ?? '';
+    const n = open.get(address) ?? 0;
+    if (n >= max) {
+      socket.destroy();
+      return;
+    }
+    if (n + 1 === max) log.warn({ event: 'connections_per_address_reached', client: address, max });
+    open.set(address, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
   };
 }
 
@@ -184,8 +208,10 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   // Node enforces headersTimeout and requestTimeout only when it checks connections; check often
   // enough that a slowloris client is cut off close to the configured bound.
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
+  const perAddress = connectionsPerAddress(l.maxConnectionsPerAddress, log);
   const tune = (s: http.Server) => {
-    // Minutes of keep-alive: clients reuse authenticated connections (winrm-wire.md, HTTP).
+    s.on('connection', perAddress);
+    // Minutes of keep-alive: NTLM authenticates the connection (MS-NTHT), so clients keep it.
     s.keepAliveTimeout = l.keepAliveTimeoutMs;
     s.headersTimeout = l.headersTimeoutMs;
     s.requestTimeout = l.requestTimeoutMs;

@@ -30,3 +30,15 @@ export async function run(file: string, args: string[], signal?: AbortSignal): P
 export async function isDirectory(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isDirectory() ?? false;
 }
+
+/** Linux's MAX_ARG_STRLEN: no one argument of execve(2) may be longer, its terminating NUL included. */
+export const MAX_ARGUMENT_BYTES = 128 * 1024;
+
+/** The first argument execve(2) would refuse with E2BIG, said in words; undefined when all fit. */
+export function argumentTooLong(args: readonly string[]): string | undefined {
+  for (const a of args) {
+    const n = Buffer.byteLength(a);
+    if (n >= MAX_ARGUMENT_BYTES) return `an argument of ${n} bytes is longer than this host allows one to be (${MAX_ARGUMENT_BYTES - 1} bytes, Linux's MAX_ARG_STRLEN)`;
+  }
+  return undefined;
+}

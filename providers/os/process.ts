@@ -26,7 +26,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
-import { run } from '../common/system.js';
+import { argumentTooLong, run } from '../common/system.js';
 import { osCaption, osInfo } from './host.js';
 import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
 
@@ -251,16 +251,22 @@ async function create(req: InvokeRequest): Promise<Values> {
   const asked = param(req.input, 'CurrentDirectory');
   const cwd = typeof asked === 'string' || asked == null ? await workingDirectory(account, asked) : undefined;
   if (cwd === undefined) return { ProcessId: null, ReturnValue: RETURN.PATH_NOT_FOUND };
-  // libuv drops the supplementary groups when it switches accounts.
-  const child = spawn('/bin/sh', ['-c', commandLine], {
-    cwd,
-    detached: true,
-    stdio: 'ignore',
-    env: childEnvironment(account),
-    ...spawnIds(account),
-  });
+  // Too long for execve(2) (E2BIG): WMI's answer to a command line it cannot take.
+  if (argumentTooLong([commandLine])) return { ProcessId: null, ReturnValue: RETURN.INVALID_PARAMETER };
   try {
+    // libuv drops the supplementary groups when it switches accounts.
+    const child = spawn('/bin/sh', ['-c', commandLine], {
+      cwd,
+      detached: true,
+      stdio: 'ignore',
+      env: childEnvironment(account),
+      ...spawnIds(account),
+    });
     await once(child, 'spawn');
+    child.unref();
+    // The command line is not logged: it may carry secrets.
+    req.log.info({ event: 'process_created', pid: child.pid, runAs: account.name });
+    return { ProcessId: child.pid ?? null, ReturnValue: RETURN.SUCCESS };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const rv =
@@ -271,10 +277,6 @@ async function create(req: InvokeRequest): Promise<Values> {
           : RETURN.UNKNOWN_FAILURE;
     return { ProcessId: null, ReturnValue: rv };
   }
-  child.unref();
-  // The command line is not logged: it may carry secrets.
-  req.log.info({ event: 'process_created', pid: child.pid, runAs: account.name });
-  return { ProcessId: child.pid ?? null, ReturnValue: RETURN.SUCCESS };
 }
 
 /**

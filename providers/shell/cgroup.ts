@@ -3,7 +3,7 @@
 // the v1 memory hierarchy. Everything a shell's commands start is charged to its group, and the
 // kernel's OOM killer ends a command that goes past the bound (exit code 137, as SIGKILL).
 // Elsewhere (no cgroupfs, no permission) shells run unbounded and the provider says so once.
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -13,6 +13,8 @@ export interface MemoryCgroups {
   readonly kind: string;
   /** A new group bounded to `bytes`. */
   create(name: string, bytes: number): Promise<MemoryCgroup>;
+  /** Remove the groups named `prefix…` that `orphaned` says no running server owns, killing what they hold; how many. */
+  sweep(prefix: string, orphaned: (name: string) => boolean): Promise<number>;
 }
 
 export interface MemoryCgroup {
@@ -64,29 +66,37 @@ function groups(kind: string, base: string, limitFile: string): MemoryCgroups {
       await writeFile(path.join(dir, limitFile), String(bytes));
       return {
         add: (pid) => writeFile(path.join(dir, 'cgroup.procs'), String(pid)),
-        async remove() {
-          const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
-          for (const pid of procs.split('\n').filter(Boolean)) {
-            try {
-              process.kill(Number(pid), 'SIGKILL');
-            } catch {
-              // gone already
-            }
-          }
-          // A group empties when its last process has been reaped: allow a moment for that.
-          for (let i = 0; ; i++) {
-            try {
-              await rmdir(dir);
-              return;
-            } catch (err) {
-              const code = (err as NodeJS.ErrnoException).code;
-              if (code === 'ENOENT') return;
-              if (i >= 20) throw err;
-              await new Promise((r) => setTimeout(r, 50));
-            }
-          }
-        },
+        remove: () => removeGroup(dir),
       };
     },
+    async sweep(prefix, orphaned) {
+      const names = (await readdir(base).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && orphaned(n));
+      await Promise.all(names.map((n) => removeGroup(path.join(base, n))));
+      return names.length;
+    },
   };
+}
+
+/** Kill whatever is still in the group, then remove it. */
+async function removeGroup(dir: string): Promise<void> {
+  const procs = await readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+  for (const pid of procs.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  // A group empties when its last process has been reaped: allow a moment for that.
+  for (let i = 0; ; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (i >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

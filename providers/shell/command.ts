@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { ProviderError } from '../../src/provider-api.js';
+import { argumentTooLong } from '../common/system.js';
+import type { OutputBudget, Resumable } from './output-budget.js';
 import { killGroup } from './processes.js';
 
 export type StreamName = 'stdout' | 'stderr';
@@ -35,6 +37,8 @@ export interface StartOptions {
   gid?: number;
   /** Output held before the pipes are paused. */
   bufferBytes: number;
+  /** Shared bounds this command's held output also counts against (its user's, the server's). */
+  budgets?: OutputBudget[];
   /**
    * Runs with the process started but held before it executes the command (e.g. to charge it to
    * a cgroup before it can fork): the command runs once this settles.
@@ -42,13 +46,15 @@ export interface StartOptions {
   hold?: { shell: string; until: (pid: number) => Promise<void> };
 }
 
-export class Command {
+export class Command implements Resumable {
   readonly id = randomUUID().toUpperCase();
   readonly started = Date.now();
   private readonly held: Chunk[] = [];
   private heldBytes = 0;
   private paused = false;
   private stdinEnded = false;
+  /** Settles once the last accepted input has been taken by the pipe (or went nowhere). */
+  private inputPending?: Promise<boolean>;
   /** Set once a terminate signal has been given: later input is dropped without complaint. */
   private terminated = false;
   private result?: { code: number | null; signal: NodeJS.Signals | null };
@@ -65,6 +71,7 @@ export class Command {
   private constructor(
     private readonly child: ChildProcess,
     private readonly bufferBytes: number,
+    private readonly budgets: OutputBudget[],
   ) {
     for (const stream of ['stdout', 'stderr'] as const) {
       child[stream]!.on('data', (data: Buffer) => this.hold(stream, data));
@@ -82,21 +89,24 @@ export class Command {
   static async start(o: StartOptions): Promise<Command> {
     // Held: a shell waits for a line on fd 3, then becomes the command (exec keeps the pid).
     const [file, args] = o.hold ? [o.hold.shell, ['-c', 'read -r _ <&3; exec 3<&-; exec "$0" "$@"', o.file, ...o.args]] : [o.file, o.args];
-    const child = spawn(file, args, {
-      cwd: o.cwd,
-      env: o.env,
-      detached: true, // setsid(): its own session and process group, which signals address
-      stdio: o.hold ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
-      uid: o.uid,
-      gid: o.gid,
-    });
+    const tooLong = argumentTooLong(args);
+    if (tooLong) throw new ProviderError('INVALID_PARAMETER', `The command line cannot run: ${tooLong}.`);
+    let child: ChildProcess;
     try {
+      child = spawn(file, args, {
+        cwd: o.cwd,
+        env: o.env,
+        detached: true, // setsid(): its own session and process group, which signals address
+        stdio: o.hold ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+        uid: o.uid,
+        gid: o.gid,
+      });
       await once(child, 'spawn');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new ProviderError('INVALID_PARAMETER', `the command cannot start: ${o.file}: ${code ?? 'error'}`);
     }
-    const command = new Command(child, o.bufferBytes);
+    const command = new Command(child, o.bufferBytes, o.budgets ?? []);
     if (o.hold) {
       const gate = child.stdio[3] as Writable;
       gate.on('error', () => undefined);
@@ -145,7 +155,7 @@ export class Command {
       const head = this.held[0]!;
       if (!streams.has(head.stream)) {
         this.held.shift();
-        this.heldBytes -= head.data.length;
+        this.release(head.data.length);
         continue;
       }
       const last = chunks[chunks.length - 1];
@@ -156,17 +166,12 @@ export class Command {
       const data = head.data.length <= fits ? head.data : head.data.subarray(0, fits);
       if (data.length === head.data.length) this.held.shift();
       else head.data = head.data.subarray(fits);
-      this.heldBytes -= data.length;
+      this.release(data.length);
       left -= cost + Math.ceil(data.length / 3) * 4;
       if (last?.stream === head.stream) last.data = Buffer.concat([last.data, data]);
       else chunks.push({ stream: head.stream, data });
     }
-    // Read again once half the bound is free: fewer pause/resume flips than at the bound itself.
-    if (this.paused && this.heldBytes <= this.bufferBytes / 2) {
-      this.paused = false;
-      this.child.stdout!.resume();
-      this.child.stderr!.resume();
-    }
+    this.resume();
     return { chunks, exitCode: this.finished ? this.exitCode : undefined, full: this.held.length > 0 };
   }
 
@@ -191,24 +196,47 @@ export class Command {
   }
 
   /**
-   * Write to stdin, waiting while the pipe is full; `end` closes it (MS-WSMV 3.1.4.13, End).
-   * Resolves false when the input went nowhere: the command was terminated, has exited, or has
-   * closed its stdin (EPIPE), as a command that does not read its input may at any time.
+   * Write to stdin (MS-WSMV 3.1.4.13); `end` closes it. At most one Send's data waits for the
+   * pipe at a time: a Send that finds earlier input still unread waits for it within its own
+   * OperationTimeout and, when that runs out, is refused with TimedOut keeping nothing, so a
+   * command that never reads cannot make winrmd queue input without bound. Resolves once the
+   * data is accepted (not necessarily read), or false when the input went nowhere: the command
+   * was terminated, has exited, or has closed its stdin (EPIPE), as any command may at any time.
    */
-  async write(data: Buffer, end: boolean): Promise<boolean> {
-    // The Go client may send End after it has terminated the command (winrm-wire.md).
+  async write(data: Buffer, end: boolean, signal: AbortSignal): Promise<boolean> {
+    // The Go client may send End after it has terminated the command (its Command.Close after a Signal).
+    if (this.terminated) return false;
+    for (let earlier = this.inputPending; earlier; earlier = this.inputPending) {
+      await Promise.race([earlier, aborted(signal)]);
+      // The reply is already TimedOut (the core answers at the deadline): keep none of this input.
+      if (signal.aborted && this.inputPending) throw new ProviderError('TIMED_OUT', `the input of command ${this.id} was not accepted: its earlier input is still unread`);
+    }
     if (this.terminated) return false;
     if (this.stdinEnded) throw new ProviderError('INVALID_PARAMETER', `the input of command ${this.id} has already ended`);
-    const stdin = this.child.stdin!;
     if (end) this.stdinEnded = true;
+    const stdin = this.child.stdin!;
     if (!this.running || !stdin.writable) return false;
-    // The callback comes once the kernel has the data, or with the write's error (EPIPE).
-    const written = data.length === 0 || await Promise.race([
-      new Promise<boolean>((resolve) => stdin.write(data, (err) => resolve(!err))),
-      this.closed.then(() => false),
-    ]);
+    if (data.length > 0) {
+      // The callback comes once the kernel has the data, or with the write's error (EPIPE).
+      const taken = Promise.race([
+        new Promise<boolean>((resolve) => stdin.write(data, (err) => resolve(!err))),
+        this.closed.then(() => false),
+      ]);
+      const pending = (this.inputPending = taken.finally(() => {
+        if (this.inputPending === pending) this.inputPending = undefined;
+      }));
+      if (end) stdin.end(); // after the data, once it has been taken
+      // Accepted: the reply does not wait for the reader (the next Send does). A pipe with room
+      // takes the data at once, and a reader that has gone shows as EPIPE by then.
+      return Promise.race([taken, new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))]);
+    }
     if (end && stdin.writable) stdin.end();
-    return written;
+    return true;
+  }
+
+  /** Input accepted but not yet taken by the command's reader. */
+  get pendingInputBytes(): number {
+    return this.child.stdin?.writableLength ?? 0;
   }
 
   /** Send a signal to the command's whole process group. */
@@ -235,7 +263,8 @@ export class Command {
   private discard(): void {
     this.discarding = true;
     this.held.length = 0;
-    this.heldBytes = 0;
+    this.release(this.heldBytes);
+    for (const b of this.budgets) b.forget(this);
     this.child.stdout!.resume();
     this.child.stderr!.resume();
   }
@@ -244,19 +273,48 @@ export class Command {
     if (this.discarding) return;
     this.held.push({ stream, data });
     this.heldBytes += data.length;
+    for (const b of this.budgets) b.charge(data.length);
     this.bytesOut += data.length;
-    if (!this.paused && this.heldBytes >= this.bufferBytes) {
+    if (!this.paused && (this.heldBytes >= this.bufferBytes || this.budgets.some((b) => b.spent))) {
       this.paused = true;
       (this.child.stdout as Readable).pause();
       (this.child.stderr as Readable).pause();
+      for (const b of this.budgets) if (b.spent) b.waitFor(this);
     }
     this.notify();
+  }
+
+  private release(bytes: number): void {
+    this.heldBytes -= bytes;
+    for (const b of this.budgets) b.release(bytes);
+  }
+
+  /**
+   * Read again once half its own bound is free (fewer pause/resume flips than at the bound
+   * itself) and no shared budget is spent; else wait for the spent one (OutputBudget.waitFor).
+   */
+  resume(): void {
+    if (!this.paused || this.discarding || this.heldBytes > this.bufferBytes / 2) return;
+    const spent = this.budgets.find((b) => b.spent);
+    if (spent) {
+      spent.waitFor(this);
+      return;
+    }
+    this.paused = false;
+    this.child.stdout!.resume();
+    this.child.stderr!.resume();
   }
 
   private notify(): void {
     this.wake.resolve();
     this.wake = signalled();
   }
+}
+
+/** Resolves when `signal` aborts (never, if it does not). */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 function signalled(): { promise: Promise<void>; resolve: () => void } {

@@ -1,4 +1,4 @@
-// The WinRS remote shell (MS-WSMV 3.1.4.11-14, winrm-wire.md "The remote shell") as a provider:
+// The WinRS remote shell (MS-WSMV 3.1.4.11-14) as a provider:
 // Create and Delete are WS-Transfer operations on `…/windows/shell/cmd`, Command, Send, Receive
 // and Signal are custom actions on it, and `…/windows/shell` enumerates the caller's shells.
 // Commands are real Linux processes run as the caller's mapped account.
@@ -23,13 +23,20 @@ import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../c
 import { interpret } from './command-line.js';
 import { Command, type Chunk, type StreamName } from './command.js';
 import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
+import { OutputBudgets } from './output-budget.js';
+import { isLiveServer, SERVER_ENV, serverTag, sweepOrphans } from './processes.js';
 import { endCommands, Shells, WINDOWS_CODE, type Shell, type ShellLimits } from './shells.js';
+
+/** A shell's memory cgroup is `<prefix><server tag>-<ShellId>`: the sweep at start knows its server. */
+const CGROUP_PREFIX = 'winrmd-shell-';
 
 export interface ShellOptions extends ShellLimits {
   maxMemoryPerShellMb: number;
   interpreter: string;
   pwsh: string;
   outputBufferKb: number;
+  maxOutputBufferPerUserMb: number;
+  maxOutputBufferMb: number;
   logCommandLines: boolean;
 }
 
@@ -47,6 +54,8 @@ const COALESCE_MS = 250;
 
 export interface ShellProvider extends Provider {
   readonly shells: Shells;
+  /** Output held for Receive, per user and in all (shell.maxOutputBufferPerUserMb, maxOutputBufferMb). */
+  readonly budgets: OutputBudgets;
   /** How shells' memory is bounded ('cgroup v1', 'cgroup v2'), or undefined where it cannot be. */
   readonly memoryBound?: string;
 }
@@ -61,6 +70,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     debug: (obj, msg) => log.debug(obj, msg),
   };
   const shells = new Shells(o, current);
+  const budgets = new OutputBudgets(o.maxOutputBufferPerUserMb * 1024 * 1024, o.maxOutputBufferMb * 1024 * 1024);
   let cgroups: MemoryCgroups | undefined;
 
   /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
@@ -80,6 +90,8 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     for (const v of children(child(body, SHELL.ns, 'Environment'), SHELL.ns, 'Variable')) {
       if (v.attrs.Name) env[v.attrs.Name] = textOf(v) ?? '';
     }
+    // Last, so no client can change it: marks what this server starts for the sweep after an unclean end.
+    env[SERVER_ENV] = serverTag();
     const asked = textOf(child(body, SHELL.ns, 'WorkingDirectory'));
     const cwd = await workingDirectory(account, asked);
     if (cwd === undefined) throw new ProviderError('INVALID_PARAMETER', `The working directory ${asked} does not exist on this host.`);
@@ -97,10 +109,16 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     });
     if (cgroups) {
       try {
-        shell.cgroup = await cgroups.create(`winrmd-shell-${shell.id}`, o.maxMemoryPerShellMb * 1024 * 1024);
+        shell.cgroup = await cgroups.create(`${CGROUP_PREFIX}${serverTag()}-${shell.id}`, o.maxMemoryPerShellMb * 1024 * 1024);
       } catch (err) {
         log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: (err as Error).message });
       }
+    }
+    // The caller was answered TimedOut (or went away) meanwhile: it will never learn this ShellId,
+    // so the shell must not outlive the request and count against its quota.
+    if (req.signal.aborted) {
+      await shells.close(shell, 'abandoned');
+      throw new ProviderError('TIMED_OUT', 'The shell was not created within the OperationTimeout.');
     }
     log.info({ event: 'shell_created', shellId: shell.id, user: shell.owner, client: shell.clientAddress, runAs: account.name, cwd });
     return { selectors: { ShellId: shell.id }, body: shellElement(shell) };
@@ -127,6 +145,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       env,
       ...spawnIds(account),
       bufferBytes: o.outputBufferKb * 1024,
+      budgets: budgets.of(shell.owner),
       // MaxMemoryPerShellMB: the process joins the shell's cgroup before it runs the command.
       hold: cgroup && {
         shell: o.interpreter,
@@ -148,7 +167,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       // Input for a command that no longer reads it (exited, or closed its stdin) is dropped, as a
       // pipe's reader going away drops it; the Send still succeeds. Windows answers such a Send
       // with "The pipe has been ended" (w:InternalError, code 109), which Ansible only warns on.
-      if (!(await cmd.write(data, isTrue(stream.attrs.End))) && data.length > 0) {
+      if (!(await cmd.write(data, isTrue(stream.attrs.End), req.signal)) && data.length > 0) {
         log.debug({ event: 'stdin_dropped', shellId: shell.id, commandId: cmd.id, bytes: data.length, running: cmd.running });
       }
     }
@@ -156,7 +175,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   }
 
   /**
-   * Long poll (winrm-wire.md, Receive): answer once there is output or the command has ended,
+   * Long poll (MS-WSMV 3.1.4.14): answer once there is output or the command has ended,
    * else a little before the caller's OperationTimeout with TimedOut, which clients retry. Output
    * is gathered for up to COALESCE_MS more (never past that point, never past a full envelope),
    * so that a command's last output and its Done with ExitCode come in one reply.
@@ -181,6 +200,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       if (chunks.length > 0) settleBy ??= Math.min(Date.now() + COALESCE_MS, answerBy);
       const until = settleBy ?? answerBy;
       if (out.exitCode !== undefined || out.full || (settleBy !== undefined && (Date.now() >= until || req.signal.aborted))) {
+        if (out.exitCode !== undefined) shells.delivered(shell, cmd);
         return receiveResponse(cmd, streams, chunks, out.exitCode);
       }
       // The Go client retries only when the fault's text names OperationTimeout, as Windows' does.
@@ -232,6 +252,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     apiVersion: PROVIDER_API_VERSION,
     name: 'shell',
     shells,
+    budgets,
     get memoryBound() {
       return cgroups?.kind;
     },
@@ -240,6 +261,10 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       const found = await probeMemoryCgroups();
       if (typeof found === 'string') log.warn({ event: 'shell_memory_unbounded', reason: found }, 'MaxMemoryPerShellMB cannot be enforced on this host');
       else cgroups = found;
+      // What a winrmd that was killed left: its commands, orphaned to init, and its shells' cgroups.
+      const processes = await sweepOrphans();
+      const groups = (await cgroups?.sweep(CGROUP_PREFIX, (name) => !isLiveServer(name.slice(CGROUP_PREFIX.length).split('-')[0]!))) ?? 0;
+      if (processes + groups > 0) log.warn({ event: 'orphans_swept', processes, cgroups: groups });
     },
     async unload() {
       await shells.closeAll();

@@ -3,6 +3,7 @@
 // and everything it started" means here. While the leader lives, its pid is its process group's
 // id and one kill(-pid) reaches the group. What outlives the leader (background jobs, or a shell
 // with job control putting jobs in groups of their own) is found in /proc by its session id.
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /** Send `sig` to the command's process group, while its leader lives. */
@@ -51,4 +52,65 @@ export async function sweepSessions(sids: ReadonlySet<number>): Promise<void> {
       }
     }
   }
+}
+
+/** The variable that marks every command's environment with the server that started it. */
+export const SERVER_ENV = 'WINRMD_SERVER';
+
+/** A process's start time in clock ticks since boot (proc(5) stat field 22): with its pid, a name no other process will have. */
+function startTimeOf(pid: string): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let tag: string | undefined;
+/** This server as SERVER_ENV names it: `pid.starttime`. */
+export function serverTag(): string {
+  return (tag ??= `${process.pid}.${startTimeOf(String(process.pid)) ?? Date.now()}`);
+}
+
+/** Whether the server a tag names still runs (a reused pid has another start time). */
+export function isLiveServer(serverTagged: string): boolean {
+  const [pid, start] = serverTagged.split('.');
+  return /^\d+$/.test(pid ?? '') && startTimeOf(pid!) === start;
+}
+
+/**
+ * After a winrmd was killed (SIGKILL, a crash, the OOM killer) its commands live on, orphaned to
+ * init. At start, SIGKILL every process whose environment names a server that no longer runs;
+ * processes of servers that do run (another instance on the host) are left alone. Returns how
+ * many were killed. Only processes whose environment winrmd may read are seen: all, as root.
+ */
+export async function sweepOrphans(): Promise<number> {
+  let entries: string[];
+  try {
+    entries = await readdir('/proc');
+  } catch {
+    return 0;
+  }
+  const marker = `\0${SERVER_ENV}=`;
+  let killed = 0;
+  await Promise.all(entries.filter((name) => /^\d+$/.test(name)).map(async (name) => {
+    let environ: string;
+    try {
+      environ = '\0' + (await readFile(`/proc/${name}/environ`, 'latin1'));
+    } catch {
+      return; // exited meanwhile, or not ours to read
+    }
+    const at = environ.indexOf(marker);
+    if (at < 0) return;
+    const owner = environ.slice(at + marker.length, environ.indexOf('\0', at + 1) >>> 0);
+    if (isLiveServer(owner)) return;
+    try {
+      process.kill(Number(name), 'SIGKILL');
+      killed++;
+    } catch {
+      // gone already
+    }
+  }));
+  return killed;
 }

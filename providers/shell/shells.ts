@@ -47,6 +47,10 @@ export class Shell {
   timer?: NodeJS.Timeout;
   /** MaxMemoryPerShellMB, where the host allows it. */
   cgroup?: MemoryCgroup;
+  /** Finished commands whose Done was delivered, oldest first (see Shells.delivered). */
+  readonly done: Command[] = [];
+  /** Sessions of released commands, not yet swept: what they left running ends with the shell. */
+  readonly releasedSessions = new Set<number>();
 
   constructor(
     readonly owner: string,
@@ -65,9 +69,9 @@ export class Shell {
  * Terminate commands and then, in one pass, kill whatever their sessions still hold. Each
  * command's session is swept once, however many times it is ended (a terminate, then Delete).
  */
-export async function endCommands(commands: Command[], graceMs: number): Promise<void> {
+export async function endCommands(commands: Command[], graceMs: number, released: Iterable<number> = []): Promise<void> {
   await Promise.all(commands.map((c) => c.terminate(graceMs)));
-  const sessions = new Set<number>();
+  const sessions = new Set<number>(released);
   for (const c of commands) {
     if (c.swept) continue;
     c.swept = true;
@@ -76,7 +80,11 @@ export async function endCommands(commands: Command[], graceMs: number): Promise
   await sweepSessions(sessions);
 }
 
-export type CloseReason = 'delete' | 'idle' | 'shutdown';
+/** Why a shell closed; `abandoned`: its Create was answered TimedOut before the shell was ready. */
+/** Finished commands a shell keeps after their Done (Shells.delivered). */
+export const KEEP_FINISHED = 16;
+
+export type CloseReason = 'delete' | 'idle' | 'shutdown' | 'abandoned';
 
 export class Shells {
   private readonly open = new Map<string, Shell>();
@@ -142,14 +150,31 @@ export class Shells {
     }
   }
 
+  /**
+   * A command's Done has reached the client. The last few finished commands stay for a late
+   * Receive (Done again) or terminate (pywinrm and the Go client signal right after Done); older
+   * ones are released, so that a long-lived shell holds no more than that however many commands
+   * it has run. What a released command left running still ends with the shell.
+   */
+  delivered(shell: Shell, cmd: Command): void {
+    if (shell.done.includes(cmd)) return;
+    shell.done.push(cmd);
+    while (shell.done.length > KEEP_FINISHED) {
+      const old = shell.done.shift()!;
+      shell.commands.delete(old.id);
+      if (!old.swept) shell.releasedSessions.add(old.pid);
+    }
+  }
+
   /** Remove the shell and end every process its commands started. */
   async close(shell: Shell, reason: CloseReason): Promise<void> {
     if (!this.open.delete(shell.id)) return;
     clearTimeout(shell.timer);
     const commands = [...shell.commands.values()];
     const grace = reason === 'shutdown' ? Math.min(this.limits.terminateGraceMs, 500) : this.limits.terminateGraceMs;
-    await endCommands(commands, grace);
+    await endCommands(commands, grace, shell.releasedSessions);
     shell.commands.clear();
+    shell.done.length = 0;
     await shell.cgroup?.remove().catch((err: Error) => this.log.warn({ event: 'cgroup_not_removed', shellId: shell.id, reason: err.message }));
     this.log.info({ event: 'shell_closed', shellId: shell.id, user: shell.owner, client: shell.clientAddress, reason, commands: commands.length, ms: Date.now() - shell.created });
   }

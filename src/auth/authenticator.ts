@@ -1,8 +1,8 @@
 // Who is calling? Authenticators sit behind one interface (DESIGN.md principle 8) so that NTLM's
 // connection-bound state and client certificates sit beside Basic without touching the protocol
 // core. There is no anonymous or default caller anywhere: a request either yields a Caller from a
-// verified credential (or from the verified handshake of its connection) or is answered 401 (the
-// OMIGOD lesson, security-and-limits.md).
+// verified credential (or from the verified handshake of its connection) or is answered 401 (OMI's
+// CVE-2021-38647 let a request with no Authorization header run as root).
 import type { Caller } from '../provider-api.js';
 import type { AuthMethod } from '../wsman/exchange.js';
 import type { UserRecord } from '../store/users.js';

@@ -13,6 +13,24 @@ export interface BasicOptions {
 }
 
 const CACHE_LIMIT = 10_000;
+/** RFC 7617 §2: the credentials are one token68, here base64 (RFC 4648 §4), and nothing after it. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `user:password` from Basic credentials, or undefined when they are not exactly that. */
+function userPass(credentials: string): { name: string; password: string } | undefined {
+  if (!credentials || !BASE64.test(credentials)) return undefined;
+  const bytes = Buffer.from(credentials, 'base64');
+  let decoded: string;
+  try {
+    decoded = UTF8.decode(bytes);
+  } catch {
+    // RFC 7617 §2.1 leaves the charset to the client when the server names none: requests (pywinrm) sends Latin-1.
+    decoded = bytes.toString('latin1');
+  }
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? { name: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : undefined;
+}
 
 export class BasicAuthenticator implements Authenticator {
   readonly method = 'basic' as const;
@@ -32,11 +50,9 @@ export class BasicAuthenticator implements Authenticator {
 
   async authenticate(req: AuthRequest, credentials: string): Promise<AuthOutcome> {
     if (!req.secure && !this.opts.allowUnencrypted) return { ok: false, reason: 'Basic over unencrypted HTTP is refused (allowUnencrypted is false)' };
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon <= 0) return { ok: false, reason: 'malformed Basic credentials' };
-    const name = decoded.slice(0, colon);
-    const password = decoded.slice(colon + 1);
+    const given = userPass(credentials);
+    if (!given) return { ok: false, reason: 'malformed Basic credentials' };
+    const { name, password } = given;
     if (!password) return { ok: false, reason: 'empty password', user: name };
     const user = this.opts.users.get(localUserName(name));
     if (!user) {

@@ -432,6 +432,8 @@ function parseDateTime(s: string): number | undefined {
   return undefined;
 }
 
+const MAX_LIKE_PATTERN = 4096;
+
 /**
  * WQL LIKE: `%` any run, `_` one character, `[abc]`, `[a-z]`, `[^a]` sets; everything else
  * literal (RegExp metacharacters escaped). Case-insensitive, as in WMI.
@@ -439,6 +441,9 @@ function parseDateTime(s: string): number | undefined {
 function compileLike(tok: Token): LikeMatcher {
   const pattern = tok.text;
   const at = (i: number) => tok.offsets![i] ?? tok.pos;
+  // A pattern tens of thousands of characters long overflows V8's RegExp compiler; no property
+  // value a LIKE is meant for (a name, a path) comes near this.
+  if (pattern.length > MAX_LIKE_PATTERN) throw new WqlError(`LIKE pattern of ${pattern.length} characters at position ${tok.pos} is longer than ${MAX_LIKE_PATTERN}`, tok.pos);
   const segments: string[] = [''];
   for (let i = 0; i < pattern.length;) {
     const c = String.fromCodePoint(pattern.codePointAt(i)!);

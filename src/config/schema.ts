@@ -1,5 +1,5 @@
 // The configuration: one validated, typed schema with the embedded defaults. Defaults follow
-// WinRM's own (`winrm get winrm/config`, security-and-limits.md) and are secure: no users, Basic
+// WinRM's own (MS-WSMV 2.2.4.10, as `winrm get winrm/config` shows them) and are secure: no users, Basic
 // over plain HTTP refused.
 import { z } from 'zod';
 
@@ -98,14 +98,23 @@ export const configSchema = z.object({
     enumerationTimeoutMs: z.number().int().positive().default(60_000),
     maxEnumerationContextsPerUser: z.number().int().positive().default(64),
     maxConnections: z.number().int().positive().default(300),
+    /** No one client address may hold more of the maxConnections slots than this. */
+    maxConnectionsPerAddress: z.number().int().positive().default(100),
+    /**
+     * How long a connection that has not authenticated may stay open between the legs of a
+     * handshake (NTLM's challenge, then its answer), and how long the rest of a body may take to
+     * arrive after such a 401. A 401 that is not a handshake leg closes the connection.
+     */
+    unauthenticatedIdleMs: z.number().int().positive().default(10_000),
     maxXmlDepth: z.number().int().min(8).default(64),
     maxXmlAttributes: z.number().int().min(4).default(64),
-    /** Minutes, not Node's 5 s: clients reuse authenticated connections (winrm-wire.md, HTTP). */
+    /** Minutes, not Node's 5 s: NTLM authenticates a connection, not a request (MS-NTHT), so clients keep theirs open. */
     keepAliveTimeoutMs: z.number().int().positive().default(300_000),
-    headersTimeoutMs: z.number().int().positive().default(30_000),
+    /** A new connection's first request must have sent its headers by then (silent TCP, slowloris). */
+    headersTimeoutMs: z.number().int().positive().default(10_000),
     requestTimeoutMs: z.number().int().positive().default(180_000),
   }).prefault({}),
-  /** The WinRS remote shell (winrm/config/winrs): WinRM's defaults (security-and-limits.md). */
+  /** The WinRS remote shell (winrm/config/winrs): WinRM's defaults (MS-WSMV 2.2.4.42, WinrsType). */
   shell: z.object({
     enabled: z.boolean().default(true),
     maxShellsPerUser: z.number().int().positive().default(30),
@@ -123,6 +132,9 @@ export const configSchema = z.object({
     pwsh: z.string().default('pwsh'),
     /** Output held per command before its pipes are no longer read (back-pressure). */
     outputBufferKb: z.number().int().positive().default(1024),
+    /** Output held for Receive by all of one user's commands, and by everyone's: past it, pipes wait. */
+    maxOutputBufferPerUserMb: z.number().int().positive().default(64),
+    maxOutputBufferMb: z.number().int().positive().default(256),
     /** Between SIGTERM and SIGKILL when a command is terminated. */
     terminateGraceMs: z.number().int().nonnegative().default(2000),
     /** Command lines may carry secrets: they are logged only when this is true. */

@@ -22,6 +22,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Whether every configured listener is up (`/healthz` answers 503 until then). */
   ready?: () => boolean;
+  /** limits.unauthenticatedIdleMs: how long a connection mid-handshake may idle or trickle its body. */
+  unauthenticatedIdleMs?: number;
 }
 
 /** One id per TCP connection, for the core (NTLM contexts, the audit trail). */
@@ -152,9 +154,28 @@ export function createApp(opts: AppOptions): Koa {
     else if (o.none) log.debug({ event: 'auth_required' });
     else log.warn({ event: 'auth_failed', reason });
     ctx.status = 401;
-    // A handshake's next leg carries exactly one WWW-Authenticate (winrm-wire.md, Authentication).
+    // A handshake's next leg carries exactly one WWW-Authenticate (RFC 4559: the token for the one mechanism in use).
     ctx.set('WWW-Authenticate', challenge ? [challenge] : opts.auth.challenges(secure));
     ctx.body = '';
+    // A connection that has not authenticated holds a slot of maxConnections only while a
+    // handshake may need it: after a challenge, or after a request with no credential at all
+    // (pywinrm and the Go client open NTLM that way and go on on the same connection), its next
+    // leg must come, body and all, within unauthenticatedIdleMs. A refused credential closes it,
+    // and the rest of its body is never read.
+    if (!challenge && !o.none) {
+      ctx.set('Connection', 'close');
+      return;
+    }
+    const idleMs = opts.unauthenticatedIdleMs ?? 10_000;
+    const { req, res } = ctx;
+    const socket = req.socket;
+    if (!req.complete) {
+      const late = setTimeout(() => socket.destroy(), idleMs);
+      req.once('end', () => clearTimeout(late));
+      socket.once('close', () => clearTimeout(late));
+    }
+    // After Node's own keep-alive timer is set at 'finish' (node:_http_server resOnFinish); the next request resets it.
+    res.once('finish', () => socket.setTimeout(idleMs));
   };
 
   router.post('/wsman', async (ctx) => {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import selfsigned from 'selfsigned';
+import { keepPrivate } from '../store/private-files.js';
 import type { PeerCertificate } from '../wsman/exchange.js';
 
 export interface PemPair {
@@ -21,6 +21,7 @@ export async function loadOrCreateCertificate(certFile: string, keyFile: string,
   }
   const cert = path.join(stateDir, 'https-cert.pem');
   const key = path.join(stateDir, 'https-key.pem');
+  keepPrivate(stateDir, existsSync(key) ? [key] : []);
   if (existsSync(cert) && existsSync(key)) return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), generated: false };
   const pair = await generateSelfSigned(os.hostname());
   writePemPair(cert, key, pair);
@@ -38,6 +39,8 @@ export function writePemPair(certFile: string, keyFile: string, pair: { cert: st
 export async function generateSelfSigned(host: string): Promise<{ cert: string; key: string }> {
   const notAfter = new Date();
   notAfter.setFullYear(notAfter.getFullYear() + 2);
+  // Loaded only to generate: node-forge costs megabytes a running server never needs.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: host }], {
     keySize: 2048,
     algorithm: 'sha256',

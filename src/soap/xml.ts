@@ -37,7 +37,7 @@ export function decodeBody(bytes: Buffer, contentType = ''): string {
 }
 
 /**
- * Refuse what must never reach the parser (security-and-limits.md, XML): any DTD, and nesting or
+ * Refuse what must never reach the parser (SOAP 1.2 Part 1 §5: no document type declaration; entity expansion is the billion-laughs attack): any DTD, and nesting or
  * attribute counts past the bounds. One pass over the text, aware of quotes, comments and CDATA.
  * Entities need no scan here: without a DTD the parser knows only XML's five and character
  * references, and refuses any other reference (XML 1.0 §4.1 WFC: Entity Declared).

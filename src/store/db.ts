@@ -1,8 +1,9 @@
 // The SQLite state file (better-sqlite3): one database, versioned migrations applied in order at
 // open. Later issues (subscriptions, the event collector) add migrations here.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { keepPrivate } from './private-files.js';
 
 export type Db = Database.Database;
 
@@ -35,7 +36,8 @@ export const foldName = (name: string): string => name.toLowerCase();
 
 /** Open (creating if needed) the state database; ':memory:' for tests. */
 export function openDb(file: string): Db {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // SQLite gives its -wal and -shm files the database file's mode; existing ones are enforced too.
+  if (file !== ':memory:') keepPrivate(path.dirname(file), [file, ...[`${file}-wal`, `${file}-shm`].filter((f) => existsSync(f))]);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

@@ -158,7 +158,7 @@ export function createCore(opts: CoreOptions): Core {
     }
   };
 
-  // MaxConcurrentOperationsPerUser (security-and-limits.md): refuse, do not queue.
+  // MaxConcurrentOperationsPerUser (MS-WSMV 2.2.4.36): refuse, do not queue.
   const quota: Step = (ex) => {
     const user = ex.caller!.user;
     const n = active.get(user) ?? 0;

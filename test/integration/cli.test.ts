@@ -114,6 +114,43 @@ describe('winrmd command line', () => {
     expect(readFileSync(path.join(dir, 'state', 'https-key.pem'), 'utf8')).toContain('PRIVATE KEY');
   }, 90_000);
 
+  it('after kill -9 a shell\'s processes live on; the next start kills them, and leaves those of a server that runs', async () => {
+    const serve = async () => {
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const run = winrmd(['serve', '--config', config], { env: { WINRMD_LISTENERS__HTTP__PORT: String(port) } });
+      server = run.child;
+      const deadline = Date.now() + 60_000;
+      while (!/"scheme":"https"/.test(run.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const post = async (xml: string, auth?: string | null) => {
+        const r = await fetch(`http://127.0.0.1:${port}/wsman`, { method: 'POST', headers: { Authorization: auth ?? '', 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: xml });
+        return { status: r.status, text: await r.text() };
+      };
+      return { run, carol: new ShellClient(post, { user: 'carol', password: 'carol-Pw-1' }) };
+    };
+    const first = await serve();
+    await first.carol.command(await first.carol.create(), 'sleep 316 & sleep 316');
+    expect(await eventually(() => processesWith('sleep 316'), (p) => p.length === 2)).toHaveLength(2);
+    // The server's own pid from its log (tsx runs it as a child of the process spawned here).
+    process.kill(Number(/"pid":(\d+)/.exec(first.run.output())![1]), 'SIGKILL');
+    await first.run.done;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await processesWith('sleep 316')).toHaveLength(2); // orphaned to init, still running
+
+    const second = await serve();
+    expect(await eventually(() => processesWith('sleep 316'), (p) => p.length === 0)).toEqual([]);
+    expect(second.run.output()).toMatch(/"event":"orphans_swept","processes":[23]\b/); // the two sleeps, and the sh that started them
+    // A third server sweeps too, but the second still runs: its commands are left alone.
+    await second.carol.command(await second.carol.create(), 'sleep 317');
+    const third = await serve();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await processesWith('sleep 317')).toHaveLength(1);
+    expect(third.run.output()).not.toContain('orphans_swept');
+    third.run.child.kill('SIGTERM');
+    second.run.child.kill('SIGTERM');
+    await Promise.all([second.run.done, third.run.done]);
+    expect(await processesWith('sleep 317')).toEqual([]);
+  }, 120_000);
+
   it('a bad configuration is a clear error, not a stack trace', async () => {
     const run = winrmd(['serve', '--config', config], { env: { WINRMD_LIMITS__MAX_ENVELOPE_SIZE_KB: 'lots' } });
     expect(await run.done).toBe(1);

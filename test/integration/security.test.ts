@@ -32,6 +32,10 @@ const CREDENTIALS: [string, string | null][] = [
   ['an unknown user', basic({ user: 'mallory', password: 'alice-Secret-1' })],
   ['no colon', `Basic ${b64('alicealice-Secret-1')}`],
   ['garbage base64', 'Basic !!!not-base64!!!'],
+  // RFC 7617 §2: one token68 and nothing else (a lenient decoder skips what follows).
+  ['valid credentials followed by a word', `${basic(ALICE)} extra`],
+  ['valid credentials followed by 0xFF', `${basic(ALICE)}\xff`],
+  ['valid credentials with a padding character too many', `${basic(ALICE)}=`],
 ];
 
 describe('no request reaches a provider without an authenticated caller (OMIGOD)', () => {

@@ -7,8 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellProvider } from '../../providers/shell/index.js';
+import { KEEP_FINISHED } from '../../providers/shell/shells.js';
 import { configSchema } from '../../src/config/schema.js';
-import { ACTIONS, enumerateBody, pullBody } from '../helpers/envelope.js';
+import { ACTIONS, enumerateBody, envelope, pullBody, URI } from '../helpers/envelope.js';
 import { ALICE, BOB, testServer } from '../helpers/server.js';
 import { eventually, processesWith, RSP, SHELL_ACTION, SHELL_URI, ShellClient, SIGNAL } from '../helpers/shell-client.js';
 import { xp, xpAll } from '../helpers/xpath.js';
@@ -355,5 +356,114 @@ describe('shell quotas and endings', () => {
     expect(await eventually(() => processesWith('sleep 308'), (p) => p.length === 3)).toHaveLength(3);
     await s.server.close();
     expect(await processesWith('sleep 308')).toEqual([]);
+  });
+});
+
+describe('bounds a hostile client meets (issue 12, part B)', () => {
+  it('output nobody Receives is bounded per user (shell.maxOutputBufferPerUserMb); the commands wait and lose nothing', async () => {
+    const { s, alice, provider } = await shellServer({ maxOutputBufferPerUserMb: 1, outputBufferKb: 1024 });
+    try {
+      const shellId = await alice.create();
+      const ids = [];
+      for (let i = 0; i < 6; i++) ids.push(await alice.command(shellId, 'head -c 3000000 /dev/zero'));
+      const [mine] = provider.budgets.of(ALICE.user);
+      await eventually(async () => mine!.heldBytes, (n) => n >= 1024 * 1024);
+      await new Promise((r) => setTimeout(r, 300));
+      // Each command may read one pipe's worth (64 KiB) past the bound before it pauses.
+      expect(mine!.heldBytes).toBeLessThanOrEqual(1024 * 1024 + ids.length * 64 * 1024);
+      for (const id of ids) expect((await alice.receiveAll(shellId, id)).stdout.length).toBe(3_000_000);
+      expect(mine!.heldBytes).toBe(0);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('a command line too long for execve(2) is InvalidParameter in a shell and ReturnValue 21 from Win32_Process.Create, not InternalError', async () => {
+    const { s, alice } = await shellServer();
+    try {
+      const line = `echo ${'x'.repeat(140 * 1024)}`;
+      const shellId = await alice.create();
+      const r = fault(await alice.request({ action: SHELL_ACTION.command, selectors: { ShellId: shellId }, body: alice.commandBody(line) }));
+      expect(r).toMatchObject({ status: 500, subcode: 'w:InvalidParameter' });
+      expect(r.text).toMatch(/MAX_ARG_STRLEN/);
+      const proc = `${URI.wmi}/Win32_Process`;
+      const created = await s.post(envelope({ action: `${proc}/Create`, resourceUri: proc, body: `<p:Create_INPUT xmlns:p="${proc}"><p:CommandLine>${line}</p:CommandLine></p:Create_INPUT>` }));
+      expect(created.status).toBe(200);
+      expect(xp(created.body, 'string(//*[local-name()="ReturnValue"])')).toBe('21');
+      expect(s.logLines.some((l) => l.includes('"event":"internal_error"'))).toBe(false);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  it('Send to a command that never reads stdin: one Send waits for the pipe, later ones are TimedOut and keep nothing', async () => {
+    const { s, alice, provider } = await shellServer();
+    try {
+      const shellId = await alice.create();
+      const commandId = await alice.command(shellId, 'sleep 314');
+      const input = Buffer.alloc(300 * 1024, 0x61);
+      const send = () => alice.request({ action: SHELL_ACTION.send, selectors: { ShellId: shellId }, operationTimeout: 'PT1S', body: alice.sendBody(commandId, input) });
+      // Accepted: the kernel's pipe takes 64 KiB of it, winrmd holds the rest for the reader.
+      expect((await send()).status).toBe(200);
+      const refused = [];
+      for (let i = 0; i < 5; i++) refused.push(fault(await send()));
+      for (const r of refused) expect(r).toMatchObject({ status: 500, subcode: 'w:TimedOut', code: '2150858793' });
+      const cmd = provider.shells.ownedBy(ALICE.user)[0]!.commands.get(commandId)!;
+      expect(cmd.pendingInputBytes).toBeGreaterThan(0);
+      expect(cmd.pendingInputBytes).toBeLessThanOrEqual(input.length);
+    } finally {
+      await s.server.close();
+    }
+  });
+});
+
+describe('a long-lived shell', () => {
+  it('releases finished commands once their Done is taken, keeping the last few; what they left running still ends with the shell', async () => {
+    const { s, alice, provider } = await shellServer();
+    try {
+      const shellId = await alice.create();
+      const first = await alice.command(shellId, 'sleep 315 >/dev/null 2>&1 & echo started');
+      expect((await alice.receiveAll(shellId, first)).stdout.toString()).toBe('started\n');
+      for (let i = 0; i < 40; i++) {
+        const id = await alice.command(shellId, `echo ${i}`);
+        expect((await alice.receiveAll(shellId, id)).stdout.toString()).toBe(`${i}\n`);
+      }
+      const shell = provider.shells.ownedBy(ALICE.user)[0]!;
+      expect(shell.commands.size).toBe(KEEP_FINISHED);
+      // A released command is unknown; a recent one still answers Done, and takes pywinrm's terminate.
+      expect(fault(await alice.receiveOnce(shellId, first))).toMatchObject({ subcode: 'w:InvalidParameter' });
+      const last = [...shell.commands.keys()].at(-1)!;
+      expect(xp((await alice.receiveOnce(shellId, last)).text, '//rsp:CommandState/@State')).toBe(`${RSP}/CommandState/Done`);
+      await alice.signal(shellId, last, SIGNAL.terminate);
+      expect(await processesWith('sleep 315')).toHaveLength(1);
+      await alice.delete(shellId);
+      expect(await eventually(() => processesWith('sleep 315'), (p) => p.length === 0)).toEqual([]);
+    } finally {
+      await s.server.close();
+    }
+  });
+});
+
+describe('a Create answered TimedOut', () => {
+  it('leaves no shell behind: every open shell is one a client was told about', async () => {
+    const { s, alice, provider } = await shellServer({ maxShellsPerUser: 200 });
+    try {
+      const body = `<rsp:Shell xmlns:rsp="${RSP}"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`;
+      const told: string[] = [];
+      let timedOut = 0;
+      // Deadlines of 1-8 ms land at every step of a Create: the account lookup, the working directory, the cgroup.
+      for (let i = 0; i < 60; i++) {
+        const r = await alice.request({ action: ACTIONS.create, operationTimeout: `PT0.00${1 + (i % 8)}S`, body });
+        if (r.status === 200) told.push(xp(r.text, '//x:ResourceCreated//w:Selector[@Name="ShellId"]'));
+        else if (fault(r).subcode === 'w:TimedOut') timedOut++;
+        else throw new Error(`unexpected reply ${r.status}: ${r.text}`);
+      }
+      expect(timedOut).toBeGreaterThan(0);
+      // Late Creates finish in the background; give them time, then count.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(provider.shells.ownedBy(ALICE.user).map((sh) => sh.id).sort()).toEqual(told.sort());
+    } finally {
+      await s.server.close();
+    }
   });
 });

@@ -42,7 +42,7 @@ export class NtlmRefused extends Error {
   }
 }
 
-/** Grant the intersection (winrm-wire.md): pywinrm needs SIGN+SEAL+KEY_EXCH; the Go client must not get KEY_EXCH. */
+/** Grant the intersection (MS-NLMP 3.2.5.1.1): pywinrm needs SIGN+SEAL+KEY_EXCH; the Go client must not get KEY_EXCH. */
 export function grantFlags(requested: number): number {
   let flags = (requested & SUPPORTED) | F.NTLM | F.TARGET_INFO | F.REQUEST_TARGET | F.TARGET_TYPE_SERVER;
   if (flags & F.UNICODE) flags &= ~F.OEM;

@@ -1,4 +1,4 @@
-// NTLM over HTTP (MS-NTHT, winrm-wire.md "Authentication"), offered under both Negotiate and NTLM:
+// NTLM over HTTP (MS-NTHT), offered under both Negotiate and NTLM:
 // bare NTLMSSP (pywinrm, the Go client) and NTLM inside SPNEGO (pypsrp, Windows clients). The
 // Negotiate authenticator with NTLM as its one mechanism; Kerberos joins as a second.
 import type { UserStore } from '../../store/users.js';

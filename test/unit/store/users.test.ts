@@ -1,11 +1,12 @@
 // Every UserStore implementation runs the one contract suite (DESIGN.md principle 8).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../../src/auth/passwords.js';
 import { openDb } from '../../../src/store/db.js';
+import { keepPrivate } from '../../../src/store/private-files.js';
 import { MemoryUserStore, SqliteUserStore } from '../../../src/store/users.js';
 import { userStoreContract, type UserStoreFixture } from './contracts/user-store.js';
 
@@ -71,5 +72,43 @@ describe('the users table migration to a folded key', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the state folder and database (they hold NT hashes)', () => {
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+  it('are made private on every start, whoever created them with which modes', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'winrmd-modes-'));
+    try {
+      const dir = path.join(root, 'state');
+      mkdirSync(dir);
+      chmodSync(dir, 0o755);
+      const file = path.join(dir, 'winrmd.db');
+      openDb(file).close();
+      chmodSync(file, 0o644);
+      chmodSync(dir, 0o755);
+      openDb(file).close();
+      expect({ dir: mode(dir), db: mode(file) }).toEqual({ dir: '700', db: '600' });
+      writeFileSync(path.join(dir, 'winrmd.db-wal'), '');
+      chmodSync(path.join(dir, 'winrmd.db-wal'), 0o644);
+      openDb(file).close();
+      // SQLite may remove its WAL file at a clean close; if it is there, it is private.
+      for (const f of ['winrmd.db', 'winrmd.db-wal', 'winrmd.db-shm']) {
+        const p = path.join(dir, f);
+        try {
+          expect(mode(p)).toBe('600');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuse to start where the modes cannot be enforced', () => {
+    // /proc/1 cannot be chmod-ed, even by root.
+    expect(() => keepPrivate('/proc/1', [])).toThrow(/\/proc\/1 holds secrets and must be mode 700/);
   });
 });
