@@ -217,6 +217,11 @@ export interface Provider {
   create?(req: ProviderRequest, instance: Instance): Promise<Selectors>;
   delete?(req: ProviderRequest): Promise<void>;
   invoke?(req: InvokeRequest): Promise<Record<string, CimValue>>;
+  /**
+   * The user was removed, or their password changed: end everything of theirs still running
+   * (shells, the processes they started). Their connections are refused by then.
+   */
+  endUser?(user: string): Promise<void>;
 }
 
 /** CIM status codes (DSP0200 / DSP0004) a provider throws; one table maps them to faults. */

@@ -22,7 +22,7 @@ import { createApp } from './http/app.js';
 import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
-import { openDb, type Db } from './store/db.js';
+import { foldName, openDb, type Db } from './store/db.js';
 import { SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
@@ -99,6 +99,40 @@ export function createLogger(config: Config): Logger {
   return pino({ level: config.logging.level, redact: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization'] });
 }
 
+/** How often the user store is checked for users removed or given a new password. */
+const USER_WATCH_MS = 2000;
+
+/**
+ * Users removed or given a new password while the server runs (`winrmd user remove|add` write the
+ * state file from another process): the store's version is polled, and every provider ends what
+ * such a user still has running (shells, processes). Their requests are refused by then: the
+ * authenticators read the store on every request, an NTLM connection included.
+ */
+function watchUsers(users: UserStore, providers: Provider[], log: Logger): () => void {
+  const snapshot = () => new Map(users.list().map((u) => [foldName(u.name), { name: u.name, credential: `${u.passwordHash}\0${u.ntHash ?? ''}` }]));
+  let known = snapshot();
+  let version = users.version();
+  let running = false;
+  const timer = setInterval(() => {
+    const now = users.version();
+    if (now === version || running) return;
+    version = now;
+    const current = snapshot();
+    const ended = [...known].filter(([key, was]) => current.get(key)?.credential !== was.credential).map(([key, was]) => ({ user: was.name, reason: current.has(key) ? 'password_changed' : 'removed' }));
+    known = current;
+    if (ended.length === 0) return;
+    running = true;
+    void Promise.all(ended.map(async ({ user, reason }) => {
+      for (const p of providers) {
+        await p.endUser?.(user).catch((err: Error) => log.error({ event: 'end_user_failed', user, provider: p.name, err }));
+      }
+      log.info({ event: 'user_ended', user, reason });
+    })).finally(() => (running = false));
+  }, USER_WATCH_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Everything but the sockets: what in-process tests drive with supertest. */
 export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: Listening }> {
   const { config } = opts;
@@ -115,6 +149,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   ];
   const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
+  const stopWatching = watchUsers(users, providers, log);
 
   const { auth, allowUnencrypted } = config.service;
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
@@ -168,6 +203,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   return {
     core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening,
     async close() {
+      stopWatching();
       core.close();
       for (const p of providers) await p.unload?.();
       db?.close();

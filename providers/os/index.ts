@@ -3,6 +3,7 @@
 
 import type { Provider } from '../../src/provider-api.js';
 import { classProvider } from '../common/cim.js';
+import { SessionsByUser } from '../common/processes.js';
 import { biosClasses } from './bios.js';
 import { CIM_LogicalDevice, CIM_LogicalElement, CIM_ManagedSystemElement, abstractClass, NAMESPACE } from './common.js';
 import { computerSystemClasses } from './computer-system.js';
@@ -14,7 +15,8 @@ import { processorClasses } from './processor.js';
 import { serviceClasses } from './service.js';
 
 export function createOsProvider(): Provider {
-  return classProvider({
+  const created = new SessionsByUser();
+  const provider = classProvider({
     name: 'os',
     namespace: NAMESPACE,
     impls: [
@@ -23,7 +25,7 @@ export function createOsProvider(): Provider {
       abstractClass(CIM_LogicalDevice),
       ...operatingSystemClasses,
       ...computerSystemClasses,
-      ...processClasses,
+      ...processClasses(created),
       ...serviceClasses,
       ...logicalDiskClasses,
       ...processorClasses,
@@ -31,4 +33,6 @@ export function createOsProvider(): Provider {
       ...biosClasses,
     ],
   });
+  // Win32_Process.Create's processes end with the user who asked for them.
+  return { ...provider, endUser: async (user) => void (await created.end(user)) };
 }

@@ -26,6 +26,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
+import { SessionsByUser } from '../common/processes.js';
 import { argumentTooLong, run } from '../common/system.js';
 import { osCaption, osInfo } from './host.js';
 import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
@@ -242,7 +243,7 @@ function param(input: InvokeRequest['input'], name: string) {
  * process group with no stdio, as the caller's runAs account. Like WMI, a bad command line or
  * directory is a ReturnValue, not a fault; a caller without a usable account is a fault.
  */
-async function create(req: InvokeRequest): Promise<Values> {
+async function create(req: InvokeRequest, created: SessionsByUser): Promise<Values> {
   const account = await resolveRunAs(req.caller, req.signal);
   const commandLine = param(req.input, 'CommandLine');
   if (typeof commandLine !== 'string' || commandLine.trim() === '') {
@@ -264,6 +265,7 @@ async function create(req: InvokeRequest): Promise<Values> {
     });
     await once(child, 'spawn');
     child.unref();
+    created.add(req.caller.user, child.pid!);
     // The command line is not logged: it may carry secrets.
     req.log.info({ event: 'process_created', pid: child.pid, runAs: account.name });
     return { ProcessId: child.pid ?? null, ReturnValue: RETURN.SUCCESS };
@@ -302,13 +304,16 @@ async function terminate(req: InvokeRequest): Promise<Values> {
   return { ReturnValue: RETURN.SUCCESS };
 }
 
-export const processClasses: ClassImpl[] = [
-  abstractClass(CIM_Process),
-  {
-    cls: Win32_Process,
-    list: listProcesses,
-    get: getProcess,
-    // index.ts has matched req.method to a declared method name.
-    invoke: (req) => (req.method === 'Create' ? create(req) : terminate(req)),
-  },
-];
+/** `created`: where Win32_Process.Create records the sessions it starts, by the caller who asked. */
+export function processClasses(created: SessionsByUser): ClassImpl[] {
+  return [
+    abstractClass(CIM_Process),
+    {
+      cls: Win32_Process,
+      list: listProcesses,
+      get: getProcess,
+      // The core has matched req.method to a declared method name.
+      invoke: (req) => (req.method === 'Create' ? create(req, created) : terminate(req)),
+    },
+  ];
+}

@@ -1,78 +1,122 @@
-// MaxMemoryPerShellMB (winrm/config/winrs) as a memory cgroup per shell, where the host lets
-// winrmd make one: cgroup v2 with the memory controller available below winrmd's own cgroup, or
-// the v1 memory hierarchy. Everything a shell's commands start is charged to its group, and the
-// kernel's OOM killer ends a command that goes past the bound (exit code 137, as SIGKILL).
-// Elsewhere (no cgroupfs, no permission) shells run unbounded and the provider says so once.
+// A cgroup per shell, where the host lets winrmd make one, for two bounds on a shell
+// (winrm/config/winrs): MaxMemoryPerShellMB through the memory controller (the kernel's OOM killer
+// ends a command that goes past it: exit code 137, as SIGKILL), and everything a shell's commands
+// start through the pids controller (shell.maxTasksPerShell: a fork past it fails with EAGAIN), each on cgroup v2 below winrmd's own group or
+// on its v1 hierarchy. Everything a shell's commands start is charged to its group, and what is left
+// in it is killed when the shell closes. Where a controller cannot be used the provider says so once.
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
 
-export interface MemoryCgroups {
-  /** 'cgroup v2' or 'cgroup v1'. */
-  readonly kind: string;
-  /** A new group bounded to `bytes`. */
-  create(name: string, bytes: number): Promise<MemoryCgroup>;
+/** One controller's place: where groups are made, and the file that bounds them. */
+interface Controller {
+  kind: string;
+  base: string;
+  limitFile: string;
+}
+
+export interface ShellCgroups {
+  /** How memory is bounded ('cgroup v1', 'cgroup v2'), or undefined. */
+  readonly memory?: string;
+  /** How processes are bounded ('cgroup v1 pids', 'cgroup v2 pids'), or undefined. */
+  readonly pids?: string;
+  /** A new group with the bounds its host allows. */
+  create(name: string, bounds: { memoryBytes: number; maxTasks: number }): Promise<ShellCgroup>;
   /** Remove the groups named `prefix…` that `orphaned` says no running server owns, killing what they hold; how many. */
   sweep(prefix: string, orphaned: (name: string) => boolean): Promise<number>;
 }
 
-export interface MemoryCgroup {
+export interface ShellCgroup {
   /** Charge a process (and what it starts from now on) to the group. */
   add(pid: number): Promise<void>;
   /** Kill whatever is still in the group (processes that left their session too), then remove it. */
   remove(): Promise<void>;
 }
 
-/** Where this host lets winrmd bound memory, or why not. */
-export async function probeMemoryCgroups(): Promise<MemoryCgroups | string> {
+/** Where this host lets winrmd bound each controller, and why not where it does not. */
+export async function probeCgroups(): Promise<{ groups?: ShellCgroups; unbounded: { memory?: string; pids?: string } }> {
   let self: string;
   try {
     self = await readFile('/proc/self/cgroup', 'utf8');
   } catch {
-    return 'no /proc/self/cgroup';
+    return { unbounded: { memory: 'no /proc/self/cgroup', pids: 'no /proc/self/cgroup' } };
   }
   const lines = self.split('\n').map((l) => l.split(':'));
-  const v1 = lines.find((l) => l[1]?.split(',').includes('memory'));
-  const candidates: [string, string, string][] = [];
-  if (v1) candidates.push(['cgroup v1', path.join(ROOT, 'memory', v1[2] ?? '/'), 'memory.limit_in_bytes']);
   const v2 = lines.find((l) => l[0] === '0' && l[1] === '');
-  if (v2) candidates.push(['cgroup v2', path.join(ROOT, v2[2] ?? '/'), 'memory.max']);
+  const candidates = (controller: string, v2Limit: string, v1Limit: string): Controller[] => {
+    const v1 = lines.find((l) => l[1]?.split(',').includes(controller));
+    return [
+      ...(v1 ? [{ kind: 'cgroup v1', base: path.join(ROOT, controller, v1[2] ?? '/'), limitFile: v1Limit }] : []),
+      ...(v2 ? [{ kind: 'cgroup v2', base: path.join(ROOT, v2[2] ?? '/'), limitFile: v2Limit }] : []),
+    ];
+  };
+  const memory = await usable(candidates('memory', 'memory.max', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+  const pids = await usable(candidates('pids', 'pids.max', 'pids.max'), '64');
+  const found = { memory: typeof memory === 'string' ? undefined : memory, pids: typeof pids === 'string' ? undefined : pids };
+  return {
+    groups: found.memory || found.pids ? groups(found) : undefined,
+    unbounded: { memory: typeof memory === 'string' ? memory : undefined, pids: typeof pids === 'string' ? pids : undefined },
+  };
+}
+
+/** The first candidate where a probe group can be made and bounded (proven by doing), or why none. */
+async function usable(candidates: Controller[], value: string): Promise<Controller | string> {
   const reasons: string[] = [];
-  for (const [kind, base, limitFile] of candidates) {
-    // Proven by doing: make a probe group and set its bound.
-    const probe = path.join(base, `winrmd-probe-${process.pid}`);
+  for (const c of candidates) {
+    const probe = path.join(c.base, `winrmd-probe-${process.pid}`);
     try {
       await mkdir(probe);
       try {
-        await writeFile(path.join(probe, limitFile), String(64 * 1024 * 1024));
+        await writeFile(path.join(probe, c.limitFile), value);
       } finally {
         await rmdir(probe);
       }
-      return groups(kind, base, limitFile);
+      return c;
     } catch (err) {
-      reasons.push(`${kind} at ${base}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      reasons.push(`${c.kind} at ${c.base}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  return reasons.join('; ') || 'no memory cgroup hierarchy';
+  return reasons.join('; ') || 'no such cgroup hierarchy';
 }
 
-function groups(kind: string, base: string, limitFile: string): MemoryCgroups {
+function groups(found: { memory?: Controller; pids?: Controller }): ShellCgroups {
+  // On cgroup v2 both controllers live in one group; on v1 each in its own hierarchy.
+  const bases = [...new Set([found.memory?.base, found.pids?.base].filter((b): b is string => b !== undefined))];
   return {
-    kind,
-    async create(name, bytes) {
-      const dir = path.join(base, name);
-      await mkdir(dir);
-      await writeFile(path.join(dir, limitFile), String(bytes));
+    memory: found.memory?.kind,
+    pids: found.pids && `${found.pids.kind} pids`,
+    async create(name, bounds) {
+      const dirs = bases.map((b) => path.join(b, name));
+      const made: string[] = [];
+      try {
+        for (const dir of dirs) {
+          await mkdir(dir);
+          made.push(dir);
+        }
+        if (found.memory) await writeFile(path.join(found.memory.base, name, found.memory.limitFile), String(bounds.memoryBytes));
+        if (found.pids) await writeFile(path.join(found.pids.base, name, found.pids.limitFile), String(bounds.maxTasks));
+      } catch (err) {
+        await Promise.all(made.map((d) => rmdir(d).catch(() => undefined)));
+        throw err;
+      }
       return {
-        add: (pid) => writeFile(path.join(dir, 'cgroup.procs'), String(pid)),
-        remove: () => removeGroup(dir),
+        add: async (pid) => {
+          for (const dir of dirs) await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+        },
+        remove: async () => {
+          for (const dir of dirs) await removeGroup(dir);
+        },
       };
     },
     async sweep(prefix, orphaned) {
-      const names = (await readdir(base).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && orphaned(n));
-      await Promise.all(names.map((n) => removeGroup(path.join(base, n))));
-      return names.length;
+      let n = 0;
+      for (const base of bases) {
+        const names = (await readdir(base).catch(() => [] as string[])).filter((name) => name.startsWith(prefix) && orphaned(name));
+        await Promise.all(names.map((name) => removeGroup(path.join(base, name))));
+        n += names.length;
+      }
+      return n;
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ProviderError } from '../../src/provider-api.js';
 import { argumentTooLong } from '../common/system.js';
 import type { OutputBudget, Resumable } from './output-budget.js';
-import { killGroup } from './processes.js';
+import { killGroup } from '../common/processes.js';
 
 export type StreamName = 'stdout' | 'stderr';
 

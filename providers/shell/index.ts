@@ -22,12 +22,12 @@ const { SHELL, ACTION, POWERSHELL } = NAMES;
 import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
 import { interpret } from './command-line.js';
 import { Command, type Chunk, type StreamName } from './command.js';
-import { probeMemoryCgroups, type MemoryCgroups } from './cgroup.js';
+import { probeCgroups, type ShellCgroups } from './cgroup.js';
 import { OutputBudgets } from './output-budget.js';
-import { isLiveServer, SERVER_ENV, serverTag, sweepOrphans } from './processes.js';
+import { isLiveServer, SERVER_ENV, serverTag, sweepOrphans } from '../common/processes.js';
 import { endCommands, Shells, WINDOWS_CODE, type Shell, type ShellLimits } from './shells.js';
 
-/** A shell's memory cgroup is `<prefix><server tag>-<ShellId>`: the sweep at start knows its server. */
+/** A shell's cgroup is `<prefix><server tag>-<ShellId>`: the sweep at start knows its server. */
 const CGROUP_PREFIX = 'winrmd-shell-';
 
 export interface ShellOptions extends ShellLimits {
@@ -37,6 +37,7 @@ export interface ShellOptions extends ShellLimits {
   outputBufferKb: number;
   maxOutputBufferPerUserMb: number;
   maxOutputBufferMb: number;
+  maxTasksPerShell: number;
   logCommandLines: boolean;
 }
 
@@ -58,6 +59,8 @@ export interface ShellProvider extends Provider {
   readonly budgets: OutputBudgets;
   /** How shells' memory is bounded ('cgroup v1', 'cgroup v2'), or undefined where it cannot be. */
   readonly memoryBound?: string;
+  /** How the tasks of a shell are bounded ('cgroup v1 pids', 'cgroup v2 pids'), or undefined where they cannot be. */
+  readonly processBound?: string;
 }
 
 export function createShellProvider(o: ShellOptions): ShellProvider {
@@ -71,7 +74,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   };
   const shells = new Shells(o, current);
   const budgets = new OutputBudgets(o.maxOutputBufferPerUserMb * 1024 * 1024, o.maxOutputBufferMb * 1024 * 1024);
-  let cgroups: MemoryCgroups | undefined;
+  let cgroups: ShellCgroups | undefined;
 
   /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
   async function withShell<T>(req: DocumentRequest, fn: (shell: Shell) => Promise<T>): Promise<T> {
@@ -109,7 +112,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     });
     if (cgroups) {
       try {
-        shell.cgroup = await cgroups.create(`${CGROUP_PREFIX}${serverTag()}-${shell.id}`, o.maxMemoryPerShellMb * 1024 * 1024);
+        shell.cgroup = await cgroups.create(`${CGROUP_PREFIX}${serverTag()}-${shell.id}`, { memoryBytes: o.maxMemoryPerShellMb * 1024 * 1024, maxTasks: o.maxTasksPerShell });
       } catch (err) {
         log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: (err as Error).message });
       }
@@ -146,7 +149,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       ...spawnIds(account),
       bufferBytes: o.outputBufferKb * 1024,
       budgets: budgets.of(shell.owner),
-      // MaxMemoryPerShellMB: the process joins the shell's cgroup before it runs the command.
+      // MaxMemoryPerShellMB and maxTasksPerShell: the process joins the shell's cgroup before it runs the command.
       hold: cgroup && {
         shell: o.interpreter,
         until: (pid) => cgroup.add(pid).catch((err: Error) => log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: err.message })),
@@ -254,13 +257,20 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     shells,
     budgets,
     get memoryBound() {
-      return cgroups?.kind;
+      return cgroups?.memory;
+    },
+    get processBound() {
+      return cgroups?.pids;
     },
     async load(ctx) {
       log = ctx.log;
-      const found = await probeMemoryCgroups();
-      if (typeof found === 'string') log.warn({ event: 'shell_memory_unbounded', reason: found }, 'MaxMemoryPerShellMB cannot be enforced on this host');
-      else cgroups = found;
+      const probed = await probeCgroups();
+      cgroups = probed.groups;
+      const { unbounded } = probed;
+      if (unbounded.memory) log.warn({ event: 'shell_memory_unbounded', reason: unbounded.memory }, 'MaxMemoryPerShellMB cannot be enforced on this host');
+      // MaxProcessesPerShell counts commands; maxTasksPerShell everything they start, where the pids controller can be used.
+      if (cgroups?.pids) log.info({ event: 'shell_processes_bounded', by: cgroups.pids, maxTasksPerShell: o.maxTasksPerShell });
+      else log.warn({ event: 'shell_processes_unbounded', reason: unbounded.pids }, 'shell.maxTasksPerShell cannot be enforced on this host: only commands are counted');
       // What a winrmd that was killed left: its commands, orphaned to init, and its shells' cgroups.
       const processes = await sweepOrphans();
       const groups = (await cgroups?.sweep(CGROUP_PREFIX, (name) => !isLiveServer(name.slice(CGROUP_PREFIX.length).split('-')[0]!))) ?? 0;
@@ -268,6 +278,9 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     },
     async unload() {
       await shells.closeAll();
+    },
+    async endUser(user) {
+      await Promise.all(shells.ownedBy(user).map((shell) => shells.close(shell, 'user_ended')));
     },
     documents: [
       {

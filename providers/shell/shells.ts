@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError, type Caller, type ProviderLogger } from '../../src/provider-api.js';
 import type { Account } from '../common/run-as.js';
-import type { MemoryCgroup } from './cgroup.js';
+import type { ShellCgroup } from './cgroup.js';
 import type { Command } from './command.js';
-import { sweepSessions } from './processes.js';
+import { sweepSessions } from '../common/processes.js';
 
 /** ERROR_WSMAN_* codes Windows answers with, which clients branch on. */
 export const WINDOWS_CODE = {
@@ -45,8 +45,8 @@ export class Shell {
   /** Requests in progress: an idle timeout never closes a shell that is being served. */
   busy = 0;
   timer?: NodeJS.Timeout;
-  /** MaxMemoryPerShellMB, where the host allows it. */
-  cgroup?: MemoryCgroup;
+  /** MaxMemoryPerShellMB and MaxProcessesPerShell, where the host allows them. */
+  cgroup?: ShellCgroup;
   /** Finished commands whose Done was delivered, oldest first (see Shells.delivered). */
   readonly done: Command[] = [];
   /** Sessions of released commands, not yet swept: what they left running ends with the shell. */
@@ -80,11 +80,14 @@ export async function endCommands(commands: Command[], graceMs: number, released
   await sweepSessions(sessions);
 }
 
-/** Why a shell closed; `abandoned`: its Create was answered TimedOut before the shell was ready. */
 /** Finished commands a shell keeps after their Done (Shells.delivered). */
 export const KEEP_FINISHED = 16;
 
-export type CloseReason = 'delete' | 'idle' | 'shutdown' | 'abandoned';
+/**
+ * Why a shell closed; `abandoned`: its Create was answered TimedOut before the shell was ready;
+ * `user_ended`: its owner was removed or given a new password.
+ */
+export type CloseReason = 'delete' | 'idle' | 'shutdown' | 'abandoned' | 'user_ended';
 
 export class Shells {
   private readonly open = new Map<string, Shell>();

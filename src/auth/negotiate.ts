@@ -63,7 +63,10 @@ interface Spnego {
 type ConnectionState =
   | { phase: 'bare'; mech: Mechanism; context: MechContext }
   | Spnego
-  | { phase: 'established'; user: string; security?: MessageSecurity };
+  /** `credential`: the user's stored secrets when the handshake verified them; a new password ends the connection. */
+  | { phase: 'established'; user: string; credential: string; security?: MessageSecurity };
+
+const credentialOf = (u: UserRecord) => `${u.passwordHash}\0${u.ntHash ?? ''}`;
 
 const fail = (reason: string, extra: { user?: string; counts?: boolean } = {}): AuthOutcome => ({ ok: false, reason, ...extra });
 const b64 = (token: Buffer) => token.toString('base64');
@@ -166,7 +169,7 @@ export class NegotiateAuthenticator implements Authenticator {
       // MS-WSMV 2.2.9.1: over HTTP the messages must be encrypted unless AllowUnencrypted.
       return fail(`${mech.name} over HTTP without sealing is refused (allowUnencrypted is false)`, { user: user.name });
     }
-    this.connections.set(req.connection, { phase: 'established', user: user.name, security });
+    this.connections.set(req.connection, { phase: 'established', user: user.name, credential: credentialOf(user), security });
     return { ok: true, caller: callerOf(user, req.clientAddress), security, password: step.password, mutualToken };
   }
 
@@ -182,6 +185,10 @@ export class NegotiateAuthenticator implements Authenticator {
     if (!user) {
       this.connections.delete(req.connection);
       return fail(`the connection's user ${state.user} no longer exists`);
+    }
+    if (credentialOf(user) !== state.credential) {
+      this.connections.delete(req.connection);
+      return fail(`the password of ${state.user} changed since the connection authenticated`);
     }
     return { ok: true, caller: callerOf(user, req.clientAddress), security: state.security };
   }

@@ -122,6 +122,11 @@ export const configSchema = z.object({
     maxConcurrentUsers: z.number().int().positive().default(10),
     /** Commands running at once in one shell. */
     maxProcessesPerShell: z.number().int().positive().default(25),
+    /**
+     * Tasks (processes and threads) a shell may hold at once, everything its commands start
+     * included: the pids controller's bound, where the host has it (a fork past it fails).
+     */
+    maxTasksPerShell: z.number().int().positive().default(256),
     /** A shell with no request for this long is closed and its processes killed. */
     idleTimeoutMs: z.number().int().positive().default(180_000),
     /** Memory of all a shell's processes together, where the host's cgroups allow a bound. */

@@ -18,14 +18,26 @@ export interface UserStore {
   put(user: UserRecord): void;
   remove(name: string): boolean;
   list(): UserRecord[];
+  /**
+   * Changes whenever any user has been added, changed or removed, by this process or by another
+   * one writing the same store (`winrmd user add|remove` while the server runs): a cheap poll.
+   */
+  version(): number;
 }
 
 export class SqliteUserStore implements UserStore {
   /** Prepared once: get() runs on every authenticated request. */
   private readonly byName;
+  /** Writes through this connection, which SQLite's data_version does not count. */
+  private ownWrites = 0;
 
   constructor(private readonly db: Db) {
     this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users WHERE name_key = ?');
+  }
+
+  version(): number {
+    // data_version changes when another connection has committed to the file (sqlite.org/pragma.html#pragma_data_version).
+    return (this.db.pragma('data_version', { simple: true }) as number) * 1_000_000 + this.ownWrites;
   }
 
   get(name: string): UserRecord | undefined {
@@ -34,6 +46,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   put(user: UserRecord): void {
+    this.ownWrites++;
     this.db
       .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as`)
@@ -41,6 +54,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   remove(name: string): boolean {
+    this.ownWrites++;
     return this.db.prepare('DELETE FROM users WHERE name_key = ?').run(foldName(name)).changes > 0;
   }
 
@@ -60,6 +74,11 @@ const fromRow = (r: Row): UserRecord => ({ name: r.name, passwordHash: r.passwor
 
 export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, UserRecord>();
+  private writes = 0;
+
+  version(): number {
+    return this.writes;
+  }
 
   get(name: string): UserRecord | undefined {
     const u = this.users.get(foldName(name));
@@ -67,10 +86,12 @@ export class MemoryUserStore implements UserStore {
   }
 
   put(user: UserRecord): void {
+    this.writes++;
     this.users.set(foldName(user.name), { ...user });
   }
 
   remove(name: string): boolean {
+    this.writes++;
     return this.users.delete(foldName(name));
   }
 

@@ -360,6 +360,29 @@ describe('shell quotas and endings', () => {
 });
 
 describe('bounds a hostile client meets (issue 12, part B)', () => {
+  it('shell.maxTasksPerShell bounds everything a shell\'s commands start (a fork bomb), where the pids controller can be used', async () => {
+    const { s, alice, provider } = await shellServer({ maxTasksPerShell: 5 });
+    try {
+      if (provider.processBound) {
+        const shellId = await alice.create();
+        const out = await alice.receiveAll(shellId, await alice.command(shellId, 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 323 >/dev/null 2>&1 & done; echo forked'));
+        // The shell's sh gets its fork refused (EAGAIN) and stops there.
+        expect(out.stderr.toString()).toMatch(/fork/i);
+        expect(out.exitCode).not.toBe(0);
+        // The shell's sh and its sleeps: five processes at most.
+        expect((await processesWith('sleep 323')).length).toBeLessThanOrEqual(4);
+        expect(s.logLines.some((l) => l.includes('"event":"shell_processes_bounded"'))).toBe(true);
+        await alice.delete(shellId);
+        expect(await eventually(() => processesWith('sleep 323'), (p) => p.length === 0)).toEqual([]);
+      } else {
+        // Where the host has no pids controller, the operator is told once, at start.
+        expect(s.logLines.some((l) => l.includes('"event":"shell_processes_unbounded"'))).toBe(true);
+      }
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('output nobody Receives is bounded per user (shell.maxOutputBufferPerUserMb); the commands wait and lose nothing', async () => {
     const { s, alice, provider } = await shellServer({ maxOutputBufferPerUserMb: 1, outputBufferKb: 1024 });
     try {

@@ -76,6 +76,25 @@ export function userStoreContract(backend: string, open: () => Promise<UserStore
       expect((await store.get('alice'))!.runAs).toBe('nobody');
     });
 
+    it('version changes with every put and remove, so a running server notices', async () => {
+      const f = await fixture();
+      const v0 = await f.store.version();
+      await f.store.put(alice);
+      const v1 = await f.store.version();
+      expect(v1).not.toBe(v0);
+      await f.store.remove('alice');
+      expect(await f.store.version()).not.toBe(v1);
+    });
+
+    if (durable) it('version changes when another connection writes (`winrmd user remove` beside a running server)', async () => {
+      const f = await fixture();
+      await f.store.put(alice);
+      const before = await f.store.version();
+      const other = await f.reopen();
+      await other.remove('alice');
+      expect(await f.store.version()).not.toBe(before);
+    });
+
     if (durable) it('keeps every user across a reopen', async () => {
       const f = await fixture();
       await f.store.put(alice);

@@ -1,4 +1,4 @@
-// Signals to a command's session. Every command leads its own session (setsid), and everything it
+// Signals to a command's session (the shell's commands, Win32_Process.Create's processes). Every command leads its own session (setsid), and everything it
 // starts stays in that session unless it calls setsid itself: the session is what "the command
 // and everything it started" means here. While the leader lives, its pid is its process group's
 // id and one kill(-pid) reaches the group. What outlives the leader (background jobs, or a shell
@@ -113,4 +113,31 @@ export async function sweepOrphans(): Promise<number> {
     }
   }));
   return killed;
+}
+
+/**
+ * The sessions a provider started for each user (Win32_Process.Create's processes lead their
+ * own), so that they end with the user (Provider.endUser). A session is kept after its leader
+ * exits, since what it started may live on; each user's list keeps the latest MAX_KEPT.
+ */
+export class SessionsByUser {
+  private static readonly MAX_KEPT = 4096;
+  private readonly byUser = new Map<string, Set<number>>();
+
+  add(user: string, sid: number): void {
+    let set = this.byUser.get(user);
+    if (!set) this.byUser.set(user, (set = new Set()));
+    set.add(sid);
+    if (set.size > SessionsByUser.MAX_KEPT) set.delete(set.values().next().value!);
+  }
+
+  /** SIGKILL everything in the user's sessions; how many sessions there were. */
+  async end(user: string): Promise<number> {
+    const sids = this.byUser.get(user);
+    if (!sids) return 0;
+    this.byUser.delete(user);
+    for (const sid of sids) killGroup(sid, 'SIGKILL');
+    await sweepSessions(sids);
+    return sids.size;
+  }
 }
