@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -19,6 +19,8 @@ import { FailureThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
 import { bmcPassword } from './config/load.js';
 import { createApp } from './http/app.js';
+import { UnauthenticatedSlots } from './http/connection-slots.js';
+import { watchOverload } from './http/overload.js';
 import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
@@ -51,23 +53,6 @@ export interface Winrmd {
 
 export function stateFile(config: Config): string {
   return path.join(config.stateDir, 'winrmd.db');
-}
-
-/**
- * Whether a runAs account is root, for the policy's rootRunAs rule: looked up through NSS as the
- * providers do, and remembered ten seconds so a burst of shell Creates costs one lookup.
- */
-function rootAccountCheck(): (account: string) => Promise<boolean> {
-  const seen = new Map<string, { at: number; root: Promise<boolean> }>();
-  return (account) => {
-    const hit = seen.get(account);
-    if (hit && Date.now() - hit.at < 10_000) return hit.root;
-    const root = lookupAccount(account).then((a) => a?.uid === 0);
-    root.catch(() => seen.delete(account));
-    if (seen.size > 1000) seen.clear();
-    seen.set(account, { at: Date.now(), root });
-    return root;
-  };
 }
 
 /** The listeners as they are: how many should be up, how many are, and what they bound. */
@@ -134,7 +119,7 @@ function watchUsers(users: UserStore, providers: Provider[], log: Logger): () =>
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: Listening }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
@@ -150,6 +135,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
   const stopWatching = watchUsers(users, providers, log);
+  const overload = watchOverload(config.limits.shedLoadAtLagMs);
+  const slots = new UnauthenticatedSlots(config.limits.maxUnauthenticatedConnectionsPerAddress, log);
 
   const { auth, allowUnencrypted } = config.service;
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
@@ -194,44 +181,22 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     },
   });
   // The one access policy (src/wsman/policy.ts), consulted before any provider is called.
-  const isRoot = rootAccountCheck();
+  // Whether a runAs account is root, looked up through NSS as the providers do (and shared with them).
+  const isRoot = async (account: string) => (await lookupAccount(account))?.uid === 0;
   core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
-    ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs,
+    ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
   });
   return {
-    core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening,
+    core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening, slots,
     async close() {
       stopWatching();
+      overload.stop();
       core.close();
       for (const p of providers) await p.unload?.();
       db?.close();
     },
-  };
-}
-
-/**
- * Counts each client address's connections across the listeners and closes, at once, those past
- * `max`: one address cannot take every slot of maxConnections. Logged once each time an address
- * reaches the bound, not for every connection refused.
- */
-function connectionsPerAddress(max: number, log: Logger): (socket: Socket) => void {
-  const open = new Map<string, number>();
-  return (socket) => {
-    const address = socket.remoteAddress ?? '';
-    const n = open.get(address) ?? 0;
-    if (n >= max) {
-      socket.destroy();
-      return;
-    }
-    if (n + 1 === max) log.warn({ event: 'connections_per_address_reached', client: address, max });
-    open.set(address, n + 1);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left > 0) open.set(address, left);
-      else open.delete(address);
-    });
   };
 }
 
@@ -244,9 +209,8 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   // Node enforces headersTimeout and requestTimeout only when it checks connections; check often
   // enough that a slowloris client is cut off close to the configured bound.
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
-  const perAddress = connectionsPerAddress(l.maxConnectionsPerAddress, log);
   const tune = (s: http.Server) => {
-    s.on('connection', perAddress);
+    s.on('connection', built.slots.accept);
     // Minutes of keep-alive: NTLM authenticates the connection (MS-NTHT), so clients keep it.
     s.keepAliveTimeout = l.keepAliveTimeoutMs;
     s.headersTimeout = l.headersTimeoutMs;

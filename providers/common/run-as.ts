@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { ProviderError, type Caller } from '../../src/provider-api.js';
-import { isDirectory, run } from './system.js';
+import { isDirectory, run, sharedReadings } from './system.js';
 
 export interface Account {
   name: string;
@@ -21,9 +21,18 @@ export interface Account {
 export async function lookupAccount(name: string, signal?: AbortSignal): Promise<Account | null> {
   // A leading '-' would read as an option to getent; passwd names hold no ':' or whitespace.
   if (!/^[^-:\s][^:\s]*$/.test(name)) return null;
+  return accounts(name, signal);
+}
+
+/**
+ * getent's answers, each shared by the requests that ask within ten seconds: a burst of shell
+ * Creates costs one getent (a fork on the event loop's thread each), and an account changed in
+ * NSS is seen within ten seconds.
+ */
+const accounts = sharedReadings(async (name: string): Promise<Account | null> => {
   let out: string;
   try {
-    out = await run('getent', ['passwd', name], signal);
+    out = await run('getent', ['passwd', name]);
   } catch (err) {
     if ((err as { code?: unknown }).code === 2) return null; // getent(1): key not found
     throw err;
@@ -31,7 +40,7 @@ export async function lookupAccount(name: string, signal?: AbortSignal): Promise
   const f = out.split('\n')[0]!.split(':');
   if (f.length < 7) return null;
   return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]!, shell: f[6]! };
-}
+}, 10_000);
 
 /**
  * The account the caller's processes run as. Refused (ACCESS_DENIED) when the account does not

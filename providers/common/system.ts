@@ -42,3 +42,43 @@ export function argumentTooLong(args: readonly string[]): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * One reading per key shared by every caller that asks for it while it runs (a burst of 280
+ * concurrent requests costs one `ps`, not 560), and by those that ask within `freshMs` after it
+ * settled (0: none; the next caller reads afresh). The reading itself is not tied to any one
+ * caller's signal, so one caller giving up does not fail the others; each still stops waiting
+ * when its own signal aborts. A failed reading is not kept.
+ */
+export function sharedReadings<K, T>(read: (key: K) => Promise<T>, freshMs = 0): (key: K, signal?: AbortSignal) => Promise<T> {
+  const inFlight = new Map<K, { reading: Promise<T>; at: number }>();
+  return (key, signal) => {
+    if (signal?.aborted) return Promise.reject(new ProviderError('TIMED_OUT', 'the request was cancelled'));
+    const now = Date.now();
+    let entry = inFlight.get(key);
+    if (!entry || (entry.at >= 0 && now - entry.at > freshMs)) {
+      // `at` is -1 while the reading runs, then when it settled; a failed reading is not kept.
+      const fresh: { reading: Promise<T>; at: number } = { reading: read(key), at: -1 };
+      fresh.reading.then(
+        () => {
+          if (freshMs > 0) fresh.at = Date.now();
+          else inFlight.delete(key);
+        },
+        () => inFlight.delete(key),
+      );
+      inFlight.set(key, (entry = fresh));
+      if (inFlight.size > 1000) for (const [k, e] of inFlight) if (e.at >= 0 && now - e.at > freshMs) inFlight.delete(k);
+    }
+    const reading = entry.reading;
+    if (!signal) return reading;
+    const shared = reading;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new ProviderError('TIMED_OUT', 'the request was cancelled'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(
+        (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+        (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      );
+    });
+  };
+}

@@ -27,7 +27,7 @@ import {
   type Values,
 } from './common.js';
 import { SessionsByUser } from '../common/processes.js';
-import { argumentTooLong, run } from '../common/system.js';
+import { argumentTooLong, run, sharedReadings } from '../common/system.js';
 import { osCaption, osInfo } from './host.js';
 import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
 
@@ -206,24 +206,32 @@ async function toValues(p: ProcessRow, osName: string, host: string): Promise<Va
   };
 }
 
+/**
+ * The table for Enumerate and Get, read once for every request that asks while a reading runs or
+ * within a second after it: under load, a `ps` pair per request (a fork each, on the event loop's
+ * thread) was what starved the server. Terminate reads its process afresh.
+ */
+const processTable = sharedReadings(() => readProcesses(), 1000);
+
 async function listProcesses(req: ProviderRequest): Promise<Values[]> {
-  const [rows, info] = await Promise.all([readProcesses(req.signal), osInfo()]);
+  const [rows, info] = await Promise.all([processTable('all', req.signal), osInfo()]);
   const osName = osCaption(info);
   const host = hostname();
   return Promise.all(rows.map((r) => toValues(r, osName, host)));
 }
 
-/** The process a Handle selector names, or null. Handles are decimal pids. */
-async function findProcess(handle: string, signal?: AbortSignal): Promise<ProcessRow | null> {
+/** The process a Handle selector names, or null: from the shared table, or read afresh. Handles are decimal pids. */
+async function findProcess(handle: string, signal: AbortSignal | undefined, fresh: boolean): Promise<ProcessRow | null> {
   if (!/^\d{1,10}$/.test(handle)) return null;
-  const [row] = await readProcesses(signal, Number(handle));
-  return row && String(row.pid) === handle ? row : null;
+  const shared = fresh ? undefined : (await processTable('all', signal)).find((r) => String(r.pid) === handle);
+  // Not in a table up to a second old (a process just started): read it afresh before saying so.
+  return shared ?? (await readProcesses(signal, Number(handle))).find((r) => String(r.pid) === handle) ?? null;
 }
 
 async function getProcess(req: ProviderRequest): Promise<Values> {
   const { Handle } = req.selectors; // the core resolved selector names to the declared keys
   if (Handle === undefined) throw new ProviderError('INVALID_PARAMETER', 'a Win32_Process is named by its Handle');
-  const row = await findProcess(Handle, req.signal);
+  const row = await findProcess(Handle, req.signal, false);
   if (!row) throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
   return toValues(row, osCaption(await osInfo()), hostname());
 }
@@ -290,7 +298,7 @@ async function terminate(req: InvokeRequest): Promise<Values> {
   const { Handle } = req.selectors; // the core resolved selector names to the declared keys
   if (Handle === undefined) throw new ProviderError('INVALID_PARAMETER', 'Terminate needs the Handle selector');
   const account = await resolveRunAs(req.caller, req.signal);
-  const row = await findProcess(Handle, req.signal);
+  const row = await findProcess(Handle, req.signal, true);
   if (!row) throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
   if (account.uid !== 0 && row.uid !== account.uid) return { ReturnValue: RETURN.ACCESS_DENIED };
   try {

@@ -98,14 +98,16 @@ export const configSchema = z.object({
     enumerationTimeoutMs: z.number().int().positive().default(60_000),
     maxEnumerationContextsPerUser: z.number().int().positive().default(64),
     maxConnections: z.number().int().positive().default(300),
-    /** No one client address may hold more of the maxConnections slots than this. */
-    maxConnectionsPerAddress: z.number().int().positive().default(100),
+    /** Connections one client address may hold before any request on them has authenticated. */
+    maxUnauthenticatedConnectionsPerAddress: z.number().int().positive().default(100),
     /**
      * How long a connection that has not authenticated may stay open between the legs of a
      * handshake (NTLM's challenge, then its answer), and how long the rest of a body may take to
      * arrive after such a 401. A 401 that is not a handshake leg closes the connection.
      */
     unauthenticatedIdleMs: z.number().int().positive().default(10_000),
+    /** New requests get 503 while the event loop's mean delay over half a second exceeds this (0: never). */
+    shedLoadAtLagMs: z.number().int().nonnegative().default(200),
     maxXmlDepth: z.number().int().min(8).default(64),
     maxXmlAttributes: z.number().int().min(4).default(64),
     /** Minutes, not Node's 5 s: NTLM authenticates a connection, not a request (MS-NTHT), so clients keep theirs open. */

@@ -13,6 +13,8 @@ import { decodeBody, XmlError } from '../soap/xml.js';
 import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
 import type { Core } from '../wsman/core.js';
 import type { AuthMethod, Reply, RequestInfo } from '../wsman/exchange.js';
+import type { UnauthenticatedSlots } from './connection-slots.js';
+import type { Overload } from './overload.js';
 import { peerCertificateOf } from './tls.js';
 
 export interface AppOptions {
@@ -24,6 +26,10 @@ export interface AppOptions {
   ready?: () => boolean;
   /** limits.unauthenticatedIdleMs: how long a connection mid-handshake may idle or trickle its body. */
   unauthenticatedIdleMs?: number;
+  /** While this says so, new requests are answered 503 (src/http/overload.ts). */
+  overload?: Overload;
+  /** Told when a connection authenticates, so it no longer counts as unauthenticated. */
+  slots?: UnauthenticatedSlots;
 }
 
 /** One id per TCP connection, for the core (NTLM contexts, the audit trail). */
@@ -178,7 +184,19 @@ export function createApp(opts: AppOptions): Koa {
     res.once('finish', () => socket.setTimeout(idleMs));
   };
 
+  /** 503 with Retry-After while the server is past its bound; true when the request was shed. */
+  const shed = (ctx: Koa.Context): boolean => {
+    if (!opts.overload?.now) return false;
+    ctx.status = 503;
+    ctx.set('Retry-After', '1');
+    ctx.type = 'text/plain';
+    ctx.body = 'winrmd is overloaded; retry shortly';
+    ctx.state.fault = 'overloaded';
+    return true;
+  };
+
   router.post('/wsman', async (ctx) => {
+    if (shed(ctx)) return;
     const log: Logger = ctx.state.log;
     const secure = Boolean((ctx.req.socket as TLSSocket).encrypted);
     const outcome = await opts.auth.authenticate({
@@ -197,6 +215,7 @@ export function createApp(opts: AppOptions): Koa {
       return refuse(ctx, secure, outcome.reason, outcome);
     }
     ctx.state.user = outcome.caller.user;
+    opts.slots?.authenticated(ctx.req.socket);
     if (outcome.mutualToken) ctx.set('WWW-Authenticate', outcome.mutualToken);
     const { security } = outcome;
     if (!security) return serve(ctx, outcome, secure);
@@ -269,6 +288,7 @@ export function createApp(opts: AppOptions): Koa {
   };
 
   router.post('/wsman-anon', async (ctx) => {
+    if (shed(ctx)) return;
     const xml = await body(ctx);
     const secure = Boolean((ctx.req.socket as TLSSocket).encrypted);
     if (xml !== undefined) soap(ctx, await opts.core.handle(xml, { info: requestInfo(ctx, secure, 'anonymous'), log: ctx.state.log }));

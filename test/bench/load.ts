@@ -370,6 +370,109 @@ export async function runFlat(spec: FlatSpec, checkpoint: (pct: number, done: nu
   };
 }
 
+/** The mixed load (issue 12, part B 12): many clients at once, each kind of work a real fleet sends. */
+export interface MixedSpec {
+  port: number;
+  authorization: string;
+  /** Clients issuing requests, half on kept-alive connections and half on a new one each time. */
+  clients: number;
+  /** Of them, clients running shell round trips (Create, Command, Receive until Done, Signal, Delete). */
+  shellClients: number;
+  durationMs: number;
+}
+
+export type MixedKind = 'identify' | 'get-os' | 'get-process' | 'enum-processes' | 'shell-roundtrip';
+
+export interface MixedResult {
+  seconds: number;
+  kinds: Record<MixedKind, { units: number; p50: number; p99: number; max: number; errors: number; shed: number; errorSamples: string[] }>;
+}
+
+const RSP = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell';
+
+/** A mixed unit: Gets of Win32_Process by Handle and whole enumerations of it, besides Identify and Get of the OS, and the shell. */
+function mixedUnit(kind: MixedKind, client: Client): () => Promise<void> {
+  if (kind === 'identify' || kind === 'get-os') return unitOf({ kind, port: 0, connections: 1, keepAlive: true, authorization: '' }, client);
+  const proc = `${URI.wmi}/Win32_Process`;
+  if (kind === 'get-process') {
+    const get = template(envelope({ action: ACTIONS.get, resourceUri: proc, selectors: { Handle: '1' }, messageId: '@@ID@@' }), '@@ID@@');
+    return async () => check(await client.post(get(messageId())), 'Win32_Process_Type');
+  }
+  if (kind === 'enum-processes') {
+    return unitOf({ kind: 'enum-cycle', port: 0, connections: 1, keepAlive: true, authorization: '', resourceUri: proc, maxElements: 1000 }, client);
+  }
+  const shellUri = `${RSP}/cmd`;
+  const create = template(envelope({ action: ACTIONS.create, resourceUri: shellUri, messageId: '@@ID@@', body: `<rsp:Shell xmlns:rsp="${RSP}"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>` }), '@@ID@@');
+  // Marks in the order envelope() writes them: the MessageID, the ShellId selector, the body.
+  const onShell = (action: string, body = '') => template(envelope({ action, resourceUri: shellUri, selectors: { ShellId: '@@SHELL@@' }, messageId: '@@ID@@', body }), '@@ID@@', '@@SHELL@@');
+  const command = onShell(`${RSP}/Command`, `<rsp:CommandLine xmlns:rsp="${RSP}"><rsp:Command>echo mixed</rsp:Command></rsp:CommandLine>`);
+  const receive = template(envelope({ action: `${RSP}/Receive`, resourceUri: shellUri, selectors: { ShellId: '@@SHELL@@' }, messageId: '@@ID@@', body: `<rsp:Receive xmlns:rsp="${RSP}"><rsp:DesiredStream CommandId="@@CMD@@">stdout stderr</rsp:DesiredStream></rsp:Receive>` }), '@@ID@@', '@@SHELL@@', '@@CMD@@');
+  const signal = template(envelope({ action: `${RSP}/Signal`, resourceUri: shellUri, selectors: { ShellId: '@@SHELL@@' }, messageId: '@@ID@@', body: `<rsp:Signal xmlns:rsp="${RSP}" CommandId="@@CMD@@"><rsp:Code>${RSP}/signal/terminate</rsp:Code></rsp:Signal>` }), '@@ID@@', '@@SHELL@@', '@@CMD@@');
+  const remove = onShell(ACTIONS.delete);
+  return async () => {
+    const created = await client.post(create(messageId()));
+    check(created, 'ResourceCreated');
+    const shellId = /Name="ShellId">([^<]+)</.exec(created.text)![1]!;
+    try {
+      const started = await client.post(command(messageId(), shellId));
+      check(started, 'CommandId');
+      const commandId = /CommandId>([^<]+)</.exec(started.text)![1]!;
+      for (let r = await client.post(receive(messageId(), shellId, commandId)); ; r = await client.post(receive(messageId(), shellId, commandId))) {
+        check(r, 'ReceiveResponse');
+        if (r.text.includes('CommandState/Done')) break;
+      }
+      check(await client.post(signal(messageId(), shellId, commandId)), 'SignalResponse');
+    } finally {
+      check(await client.post(remove(messageId(), shellId)), 'DeleteResponse');
+    }
+  };
+}
+
+export async function runMixed(spec: MixedSpec): Promise<MixedResult> {
+  const plain: MixedKind[] = ['identify', 'get-os', 'get-process', 'identify', 'get-os', 'get-process', 'enum-processes'];
+  const tEnd = performance.now() + spec.durationMs;
+  const stats = new Map<MixedKind, { latencies: number[]; errors: number; shed: number; samples: Map<string, number> }>();
+  const clients: Client[] = [];
+  const worker = async (i: number) => {
+    const shell = i < spec.shellClients;
+    const client = new Client({ kind: 'identify', port: spec.port, connections: 1, keepAlive: shell || i % 2 === 0, authorization: spec.authorization });
+    clients.push(client);
+    const units = new Map<MixedKind, () => Promise<void>>();
+    for (let n = i; performance.now() < tEnd; n++) {
+      const kind: MixedKind = shell ? 'shell-roundtrip' : plain[n % plain.length]!;
+      let unit = units.get(kind);
+      if (!unit) units.set(kind, (unit = mixedUnit(kind, client)));
+      let s = stats.get(kind);
+      if (!s) stats.set(kind, (s = { latencies: [], errors: 0, shed: 0, samples: new Map() }));
+      const began = performance.now();
+      try {
+        await unit();
+        s.latencies.push(performance.now() - began);
+      } catch (err) {
+        const d = describe(err);
+        if (d.startsWith('HTTP 503')) {
+          s.shed++;
+          await new Promise((r) => setTimeout(r, 1000)); // Retry-After: 1
+        } else {
+          s.errors++;
+          s.samples.set(d, (s.samples.get(d) ?? 0) + 1);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: spec.clients }, (_, i) => worker(i)));
+  for (const c of clients) c.close();
+  const kinds = {} as MixedResult['kinds'];
+  for (const [kind, s] of stats) {
+    const sorted = Float64Array.from(s.latencies).sort();
+    kinds[kind] = {
+      units: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.length ? sorted[sorted.length - 1]! : NaN,
+      errors: s.errors, shed: s.shed, errorSamples: [...s.samples].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([d, c]) => `${c}× ${d}`),
+    };
+  }
+  return { seconds: spec.durationMs / 1000, kinds };
+}
+
 // As a child process: run what the parent asks, one job at a time.
 if (process.send) {
   exitWithParent();
@@ -385,6 +488,11 @@ if (process.send) {
         resume = r;
         process.send!({ type: 'checkpoint', pct, done, quarter });
       })).then(
+        (result) => process.send!({ type: 'result', id: m.id, result }),
+        (err) => process.send!({ type: 'result', id: m.id, error: String(err?.stack ?? err) }),
+      );
+    } else if (m.type === 'mixed') {
+      runMixed(m.spec as unknown as MixedSpec).then(
         (result) => process.send!({ type: 'result', id: m.id, result }),
         (err) => process.send!({ type: 'result', id: m.id, error: String(err?.stack ?? err) }),
       );

@@ -39,7 +39,9 @@
 // runs it alone), BENCH_HANDSHAKES (200) NTLM handshakes timed. The IPMI section: BENCH_IPMI (1; 0
 // skips it; BENCH_ONLY=ipmi runs it alone; it needs ipmi_sim, sdrcomp and ipmitool on PATH),
 // BENCH_IPMI_SWEEPS (50) sweeps timed for winrmd's native transport and for sdr elist each,
-// BENCH_IPMI_TOOL_SWEEPS (10) for winrmd's ipmitool transport (0 skips that row).
+// BENCH_IPMI_TOOL_SWEEPS (10) for winrmd's ipmitool transport (0 skips that row). The mixed load
+// (test/bench/mixed.ts): BENCH_MIXED (1; 0 skips it; BENCH_ONLY=mixed runs it alone),
+// BENCH_MIXED_SECONDS (30), BENCH_MIXED_CLIENTS (200), BENCH_MIXED_SHELLS (20).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -54,6 +56,7 @@ import { BENCH_AUTH, spawnChild, type Child, type MemorySample, type ServerReady
 import { f0, f1, f2, MB, table } from './report.js';
 import { renderAuth, runAuthBench, type AuthResults } from './auth.js';
 import { checkIpmiTools, renderIpmi, runIpmiBench, type IpmiResults } from './ipmi.js';
+import { renderMixed, runMixedBench, type MixedResults } from './mixed.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,7 +71,7 @@ const num = (name: string, dflt: number) => {
 
 const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 /** Sections BENCH_ONLY may name besides the matrix's scenario kinds. */
-const SECTION_NAMES = ['shell', 'auth', 'ipmi'];
+const SECTION_NAMES = ['shell', 'auth', 'ipmi', 'mixed'];
 /** BENCH_ONLY=shell, auth and/or ipmi: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
 const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => SECTION_NAMES.includes(k));
 const SECONDS = num('BENCH_SECONDS', 5);
@@ -84,6 +87,10 @@ const SHELL = process.env.BENCH_SHELL !== '0' && (ONLY_SPEC.length === 0 || ONLY
 const AUTH = process.env.BENCH_AUTH !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('auth'));
 const HANDSHAKES = Math.max(1, Math.round(num('BENCH_HANDSHAKES', 200)));
 const IPMI = process.env.BENCH_IPMI !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('ipmi'));
+const MIXED = process.env.BENCH_MIXED !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('mixed'));
+const MIXED_SECONDS = Math.max(1, num('BENCH_MIXED_SECONDS', 30));
+const MIXED_CLIENTS = Math.max(1, Math.round(num('BENCH_MIXED_CLIENTS', 200)));
+const MIXED_SHELLS = Math.min(MIXED_CLIENTS, Math.round(num('BENCH_MIXED_SHELLS', 20)));
 const IPMI_SWEEPS = Math.max(1, Math.round(num('BENCH_IPMI_SWEEPS', 50)));
 const IPMI_TOOL_SWEEPS = Math.round(num('BENCH_IPMI_TOOL_SWEEPS', 10));
 const SHELL_TRIPS = Math.round(num('BENCH_SHELL_TRIPS', 0));
@@ -343,6 +350,16 @@ async function main(): Promise<void> {
       startWinrmd: (env) => startWinrmd([], env),
     });
   }
+  let mixed: MixedResults | undefined;
+  if (MIXED) {
+    const { child, port: mixedPort } = await startWinrmd([]);
+    try {
+      mixed = await runMixedBench({ here, winrmd: child, port: mixedPort, seconds: MIXED_SECONDS, clients: MIXED_CLIENTS, shells: MIXED_SHELLS });
+    } finally {
+      await child.stop();
+    }
+  }
+  const mixedReport = mixed ? renderMixed(mixed, { clients: MIXED_CLIENTS, shells: MIXED_SHELLS, seconds: MIXED_SECONDS }) : undefined;
   const authReport = auth ? renderAuth(auth) : undefined;
   const ipmiReport = ipmi ? renderIpmi(ipmi, { sweeps: IPMI_SWEEPS, toolSweeps: IPMI_TOOL_SWEEPS, seconds: SECONDS }) : undefined;
   const shellReport = shell ? renderShell(shell, { streamBytes: SHELL_BYTES, seconds: SECONDS, warmup: WARMUP, trips: SHELL_TRIPS }) : undefined;
@@ -473,6 +490,7 @@ async function main(): Promise<void> {
     ...(shellReport ? ['', shellReport.text] : []),
     ...(authReport ? ['', authReport.text] : []),
     ...(ipmiReport ? ['', ipmiReport.text] : []),
+    ...(mixedReport ? ['', mixedReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -484,7 +502,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}${MIXED ? ` BENCH_MIXED_SECONDS=${MIXED_SECONDS} BENCH_MIXED_CLIENTS=${MIXED_CLIENTS} BENCH_MIXED_SHELLS=${MIXED_SHELLS}` : ' BENCH_MIXED=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
     ...(ratioRows.length ? [
@@ -504,6 +522,7 @@ async function main(): Promise<void> {
     ...(shellReport ? [shellReport.md, ''] : []),
     ...(authReport ? [authReport.md, ''] : []),
     ...(ipmiReport ? [ipmiReport.md, ''] : []),
+    ...(mixedReport ? [mixedReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
@@ -512,7 +531,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth, ipmi }, null, 2));
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth, ipmi, mixed }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 

@@ -44,7 +44,7 @@ describe('connection slots', () => {
       service: { allowUnencrypted: true },
       security: NO_LOCKOUT,
       logging: { level: 'silent' },
-      limits: { maxConnections: 3 * PER_ADDRESS, maxConnectionsPerAddress: PER_ADDRESS, unauthenticatedIdleMs: IDLE_MS },
+      limits: { maxConnections: 3 * PER_ADDRESS, maxUnauthenticatedConnectionsPerAddress: PER_ADDRESS, unauthenticatedIdleMs: IDLE_MS },
     });
     server = await startServer({ config, users: await testUsers() });
     port = server.httpPort!;
@@ -86,7 +86,7 @@ describe('connection slots', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_MS - 50);
   });
 
-  it('one address cannot take every slot: past maxConnectionsPerAddress its connections are closed at once, and others still get in', async () => {
+  it('one address cannot take every slot with connections that do not authenticate: past the bound they are closed at once, and others still get in', async () => {
     const silent = Array.from({ length: PER_ADDRESS + 4 }, () => connect(port, '127.0.0.3'));
     await Promise.all(silent.map((c) => c.connected.catch(() => undefined)));
     // The extra ones are closed at once; the first PER_ADDRESS wait for their headers.
@@ -101,5 +101,19 @@ describe('connection slots', () => {
     expect(other.state.text).toMatch(/^HTTP\/1\.1 200 /);
     other.socket.destroy();
     for (const c of silent) c.socket.destroy();
+  });
+
+  it('connections that authenticated no longer count: one address may hold more of them than the bound', async () => {
+    const many: ReturnType<typeof connect>[] = [];
+    for (let i = 0; i < PER_ADDRESS + 4; i++) {
+      const c = connect(port, '127.0.0.5');
+      many.push(c);
+      await c.connected;
+      c.socket.write(post({ Authorization: basic(ALICE) }, identify()));
+      await within(new Promise<void>((resolve) => { const t = setInterval(() => { if (/<\/s:Envelope>/.test(c.state.text)) { clearInterval(t); resolve(); } }, 5); }), 5_000, 'an authenticated Identify');
+    }
+    expect(many.filter((c) => c.state.closed)).toHaveLength(0);
+    expect(many.every((c) => /^HTTP\/1\.1 200 /.test(c.state.text))).toBe(true);
+    for (const c of many) c.socket.destroy();
   });
 });

@@ -240,3 +240,28 @@ describe('the core with no socket: registering a capability', () => {
     expect(xp(id.body, 'count(//wsmid:SecurityProfiles)')).toBe('0');
   });
 });
+
+describe('shedding load (issue 12, part B 12)', () => {
+  it('while work keeps the event loop late past shedLoadAtLagMs, new requests get 503 with Retry-After; then it serves again', async () => {
+    const s = await testServer({ limits: { shedLoadAtLagMs: 40 } });
+    try {
+      expect((await s.post(identify())).status).toBe(200);
+      // What a flood of heavy requests does: the loop busy 60 ms out of every 70, for a second.
+      await new Promise<void>((resolve) => {
+        const stop = Date.now() + 1_000;
+        const t = setInterval(() => {
+          const until = Date.now() + 60;
+          while (Date.now() < until) { /* busy */ }
+          if (Date.now() > stop) { clearInterval(t); resolve(); }
+        }, 10);
+      });
+      const shed = await s.post(identify());
+      expect(shed.status).toBe(503);
+      expect(shed.headers['retry-after']).toBe('1');
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect((await s.post(identify())).status).toBe(200);
+    } finally {
+      await s.server.close();
+    }
+  });
+});

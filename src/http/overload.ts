@@ -1,0 +1,37 @@
+// Shedding load before latency explodes (issue 12, part B 12: 200 clients once drove Get's p99
+// to 8 s). The event loop's delay is the one signal that covers every kind of work: when requests
+// already admitted keep it busier than `shedAtLagMs` on average over the last interval, new ones
+// are answered 503 with Retry-After at once, before any parsing or authentication, until it
+// recovers. Clients retry a 503 (pypsrp, and RFC 9110 §15.6.4 says it is temporary).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface Overload {
+  /** True while the event loop is past its bound. */
+  readonly now: boolean;
+  /** The last interval's mean event-loop delay, in milliseconds. */
+  readonly lagMs: number;
+  stop(): void;
+}
+
+export function watchOverload(shedAtLagMs: number, intervalMs = 500): Overload {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  let lagMs = 0;
+  const timer = setInterval(() => {
+    lagMs = histogram.mean / 1e6;
+    histogram.reset();
+  }, intervalMs);
+  timer.unref();
+  return {
+    get now() {
+      return shedAtLagMs > 0 && lagMs > shedAtLagMs;
+    },
+    get lagMs() {
+      return lagMs;
+    },
+    stop() {
+      clearInterval(timer);
+      histogram.disable();
+    },
+  };
+}
