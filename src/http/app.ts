@@ -2,18 +2,19 @@
 // serving, no other path). Bodies are read raw, bounded before they are read (MaxEnvelopeSize →
 // 413, MS-WSMV 3.1.4.1.20), authenticated before they reach the core, and every request gets one
 // pino child logger carrying its id, user, action, resource, status and duration.
-import Router from '@koa/router';
-import Koa from 'koa';
+// Plain node:http: a web framework's per-request context cost about a third of the CPU of a
+// new-connection Identify and 15 MB of resident memory, for three fixed routes (issue 12).
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
 import { SOAP_CONTENT_TYPE } from '../soap/envelope.js';
 import { decodeBody, XmlError } from '../soap/xml.js';
-import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
 import type { Core } from '../wsman/core.js';
 import type { AuthMethod, Reply, RequestInfo } from '../wsman/exchange.js';
 import type { UnauthenticatedSlots } from './connection-slots.js';
+import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
 import type { Overload } from './overload.js';
 import { peerCertificateOf } from './tls.js';
 
@@ -32,6 +33,11 @@ export interface AppOptions {
   slots?: UnauthenticatedSlots;
 }
 
+export interface App {
+  /** The request listener for node:http and node:https servers (and supertest). */
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 /** One id per TCP connection, for the core (NTLM contexts, the audit trail). */
 const connectionIds = new WeakMap<object, string>();
 let connections = 0;
@@ -41,17 +47,39 @@ function connectionId(socket: object): string {
   return id;
 }
 
+/** One request as it is served: what is known of it, and the reply being built. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  log: Logger;
+  secure: boolean;
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string | Buffer;
+  /** For the request's log line. */
+  user?: string;
+  action?: string;
+  resource?: string;
+  fault?: string;
+}
+
+const header = (ex: Exchange, name: string): string => {
+  const v = ex.req.headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+};
+
 /** What the transport tells the core about a request (src/wsman/exchange.ts RequestInfo). */
-function requestInfo(ctx: Koa.Context, secure: boolean, authMethod: AuthMethod): RequestInfo {
-  const socket = ctx.req.socket;
+function requestInfo(ex: Exchange, authMethod: AuthMethod): RequestInfo {
+  const socket = ex.req.socket;
   return {
-    path: ctx.path,
-    secure,
+    path: ex.path,
+    secure: ex.secure,
     clientAddress: socket.remoteAddress ?? '',
     authMethod,
-    peerCertificate: () => (secure ? peerCertificateOf(socket as TLSSocket) : undefined),
+    peerCertificate: () => (ex.secure ? peerCertificateOf(socket as TLSSocket) : undefined),
     connectionId: connectionId(socket),
-    headers: ctx.req.headers,
+    headers: ex.req.headers,
   };
 }
 
@@ -61,7 +89,7 @@ class BodyTooLarge extends Error {}
 const ENCRYPTION_OVERHEAD = 1024;
 
 /** Read the raw body, refusing it as soon as it passes the limit (events: cheaper than for-await). */
-function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -76,104 +104,83 @@ function readBody(req: Koa.Context['req'], limit: number): Promise<Buffer> {
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.once('error', reject);
     // A client that goes away mid-body must not leave this promise (and its request) pending.
     req.once('close', () => !req.complete && reject(new Error('the client closed the connection before the body ended')));
   });
 }
 
-export function createApp(opts: AppOptions): Koa {
-  const app = new Koa();
-  // strict: `/wsman/` is not `/wsman` (only the exact paths answer).
-  const router = new Router({ strict: true });
-  app.proxy = false;
-  // Koa's own error printing would bypass pino; the try/catch below is the one boundary.
-  app.silent = true;
-
-  app.use(async (ctx, next) => {
-    const started = process.hrtime.bigint();
-    const log = opts.log.child({ reqId: randomUUID(), client: ctx.req.socket.remoteAddress });
-    ctx.state.log = log;
-    try {
-      await next();
-    } catch (err) {
-      log.error({ event: 'http_error', err }, 'unhandled error');
-      ctx.status = 500;
-      ctx.type = 'text/plain';
-      ctx.body = 'internal error';
-    }
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    log.info({ event: 'request', method: ctx.method, path: ctx.path, user: ctx.state.user, action: ctx.state.action, resource: ctx.state.resource, fault: ctx.state.fault, status: ctx.status, ms: Math.round(ms * 1000) / 1000 });
-  });
-
-  const soap = (ctx: Koa.Context, reply: Reply) => {
-    ctx.status = reply.status;
-    if (reply.body) {
-      ctx.set('Content-Type', SOAP_CONTENT_TYPE);
-      ctx.body = reply.body;
-    } else {
-      ctx.body = ''; // a bare status (the collector's 204, 403, 404): no envelope
-    }
-    ctx.state.action = reply.action;
-    ctx.state.resource = reply.resourceUri;
-    ctx.state.fault = reply.fault;
+export function createApp(opts: AppOptions): App {
+  const text = (ex: Exchange, status: number, body: string) => {
+    ex.status = status;
+    ex.headers['Content-Type'] = 'text/plain; charset=utf-8';
+    ex.body = body;
   };
 
-  /** Read the raw body, answering 413 itself (and returning undefined) when it is over the limit. */
-  const tooLarge = (ctx: Koa.Context) => {
-    ctx.status = 413;
-    ctx.set('Connection', 'close');
+  const soap = (ex: Exchange, reply: Reply) => {
+    ex.status = reply.status;
+    if (reply.body) {
+      ex.headers['Content-Type'] = SOAP_CONTENT_TYPE;
+      ex.body = reply.body;
+    } // else a bare status (the collector's 204, 403, 404): no envelope
+    ex.action = reply.action;
+    ex.resource = reply.resourceUri;
+    ex.fault = reply.fault;
+  };
+
+  /** 413, closing the connection: the rest of the body is not read. */
+  const tooLarge = (ex: Exchange) => {
+    ex.status = 413;
+    ex.headers.Connection = 'close';
     return undefined;
   };
-  const rawBody = async (ctx: Koa.Context, limit: number): Promise<Buffer | undefined> => {
-    if (Number(ctx.get('Content-Length') || 0) > limit) return tooLarge(ctx);
+  /** Read the raw body, answering 413 itself (and returning undefined) when it is over the limit. */
+  const rawBody = async (ex: Exchange, limit: number): Promise<Buffer | undefined> => {
+    if (Number(header(ex, 'content-length') || 0) > limit) return tooLarge(ex);
     try {
-      return await readBody(ctx.req, limit);
+      return await readBody(ex.req, limit);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return tooLarge(ctx);
+      if (err instanceof BodyTooLarge) return tooLarge(ex);
       throw err;
     }
   };
   /** Decode bytes to text, answering 400 itself when they are not UTF-8 or UTF-16. */
-  const decode = (ctx: Koa.Context, bytes: Buffer, contentType: string): string | undefined => {
+  const decode = (ex: Exchange, bytes: Buffer, contentType: string): string | undefined => {
     try {
       return decodeBody(bytes, contentType);
     } catch (err) {
       if (!(err instanceof XmlError)) throw err;
-      ctx.status = 400;
-      ctx.type = 'text/plain';
-      ctx.body = err.message;
+      text(ex, 400, err.message);
       return undefined;
     }
   };
-  const body = async (ctx: Koa.Context) => {
-    const raw = await rawBody(ctx, opts.maxBodyBytes);
-    return raw && decode(ctx, raw, ctx.get('Content-Type'));
+  const body = async (ex: Exchange) => {
+    const raw = await rawBody(ex, opts.maxBodyBytes);
+    return raw && decode(ex, raw, header(ex, 'content-type'));
   };
 
-  const refuse = (ctx: Koa.Context, secure: boolean, reason: string, o: { challenge?: string; none?: boolean } = {}) => {
-    const log: Logger = ctx.state.log;
+  const refuse = (ex: Exchange, reason: string, o: { challenge?: string; none?: boolean } = {}) => {
     const { challenge } = o;
-    if (challenge) log.debug({ event: 'auth_challenge' });
+    if (challenge) ex.log.debug({ event: 'auth_challenge' });
     // NTLM clients open every connection with a request that has no credential: that is not news.
-    else if (o.none) log.debug({ event: 'auth_required' });
-    else log.warn({ event: 'auth_failed', reason });
-    ctx.status = 401;
+    else if (o.none) ex.log.debug({ event: 'auth_required' });
+    else ex.log.warn({ event: 'auth_failed', reason });
+    ex.status = 401;
     // A handshake's next leg carries exactly one WWW-Authenticate (RFC 4559: the token for the one mechanism in use).
-    ctx.set('WWW-Authenticate', challenge ? [challenge] : opts.auth.challenges(secure));
-    ctx.body = '';
+    ex.headers['WWW-Authenticate'] = challenge ? [challenge] : opts.auth.challenges(ex.secure);
+    ex.body = '';
     // A connection that has not authenticated holds a slot of maxConnections only while a
     // handshake may need it: after a challenge, or after a request with no credential at all
     // (pywinrm and the Go client open NTLM that way and go on on the same connection), its next
     // leg must come, body and all, within unauthenticatedIdleMs. A refused credential closes it,
     // and the rest of its body is never read.
     if (!challenge && !o.none) {
-      ctx.set('Connection', 'close');
+      ex.headers.Connection = 'close';
       return;
     }
     const idleMs = opts.unauthenticatedIdleMs ?? 10_000;
-    const { req, res } = ctx;
+    const { req, res } = ex;
     const socket = req.socket;
     if (!req.complete) {
       const late = setTimeout(() => socket.destroy(), idleMs);
@@ -185,62 +192,53 @@ export function createApp(opts: AppOptions): Koa {
   };
 
   /** 503 with Retry-After while the server is past its bound; true when the request was shed. */
-  const shed = (ctx: Koa.Context): boolean => {
+  const shed = (ex: Exchange): boolean => {
     if (!opts.overload?.now) return false;
-    ctx.status = 503;
-    ctx.set('Retry-After', '1');
-    ctx.type = 'text/plain';
-    ctx.body = 'winrmd is overloaded; retry shortly';
-    ctx.state.fault = 'overloaded';
+    text(ex, 503, 'winrmd is overloaded; retry shortly');
+    ex.headers['Retry-After'] = '1';
+    ex.fault = 'overloaded';
     return true;
   };
 
-  router.post('/wsman', async (ctx) => {
-    if (shed(ctx)) return;
-    const log: Logger = ctx.state.log;
-    const secure = Boolean((ctx.req.socket as TLSSocket).encrypted);
-    const outcome = await opts.auth.authenticate({
-      authorization: ctx.get('Authorization') || undefined,
-      secure,
-      clientAddress: ctx.req.socket.remoteAddress ?? '',
-      connection: ctx.req.socket,
-    });
+  const wsman = async (ex: Exchange) => {
+    if (shed(ex)) return;
+    const authorization = header(ex, 'authorization') || undefined;
+    const outcome = await opts.auth.authenticate({ authorization, secure: ex.secure, clientAddress: ex.req.socket.remoteAddress ?? '', connection: ex.req.socket });
     if (!outcome.ok) {
       // Windows answers an unauthenticated Identify on /wsman when asked to (MS-WSMV 3.1.4.1.30).
-      if (!ctx.get('Authorization') && ctx.get('WSMANIDENTIFY').toLowerCase() === 'unauthenticated') {
-        const xml = await body(ctx);
-        if (xml !== undefined) soap(ctx, await opts.core.handle(xml, { info: requestInfo(ctx, secure, 'anonymous'), log }));
+      if (!authorization && header(ex, 'wsmanidentify').toLowerCase() === 'unauthenticated') {
+        const xml = await body(ex);
+        if (xml !== undefined) soap(ex, await opts.core.handle(xml, { info: requestInfo(ex, 'anonymous'), log: ex.log }));
         return;
       }
-      return refuse(ctx, secure, outcome.reason, outcome);
+      return refuse(ex, outcome.reason, outcome);
     }
-    ctx.state.user = outcome.caller.user;
-    opts.slots?.authenticated(ctx.req.socket);
-    if (outcome.mutualToken) ctx.set('WWW-Authenticate', outcome.mutualToken);
+    ex.user = outcome.caller.user;
+    opts.slots?.authenticated(ex.req.socket);
+    if (outcome.mutualToken) ex.headers['WWW-Authenticate'] = outcome.mutualToken;
     const { security } = outcome;
-    if (!security) return serve(ctx, outcome, secure);
+    if (!security) return serve(ex, outcome);
     // One RC4 stream per direction: requests on a sealing connection are opened and their replies
     // sealed in order, one at a time, even if a client pipelines them.
-    const socket = ctx.req.socket;
+    const socket = ex.req.socket;
     const previous = turns.get(socket) ?? Promise.resolve();
     let done!: () => void;
     const mine = new Promise<void>((resolve) => (done = resolve));
     turns.set(socket, mine);
     await previous;
     try {
-      await serve(ctx, outcome, secure);
+      await serve(ex, outcome);
     } finally {
       done();
     }
-  });
+  };
 
   const turns = new WeakMap<object, Promise<void>>();
-  const serve = async (ctx: Koa.Context, outcome: AuthOutcome & { ok: true }, secure: boolean) => {
-    const log: Logger = ctx.state.log;
+  const serve = async (ex: Exchange, outcome: AuthOutcome & { ok: true }) => {
     const { security } = outcome;
-    const contentType = ctx.get('Content-Type');
+    const contentType = header(ex, 'content-type');
     const sealed = security !== undefined && isEncrypted(contentType);
-    const raw = await rawBody(ctx, sealed ? opts.maxBodyBytes + ENCRYPTION_OVERHEAD : opts.maxBodyBytes);
+    const raw = await rawBody(ex, sealed ? opts.maxBodyBytes + ENCRYPTION_OVERHEAD : opts.maxBodyBytes);
     if (raw === undefined) return;
     let plaintext = raw;
     let plainType = contentType;
@@ -250,57 +248,97 @@ export function createApp(opts: AppOptions): Koa {
       } catch (err) {
         // A bad signature or framing ends the session: the client must authenticate again.
         security.end();
-        return refuse(ctx, secure, `encrypted message refused: ${(err as Error).message}`);
+        return refuse(ex, `encrypted message refused: ${(err as Error).message}`);
       }
-      if (plaintext.length > opts.maxBodyBytes) return tooLarge(ctx);
+      if (plaintext.length > opts.maxBodyBytes) return tooLarge(ex);
     } else if (security?.required && raw.length > 0) {
       security.end();
-      return refuse(ctx, secure, 'an unencrypted message on a connection that must encrypt (allowUnencrypted is false)');
+      return refuse(ex, 'an unencrypted message on a connection that must encrypt (allowUnencrypted is false)');
     }
     if (raw.length === 0) {
       // The blank message that completes a handshake before encryption starts (pywinrm).
-      ctx.status = 200;
-      ctx.body = '';
+      ex.status = 200;
       return;
     }
 
-    const xml = decode(ctx, plaintext, plainType);
+    const xml = decode(ex, plaintext, plainType);
     if (xml !== undefined) {
       // A client that hangs up before its reply aborts the work: nobody waits for it.
       const work = new AbortController();
       let gone = false;
-      ctx.res.once('close', () => {
-        if (ctx.res.writableFinished) return;
+      ex.res.once('close', () => {
+        if (ex.res.writableFinished) return;
         gone = true;
         work.abort(new Error('the client closed the connection'));
       });
-      const info = requestInfo(ctx, secure, outcome.method ?? 'anonymous');
-      soap(ctx, await opts.core.handle(xml, { info, caller: outcome.caller, log, work }));
-      if (gone) log.info({ event: 'client_gone' });
+      const info = requestInfo(ex, outcome.method ?? 'anonymous');
+      soap(ex, await opts.core.handle(xml, { info, caller: outcome.caller, log: ex.log, work }));
+      if (gone) ex.log.info({ event: 'client_gone' });
     }
-    if (sealed && ctx.body !== undefined && ctx.body !== null) {
+    if (sealed) {
       // Every reply on an encrypting connection is sealed, faults and errors included.
-      const reply = Buffer.isBuffer(ctx.body) ? ctx.body : Buffer.from(String(ctx.body), 'utf8');
-      const type = ctx.response.get('Content-Type') || 'text/plain;charset=UTF-8';
-      ctx.body = sealMessage(reply, type, security);
-      ctx.set('Content-Type', ENCRYPTED_CONTENT_TYPE);
+      const reply = Buffer.isBuffer(ex.body) ? ex.body : Buffer.from(ex.body, 'utf8');
+      const type = (ex.headers['Content-Type'] as string | undefined) ?? 'text/plain;charset=UTF-8';
+      ex.body = sealMessage(reply, type, security);
+      ex.headers['Content-Type'] = ENCRYPTED_CONTENT_TYPE;
     }
   };
 
-  router.post('/wsman-anon', async (ctx) => {
-    if (shed(ctx)) return;
-    const xml = await body(ctx);
-    const secure = Boolean((ctx.req.socket as TLSSocket).encrypted);
-    if (xml !== undefined) soap(ctx, await opts.core.handle(xml, { info: requestInfo(ctx, secure, 'anonymous'), log: ctx.state.log }));
-  });
+  const anonymous = async (ex: Exchange) => {
+    if (shed(ex)) return;
+    const xml = await body(ex);
+    if (xml !== undefined) soap(ex, await opts.core.handle(xml, { info: requestInfo(ex, 'anonymous'), log: ex.log }));
+  };
 
   // Ready only once every configured listener is up (a first start generates the certificate).
-  router.get('/healthz', (ctx) => {
+  const healthz = (ex: Exchange) => {
     const ready = opts.ready?.() ?? true;
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ok' : 'starting' };
-  });
+    ex.status = ready ? 200 : 503;
+    ex.headers['Content-Type'] = 'application/json; charset=utf-8';
+    ex.body = JSON.stringify({ status: ready ? 'ok' : 'starting' });
+  };
 
-  app.use(router.routes());
-  return app;
+  /** Exactly these; everything else is 404 (`/wsman/` is not `/wsman`, and no path is normalised). */
+  const route = (method: string | undefined, path: string): ((ex: Exchange) => void | Promise<void>) | undefined => {
+    if (method === 'POST') return path === '/wsman' ? wsman : path === '/wsman-anon' ? anonymous : undefined;
+    if ((method === 'GET' || method === 'HEAD') && path === '/healthz') return healthz;
+    return undefined;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const ex: Exchange = {
+      req, res, path: q < 0 ? url : url.slice(0, q),
+      log: opts.log.child({ reqId: randomUUID(), client: req.socket.remoteAddress }),
+      secure: Boolean((req.socket as TLSSocket).encrypted), status: 404, headers: {}, body: '',
+    };
+    try {
+      const serveRoute = route(req.method, ex.path);
+      if (serveRoute) await serveRoute(ex);
+      else text(ex, 404, 'Not Found');
+    } catch (err) {
+      // The one boundary: nothing a request does escapes as anything but a plain 500.
+      ex.log.error({ event: 'http_error', err }, 'unhandled error');
+      ex.headers = {};
+      text(ex, 500, 'internal error');
+    }
+    send(ex);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    ex.log.info({ event: 'request', method: req.method, path: ex.path, user: ex.user, action: ex.action, resource: ex.resource, fault: ex.fault, status: ex.status, ms: Math.round(ms * 1000) / 1000 });
+  };
+
+  return { callback: () => (req, res) => void handle(req, res) };
+}
+
+/** Write the reply: status, headers, a Content-Length (keep-alive needs it), the body. */
+function send(ex: Exchange): void {
+  const { res } = ex;
+  if (res.headersSent || res.destroyed) return;
+  const bytes = typeof ex.body === 'string' ? Buffer.from(ex.body, 'utf8') : ex.body;
+  // RFC 9110 §8.6: no Content-Length on a 204 (the collector's bare replies).
+  if (ex.status !== 204) ex.headers['Content-Length'] = String(bytes.length);
+  res.writeHead(ex.status, ex.headers);
+  res.end(bytes);
 }

@@ -1,14 +1,16 @@
 // Shedding load before latency explodes (issue 12, part B 12: 200 clients once drove Get's p99
 // to 8 s). The event loop's delay is the one signal that covers every kind of work: when requests
-// already admitted keep it busier than `shedAtLagMs` on average over the last interval, new ones
-// are answered 503 with Retry-After at once, before any parsing or authentication, until it
-// recovers. Clients retry a 503 (pypsrp, and RFC 9110 §15.6.4 says it is temporary).
+// already admitted keep it late by more than `shedAtLagMs` at the median over the last interval,
+// new ones are answered 503 with Retry-After at once, before any parsing or authentication, until
+// it recovers. The median, not the mean: one long pause (a collection, a key generated at start)
+// is not overload, and a client should not see a 503 for it. Clients retry a 503 (pypsrp; RFC
+// 9110 §15.6.4 calls it temporary).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export interface Overload {
   /** True while the event loop is past its bound. */
   readonly now: boolean;
-  /** The last interval's mean event-loop delay, in milliseconds. */
+  /** The last interval's median event-loop delay, in milliseconds. */
   readonly lagMs: number;
   stop(): void;
 }
@@ -18,7 +20,7 @@ export function watchOverload(shedAtLagMs: number, intervalMs = 500): Overload {
   histogram.enable();
   let lagMs = 0;
   const timer = setInterval(() => {
-    lagMs = histogram.mean / 1e6;
+    lagMs = histogram.count > 0 ? histogram.percentile(50) / 1e6 : 0;
     histogram.reset();
   }, intervalMs);
   timer.unref();

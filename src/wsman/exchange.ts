@@ -1,12 +1,14 @@
 // One request as it moves through the core's pipeline (DESIGN.md "Where the next capabilities
 // plug in"): what the transport knows about it, what each step found, and the record the reply
 // hooks see. fastify's request lifecycle is the model: one object, named steps, hooks between.
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Caller, Effect, MethodDecl, ProviderLogger, Selectors } from '../provider-api.js';
 import type { WsmanFault, FaultId } from '../soap/faults.js';
 import type { XmlNode } from '../soap/xml.js';
 import type { WsmanRequest } from './request.js';
 import type { Route, Target } from './routes.js';
+
+/** The request's HTTP headers, names in lower case, as node:http gives them. */
+export type HttpHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 export type AuthMethod = 'basic' | 'negotiate' | 'certificate' | 'anonymous';
 
@@ -32,7 +34,7 @@ export interface RequestInfo {
   /** Stable for the life of the TCP connection. */
   connectionId: string;
   /** Lower-cased names, as Node reads them (`machineid`, `wsmanidentify`, …). */
-  headers: IncomingHttpHeaders;
+  headers: HttpHeaders;
 }
 
 /**

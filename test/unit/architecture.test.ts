@@ -1,5 +1,5 @@
 // The import rules of DESIGN.md ("Where the next capabilities plug in"), held by reading the
-// sources: the protocol core imports neither Koa nor a provider; providers import only
+// sources: the protocol core imports neither the HTTP transport nor a provider; providers import only
 // src/provider-api.ts from src/; provider-api.ts is a leaf over soap/names.ts, which imports
 // nothing; only the composition root (src/server.ts) knows the providers; and every schema URI
 // is a literal in names.ts alone (DESIGN.md principle 6).
@@ -9,6 +9,9 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+/** What only src/http and the composition root may import: the sockets and HTTP itself. */
+const TRANSPORT = /^(node:)?(http|https|http2|net|tls)$/;
+const HTTP = /^(node:)?(http|https|http2)$/;
 
 function sources(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { recursive: true, encoding: 'utf8' })
@@ -51,14 +54,14 @@ describe('the import rules', () => {
     expect(IMPORTS.get('providers/shell/index.ts')).toContain('src/provider-api.ts');
   });
 
-  it('the protocol core imports neither Koa nor a provider nor the transport, store or auth layers', () => {
-    expect(violations(inCore, (t) => (isRelative(t) ? inCore(t) || t === 'src/provider-api.ts' : !/^(koa|@koa\/)/.test(t)))).toEqual([]);
+  it('the protocol core imports neither a provider nor the transport (node:http, node:net, node:tls), store or auth layers', () => {
+    expect(violations(inCore, (t) => (isRelative(t) ? inCore(t) || t === 'src/provider-api.ts' : !TRANSPORT.test(t)))).toEqual([]);
   });
 
   it('a provider imports from src/ only src/provider-api.ts, and from providers/ only its own folder and providers/common', () => {
     const folder = (f: string) => f.split('/').slice(0, 2).join('/');
     expect(violations((f) => f.startsWith('providers/'), (t, f) => {
-      if (!isRelative(t)) return !/^(koa|@koa\/)/.test(t);
+      if (!isRelative(t)) return !HTTP.test(t); // a provider never serves HTTP (IPMI's own sockets are UDP)
       return t === 'src/provider-api.ts' || folder(t) === folder(f) || t.startsWith('providers/common/');
     })).toEqual([]);
   });
