@@ -1,7 +1,6 @@
 // CIM_BIOSElement and Win32_BIOS, from the SMBIOS tables systeminformation reads
 // (learn.microsoft.com, "Win32_BIOS class"). In containers and some VMs these are empty.
 
-import si from 'systeminformation';
 import {
   CIM_SoftwareElement,
   abstractClass,
@@ -17,7 +16,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
-import { systemInfo } from './host.js';
+import { sysinfo, systemInfo } from './host.js';
 
 export const CIM_BIOSElement = defineClass({
   name: 'CIM_BIOSElement',
@@ -45,7 +44,7 @@ export const Win32_BIOS = defineClass({
   },
 });
 
-const biosInfo = cached(STATIC_FACTS_MS, () => si.bios());
+const biosInfo = cached(STATIC_FACTS_MS, async () => (await sysinfo()).bios());
 
 /** An SMBIOS release date ("2019-05-01" as systeminformation gives it), or null. */
 function releaseDate(s: string): Date | null {

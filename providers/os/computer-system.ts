@@ -2,7 +2,6 @@
 // (learn.microsoft.com, "Win32_ComputerSystem class").
 
 import os from 'node:os';
-import si from 'systeminformation';
 import {
   CIM_System,
   abstractClass,
@@ -18,7 +17,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
-import { cpuInfo, systemInfo } from './host.js';
+import { cpuInfo, sysinfo, systemInfo } from './host.js';
 
 export const CIM_ComputerSystem = defineClass({
   name: 'CIM_ComputerSystem',
@@ -64,7 +63,7 @@ function systemType(arch: string): string | null {
 }
 
 async function computerSystem(): Promise<Values> {
-  const [system, cpu, mem] = await Promise.all([systemInfo(), cpuInfo(), si.mem()]);
+  const [system, cpu, mem] = await Promise.all([systemInfo(), cpuInfo(), (await sysinfo()).mem()]);
   const host = hostname();
   return {
     BootupState: 'Normal boot',

@@ -3,7 +3,7 @@
 // (learn.microsoft.com, "Win32_LogicalDisk class").
 
 import { stat, statfs } from 'node:fs/promises';
-import si from 'systeminformation';
+import { sysinfo } from './host.js';
 import {
   CIM_LogicalDevice,
   abstractClass,
@@ -52,10 +52,10 @@ const MEMORY_FS = new Set(['tmpfs', 'devtmpfs', 'ramfs']);
 /** Filesystems whose data is on another machine: Windows' "Network Connection" drives. */
 const NETWORK_FS = /^(nfs4?|cifs|smb3?|smbfs|9p|ceph|glusterfs|fuse\.sshfs|fuse\.glusterfs|afs|lustre)$/;
 
-const blockDevices = cached(2000, () => si.blockDevices());
+const blockDevices = cached(2000, async () => (await sysinfo()).blockDevices());
 
 async function listDisks(): Promise<Values[]> {
-  const [mounts, devices] = await Promise.all([si.fsSize(), blockDevices()]);
+  const [mounts, devices] = await Promise.all([(await sysinfo()).fsSize(), blockDevices()]);
   // A mount point mounted over again shows the last filesystem: keep the last entry per mount.
   const byMount = new Map(mounts.filter((m) => !MEMORY_FS.has(m.type)).map((m) => [m.mount, m]));
   const host = hostname();

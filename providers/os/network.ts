@@ -4,7 +4,7 @@
 import { readFile, readlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import si from 'systeminformation';
+import { sysinfo } from './host.js';
 import {
   CIM_Setting,
   cached,
@@ -40,8 +40,8 @@ export const Win32_NetworkAdapterConfiguration = defineClass({
   },
 });
 
-const interfaces = cached(2000, () => si.networkInterfaces());
-const defaultGateway = cached(2000, () => si.networkGatewayDefault());
+const interfaces = cached(2000, async () => (await sysinfo()).networkInterfaces());
+const defaultGateway = cached(2000, async () => (await sysinfo()).networkGatewayDefault());
 
 /** The kernel's interface index, which is also what Windows' InterfaceIndex is. */
 async function ifindex(iface: string): Promise<number | null> {

@@ -2,7 +2,6 @@
 // WMI describes Windows (learn.microsoft.com, "Win32_OperatingSystem class").
 
 import os from 'node:os';
-import si from 'systeminformation';
 import { OSTYPE_LINUX } from '../common/cim-base.js';
 import {
   CIM_LogicalElement,
@@ -23,7 +22,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
-import { osCaption, osInfo } from './host.js';
+import { osCaption, osInfo, sysinfo } from './host.js';
 import { countProcesses } from './process.js';
 
 export const CIM_OperatingSystem = defineClass({
@@ -87,9 +86,9 @@ export const Win32_OperatingSystem = defineClass({
 const bootTime = new Date(Math.round(Date.now() / 1000 - os.uptime()) * 1000);
 
 // Only the root file system's device is read here (BootDevice, SystemDevice): it does not move.
-const rootFs = cached(STATIC_FACTS_MS, async () => (await si.fsSize()).find((f) => f.mount === '/'));
+const rootFs = cached(STATIC_FACTS_MS, async () => (await (await sysinfo()).fsSize()).find((f) => f.mount === '/'));
 // `who` and `w` run per read; a login count ten seconds old is still the count.
-const loggedOn = cached(10_000, () => si.users());
+const loggedOn = cached(10_000, async () => (await sysinfo()).users());
 
 function osArchitecture(arch: string): string {
   // Windows says "64-bit", "32-bit" and, on ARM, "ARM 64-bit Processor".
@@ -100,7 +99,7 @@ function osArchitecture(arch: string): string {
 async function operatingSystem(): Promise<Values> {
   const [info, mem, users, processes, root] = await Promise.all([
     osInfo(),
-    si.mem(),
+    (await sysinfo()).mem(),
     loggedOn(),
     countProcesses(),
     rootFs(),

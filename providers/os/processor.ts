@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import si from 'systeminformation';
 import {
   CIM_LogicalDevice,
   abstractClass,
@@ -20,7 +19,7 @@ import {
   type ClassImpl,
   type Values,
 } from './common.js';
-import { cpuInfo } from './host.js';
+import { cpuInfo, sysinfo } from './host.js';
 import type { ProviderRequest } from '../../src/provider-api.js';
 
 export const CIM_Processor = defineClass({
@@ -64,7 +63,7 @@ export const Win32_Processor = defineClass({
 const ARCHITECTURE: Record<string, number> = { ia32: 0, arm: 5, x64: 9, arm64: 12 };
 
 /**
- * The CPU load over roughly the last second, as LoadPercentage is defined. si.currentLoad()
+ * The CPU load over roughly the last second, as LoadPercentage is defined. systeminformation's currentLoad()
  * reports the load since its previous call (its very first call samples 500 ms by itself), so
  * when our previous call is old the load is sampled anew over a quarter of a second, honouring
  * the request's cancellation.
@@ -72,11 +71,11 @@ const ARCHITECTURE: Record<string, number> = { ia32: 0, arm: 5, x64: 9, arm64: 1
 let lastLoadCall = 0;
 async function loadPercentage(signal: AbortSignal): Promise<number> {
   if (lastLoadCall !== 0 && Date.now() - lastLoadCall > 2000) {
-    await si.currentLoad();
+    await (await sysinfo()).currentLoad();
     await sleep(250, undefined, { signal }).catch(() => throwIfAborted(signal));
   }
   lastLoadCall = Date.now();
-  return Math.round((await si.currentLoad()).currentLoad);
+  return Math.round((await (await sysinfo()).currentLoad()).currentLoad);
 }
 
 /**
@@ -98,7 +97,7 @@ function caption(arch: string, vendor: string, family: string, model: string, st
 async function listProcessors(req: ProviderRequest): Promise<Values[]> {
   const [cpu, speed, load, mhz] = await Promise.all([
     cpuInfo(),
-    si.cpuCurrentSpeed(),
+    (await sysinfo()).cpuCurrentSpeed(),
     loadPercentage(req.signal),
     cpuinfoMHz(),
   ]);

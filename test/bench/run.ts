@@ -113,16 +113,6 @@ const MODES = [{ keepAlive: true, label: 'keep-alive' }, { keepAlive: false, lab
 
 const LABEL: Record<Kind, string> = { identify: 'Identify', 'get-os': 'Get Win32_OperatingSystem', 'enum-cycle': `Enumerate+Pull cycle (${ITEMS} inst.)` };
 
-/**
- * openwsman, for scale (the issue's figures, units/s): Identify, Get and complete enumerations
- * at 16 connections; "about 2,600 and 2,300 at one" is read as Identify and Get at one connection.
- */
-const OPENWSMAN: Record<Kind, Record<number, number | undefined>> = {
-  identify: { 16: 5700, 1: 2600 },
-  'get-os': { 16: 3900, 1: 2300 },
-  'enum-cycle': { 16: 1100, 1: undefined },
-};
-
 /** Another build of winrmd to measure this one against, cell by cell (its dist/ folder). */
 const BEFORE = process.env.BENCH_BEFORE ? path.resolve(process.env.BENCH_BEFORE) : undefined;
 const BEFORE_ROUNDS = Math.max(1, Math.round(num('BENCH_BEFORE_ROUNDS', 6)));
@@ -373,7 +363,6 @@ async function main(): Promise<void> {
         const row = find('winrmd', kind, c, mode.label);
         if (!row) continue;
         const r = row.result;
-        const ref = OPENWSMAN[kind][c];
         resultRows.push([
           LABEL[kind], String(c), mode.label,
           f0(r.unitsPerSecond), f2(r.p50), f2(r.p99),
@@ -381,16 +370,14 @@ async function main(): Promise<void> {
           f0(row.cpuPerRequest),
           String(r.errors),
           f1(MB(row.rssAfter ?? NaN)),
-          ref ? f0(ref) : '—',
-          ref ? `${(r.unitsPerSecond / ref).toFixed(2)}×` : '—',
         ]);
       }
     }
   }
   const results = table(
-    ['Scenario', 'Conns', 'Connection', 'Units/s', 'p50 ms', 'p99 ms', 'Req/unit', 'CPU µs/req', 'Errors', 'RSS after MB', 'openwsman /s', 'vs openwsman'],
+    ['Scenario', 'Conns', 'Connection', 'Units/s', 'p50 ms', 'p99 ms', 'Req/unit', 'CPU µs/req', 'Errors', 'RSS after MB'],
     resultRows,
-    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 
   const ratioRows: string[][] = [];
@@ -444,7 +431,7 @@ async function main(): Promise<void> {
     const mid = flat.points.find((p) => p.pct === 25)?.sample ?? first;
     const summary = `${f0(ENUMS)} cycles of ${ITEMS} instances at ${FLAT_CONNS} keep-alive connections in ${f1(flat.seconds)} s (${f0(ENUMS / flat.seconds)} cycles/s, ${f2(flat.requestsPerUnit)} requests/cycle), ${gcNote}, ${flat.errors} errors. ` +
       `RSS ${f1(MB(first.rss))} → ${f1(MB(last.rss))} MB (${MB(last.rss - first.rss) >= 0 ? '+' : ''}${f1(MB(last.rss - first.rss))} MB; from 25 % to 100 %: ${MB(last.rss - mid.rss) >= 0 ? '+' : ''}${f1(MB(last.rss - mid.rss))} MB); ` +
-      `heap used ${f1(MB(first.heapUsed))} → ${f1(MB(last.heapUsed))} MB. openwsman, for scale: 6 MB → 300 MB over 70,000 enumerations.`;
+      `heap used ${f1(MB(first.heapUsed))} → ${f1(MB(last.heapUsed))} MB.`;
     flatText = `${t.text}\n${summary}${flat.errorSamples.length ? `\nerrors: ${flat.errorSamples.join('; ')}` : ''}`;
     flatMd = `${t.md}\n\n${summary}${flat.errorSamples.length ? `\n\nErrors: ${flat.errorSamples.join('; ')}` : ''}`;
   }
@@ -474,7 +461,7 @@ async function main(): Promise<void> {
     'CPU µs/req is the server process\'s CPU time (user and system, all threads) over the run, warm-up included, divided by the HTTP requests it answered: unlike throughput it does not count time spent waiting for a core the load generator holds.',
     'Latency is per unit, from the request start to the last byte of the reply, on the client. Errors are transport errors, non-2xx statuses, SOAP faults and wrong answers (a cycle short of its items).',
     '"New conn" opens a TCP connection per HTTP request (`Connection: close`), including each Pull of a cycle.',
-    'openwsman figures are the issue\'s, measured elsewhere; they are given for scale, not as a like-for-like comparison. The issue gives no one-connection figure for enumerations.',
+    'Compare across servers only within one run (the bare node:http baseline below is measured beside winrmd every time): figures quoted from another machine or day are not a baseline.',
   ];
 
   const text = [
