@@ -42,6 +42,8 @@
 // BENCH_IPMI_TOOL_SWEEPS (10) for winrmd's ipmitool transport (0 skips that row). The mixed load
 // (test/bench/mixed.ts): BENCH_MIXED (1; 0 skips it; BENCH_ONLY=mixed runs it alone),
 // BENCH_MIXED_SECONDS (30), BENCH_MIXED_CLIENTS (200), BENCH_MIXED_SHELLS (20).
+// WINRMD_BENCH_OPENWSMAN=127.0.0.1:PORT: a running openwsmand measured beside winrmd on Identify
+// (test/bench/openwsman.ts), in BENCH_OPENWSMAN_ROUNDS (3) alternating rounds.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -57,6 +59,7 @@ import { f0, f1, f2, MB, table } from './report.js';
 import { renderAuth, runAuthBench, type AuthResults } from './auth.js';
 import { checkIpmiTools, renderIpmi, runIpmiBench, type IpmiResults } from './ipmi.js';
 import { renderMixed, runMixedBench, type MixedResults } from './mixed.js';
+import { openwsmanTarget, renderOpenwsman, runOpenwsmanBench } from './openwsman.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -116,6 +119,9 @@ const LABEL: Record<Kind, string> = { identify: 'Identify', 'get-os': 'Get Win32
 /** Another build of winrmd to measure this one against, cell by cell (its dist/ folder). */
 const BEFORE = process.env.BENCH_BEFORE ? path.resolve(process.env.BENCH_BEFORE) : undefined;
 const BEFORE_ROUNDS = Math.max(1, Math.round(num('BENCH_BEFORE_ROUNDS', 6)));
+/** A running openwsmand to measure beside winrmd (test/bench/openwsman.ts). */
+const OPENWSMAN = openwsmanTarget(process.env.WINRMD_BENCH_OPENWSMAN);
+const OPENWSMAN_ROUNDS = Math.max(1, Math.round(num('BENCH_OPENWSMAN_ROUNDS', 3)));
 
 interface Row {
   server: 'winrmd' | 'baseline' | 'before';
@@ -299,6 +305,7 @@ async function main(): Promise<void> {
       rounds.set(kind, pairs);
     }
   }
+  const ows = OPENWSMAN ? await runOpenwsmanBench({ target: OPENWSMAN, winrmd, winrmdPort: port, rounds: OPENWSMAN_ROUNDS, load: (spec) => load(loader, spec) }) : undefined;
   const afterMatrix = await memory(winrmd);
   const baselineMem = await memory(baseline);
 
@@ -349,6 +356,7 @@ async function main(): Promise<void> {
       await child.stop();
     }
   }
+  const owsReport = ows ? renderOpenwsman(ows) : undefined;
   const mixedReport = mixed ? renderMixed(mixed, { clients: MIXED_CLIENTS, shells: MIXED_SHELLS, seconds: MIXED_SECONDS }) : undefined;
   const authReport = auth ? renderAuth(auth) : undefined;
   const ipmiReport = ipmi ? renderIpmi(ipmi, { sweeps: IPMI_SWEEPS, toolSweeps: IPMI_TOOL_SWEEPS, seconds: SECONDS }) : undefined;
@@ -470,6 +478,7 @@ async function main(): Promise<void> {
     ...(resultRows.length ? ['', results.text] : []),
     ...(ratioRows.length ? ['', 'Identify: winrmd against a bare node:http server answering the same bytes', ratio.text] : []),
     ...(beforeRows.length ? ['', beforeHead, beforeTable.text] : []),
+    ...(owsReport ? ['', owsReport.text] : []),
     '',
     'Memory',
     mem.text,
@@ -501,6 +510,7 @@ async function main(): Promise<void> {
       '',
     ] : []),
     ...(beforeRows.length ? ['## Against the previous build', '', beforeHead, '', beforeTable.md, ''] : []),
+    ...(owsReport ? [owsReport.md, ''] : []),
     '## Memory',
     '',
     mem.md,
@@ -518,7 +528,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const out = path.resolve(process.env.BENCH_OUT || path.join(DIST, 'bench-results.md'));
   writeFileSync(out, md);
-  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth, ipmi, mixed }, null, 2));
+  writeFileSync(out.replace(/(\.md)?$/, '.json'), JSON.stringify({ started, node: process.version, machine, seconds: SECONDS, warmup: WARMUP, rows, idle, afterMatrix, baselineMem, flat, commit, profiles, shell, auth, ipmi, mixed, openwsman: ows }, null, 2));
   console.error(`wrote ${path.relative(process.cwd(), out)} and its .json`);
 }
 
