@@ -248,7 +248,8 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       // for but not required at the TLS layer: one that does not verify is refused with a 401, not
       // a handshake failure, so clients of the other schemes still connect.
       const clientCerts = built.clientCaPems ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
-      const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, built.app.callback());
+      // A TLS handshake gets no longer than a request's headers (Node's default is 120 s): a silent client holds no slot for long.
+      const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', handshakeTimeout: l.headersTimeoutMs }, built.app.callback());
       running.httpsPort = built.listening.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
       built.listening.thumbprint = new X509Certificate(pem.cert).fingerprint.replaceAll(':', '');
       built.listening.up++;

@@ -33,7 +33,8 @@ export class UnauthenticatedSlots {
 
   /** A request on this connection authenticated: it no longer counts. */
   authenticated(socket: Socket): void {
-    this.release(socket);
+    // Over HTTPS the request's socket is the TLSSocket; the TCP socket the listener counted is its _parent.
+    this.release((socket as Socket & { _parent?: Socket })._parent ?? socket);
   }
 
   private release(socket: Socket): void {

@@ -3,6 +3,7 @@
 // all. Real sockets on loopback; other addresses of 127.0.0.0/8 stand in for other clients.
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,12 +36,13 @@ const within = <T>(p: Promise<T>, ms: number, what: string) =>
 describe('connection slots', () => {
   let server: Winrmd;
   let port: number;
+  let httpsPort: number;
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-conns-'));
 
   beforeAll(async () => {
     const config = configSchema.parse({
       stateDir,
-      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
       service: { allowUnencrypted: true },
       security: NO_LOCKOUT,
       logging: { level: 'silent' },
@@ -48,6 +50,7 @@ describe('connection slots', () => {
     });
     server = await startServer({ config, users: await testUsers() });
     port = server.httpPort!;
+    httpsPort = server.httpsPort!;
   });
   afterAll(async () => {
     await server.close();
@@ -101,6 +104,24 @@ describe('connection slots', () => {
     expect(other.state.text).toMatch(/^HTTP\/1\.1 200 /);
     other.socket.destroy();
     for (const c of silent) c.socket.destroy();
+  });
+
+  it('over HTTPS too: authenticated connections no longer count against the address', async () => {
+    const many: tls.TLSSocket[] = [];
+    try {
+      for (let i = 0; i < PER_ADDRESS + 4; i++) {
+        const socket = tls.connect({ socket: net.connect({ host: '127.0.0.1', port: httpsPort, localAddress: '127.0.0.6' }), rejectUnauthorized: false });
+        many.push(socket);
+        let text = '';
+        socket.on('data', (d) => (text += d.toString('latin1')));
+        await within(new Promise<void>((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject); }), 5_000, 'a TLS handshake');
+        socket.write(post({ Authorization: basic(ALICE) }, identify()));
+        await within(new Promise<void>((resolve) => { const t = setInterval(() => { if (/<\/s:Envelope>/.test(text)) { clearInterval(t); resolve(); } }, 5); }), 5_000, 'an authenticated Identify over TLS');
+        expect(text).toMatch(/^HTTP\/1\.1 200 /);
+      }
+    } finally {
+      for (const socket of many) socket.destroy();
+    }
   });
 
   it('connections that authenticated no longer count: one address may hold more of them than the bound', async () => {
