@@ -20,6 +20,7 @@ import {
 
 const { SHELL, ACTION, POWERSHELL } = NAMES;
 import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
+import { run } from '../common/system.js';
 import { interpret } from './command-line.js';
 import { Command, type Chunk, type StreamName } from './command.js';
 import { probeCgroups, type ShellCgroups } from './cgroup.js';
@@ -38,6 +39,7 @@ export interface ShellOptions extends ShellLimits {
   maxOutputBufferPerUserMb: number;
   maxOutputBufferMb: number;
   maxTasksPerShell: number;
+  cgroups: boolean;
   logCommandLines: boolean;
 }
 
@@ -75,6 +77,8 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   const shells = new Shells(o, current);
   const budgets = new OutputBudgets(o.maxOutputBufferPerUserMb * 1024 * 1024, o.maxOutputBufferMb * 1024 * 1024);
   let cgroups: ShellCgroups | undefined;
+  /** RLIMIT_NPROC for every command, where cgroups cannot bound a shell's processes. */
+  let nproc: number | undefined;
 
   /** Run `fn` on the shell the request names, keeping it from idling out meanwhile. */
   async function withShell<T>(req: DocumentRequest, fn: (shell: Shell) => Promise<T>): Promise<T> {
@@ -141,9 +145,11 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       skipCmdShell: isTrue(req.options.WINRS_SKIP_CMD_SHELL),
     });
     const { cgroup } = shell;
+    // Without the pids controller, RLIMIT_NPROC bounds what the command may fork (prlimit(1) sets it, then execs it).
+    const [file, argv] = nproc ? ['prlimit', [`--nproc=${nproc}`, '--', launch.file, ...launch.args]] : [launch.file, launch.args];
     const cmd = await Command.start({
-      file: launch.file,
-      args: launch.args,
+      file,
+      args: argv,
       cwd,
       env,
       ...spawnIds(account),
@@ -260,17 +266,24 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
       return cgroups?.memory;
     },
     get processBound() {
-      return cgroups?.pids;
+      return cgroups?.pids ?? (nproc ? 'rlimit nproc' : undefined);
     },
     async load(ctx) {
       log = ctx.log;
-      const probed = await probeCgroups();
+      const probed = o.cgroups ? await probeCgroups() : { groups: undefined, unbounded: { memory: 'shell.cgroups is false', pids: 'shell.cgroups is false' } };
       cgroups = probed.groups;
       const { unbounded } = probed;
       if (unbounded.memory) log.warn({ event: 'shell_memory_unbounded', reason: unbounded.memory }, 'MaxMemoryPerShellMB cannot be enforced on this host');
       // MaxProcessesPerShell counts commands; maxTasksPerShell everything they start, where the pids controller can be used.
-      if (cgroups?.pids) log.info({ event: 'shell_processes_bounded', by: cgroups.pids, maxTasksPerShell: o.maxTasksPerShell });
-      else log.warn({ event: 'shell_processes_unbounded', reason: unbounded.pids }, 'shell.maxTasksPerShell cannot be enforced on this host: only commands are counted');
+      if (cgroups?.pids) {
+        log.info({ event: 'shell_processes_bounded', by: cgroups.pids, maxTasksPerShell: o.maxTasksPerShell });
+      } else if (await run('prlimit', ['--version']).then(() => true, () => false)) {
+        // RLIMIT_NPROC counts every process of the account, not of one shell: the bound is the account's shells' worth.
+        nproc = o.maxTasksPerShell * o.maxShellsPerUser;
+        log.warn({ event: 'shell_processes_bounded', by: 'rlimit nproc (per account, root exempt)', max: nproc, reason: unbounded.pids });
+      } else {
+        log.warn({ event: 'shell_processes_unbounded', reason: `${unbounded.pids}; no prlimit(1) for RLIMIT_NPROC` }, 'shell.maxTasksPerShell cannot be enforced on this host: only commands are counted');
+      }
       // What a winrmd that was killed left: its commands, orphaned to init, and its shells' cgroups.
       const processes = await sweepOrphans();
       const groups = (await cgroups?.sweep(CGROUP_PREFIX, (name) => !isLiveServer(name.slice(CGROUP_PREFIX.length).split('-')[0]!))) ?? 0;

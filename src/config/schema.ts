@@ -133,6 +133,8 @@ export const configSchema = z.object({
     idleTimeoutMs: z.number().int().positive().default(180_000),
     /** Memory of all a shell's processes together, where the host's cgroups allow a bound. */
     maxMemoryPerShellMb: z.number().int().positive().default(1024),
+    /** Bound shells with cgroups where the host allows (false: never try; the rlimit fallback applies). */
+    cgroups: z.boolean().default(true),
     /** The POSIX shell a command line is given to (`<interpreter> -c <line>`). */
     interpreter: z.string().default('/bin/sh'),
     /** What `powershell -EncodedCommand …` runs, looked up on the command's PATH. */

@@ -360,6 +360,22 @@ describe('shell quotas and endings', () => {
 });
 
 describe('bounds a hostile client meets (issue 12, part B)', () => {
+  it('without cgroups (shell.cgroups false, or a host without the pids controller), RLIMIT_NPROC bounds what a command forks', async () => {
+    const { s, alice, provider } = await shellServer({ cgroups: false, maxTasksPerShell: 5, maxShellsPerUser: 1 });
+    try {
+      expect(provider.processBound).toBe('rlimit nproc');
+      expect(s.logLines.some((l) => l.includes('"event":"shell_processes_bounded"') && l.includes('"max":5'))).toBe(true);
+      const shellId = await alice.create();
+      const out = await alice.receiveAll(shellId, await alice.command(shellId, 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 324 >/dev/null 2>&1 & done; echo forked'));
+      expect(out.stderr.toString()).toMatch(/fork/i);
+      expect((await processesWith('sleep 324')).length).toBeLessThanOrEqual(4);
+      await alice.delete(shellId);
+      expect(await eventually(() => processesWith('sleep 324'), (p) => p.length === 0)).toEqual([]);
+    } finally {
+      await s.server.close();
+    }
+  });
+
   it('shell.maxTasksPerShell bounds everything a shell\'s commands start (a fork bomb), where the pids controller can be used', async () => {
     const { s, alice, provider } = await shellServer({ maxTasksPerShell: 5 });
     try {
