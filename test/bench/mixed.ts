@@ -23,6 +23,8 @@ export interface MixedResults {
   result: MixedResult;
   /** [seconds since the start, RSS bytes]. */
   rss: [number, number][];
+  /** Ten seconds after the load, after a full GC: what the load left behind. */
+  after: { rss: number; heapUsed: number; openEnumerations?: number };
 }
 
 const LABEL: Record<MixedKind, string> = {
@@ -45,7 +47,9 @@ export async function runMixedBench(o: MixedOptions): Promise<MixedResults> {
     const r = await loader.ask<{ result?: MixedResult; error?: string }>({ type: 'mixed', spec }, o.seconds * 1000 + 180_000).finally(() => clearInterval(timer));
     if (r.error) throw new Error(`mixed load generator: ${r.error}`);
     await sample();
-    return { result: r.result!, rss };
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const settled = (await o.winrmd.ask<{ sample: MemorySample }>({ type: 'memory', gc: true })).sample;
+    return { result: r.result!, rss, after: { rss: settled.rss, heapUsed: settled.heapUsed, openEnumerations: settled.openEnumerations } };
   } finally {
     await loader.stop();
   }
@@ -60,7 +64,7 @@ export function renderMixed(m: MixedResults, o: { clients: number; shells: numbe
   const timeline = m.rss.map(([s, b]) => `${f0(s)} s: ${f1(MB(b))}`).join(', ');
   const errors = Object.entries(m.result.kinds).flatMap(([k, s]) => s.errorSamples.map((e) => `${k}: ${e}`));
   const head = `Mixed load: ${o.clients} clients (${o.shells} of them running shell round trips) for ${o.seconds} s against a fresh winrmd.`;
-  const rssLine = `Server RSS MB over time: ${timeline}.`;
+  const rssLine = `Server RSS MB over time: ${timeline}; ten seconds after the load, after a full GC: RSS ${f1(MB(m.after.rss))} MB, heap used ${f1(MB(m.after.heapUsed))} MB, ${m.after.openEnumerations ?? 0} enumeration contexts still open (they expire after enumerationTimeoutMs).`;
   return {
     text: ['Mixed load', head, t.text, rssLine, ...errors].join('\n'),
     md: ['## Mixed load', '', head, '', t.md, '', rssLine, ...(errors.length ? ['', ...errors.map((e) => `- ${e}`)] : [])].join('\n'),

@@ -139,7 +139,8 @@ interface Row {
 
 async function startWinrmd(execArgv: string[], env: NodeJS.ProcessEnv = {}, dist = DIST): Promise<{ child: Child; port: number; httpsPort?: number }> {
   const name = dist === DIST ? 'winrmd' : `winrmd of ${dist}`;
-  const child = spawnChild(path.join(dist, 'test/bench/serve-winrmd.js'), { name, execArgv, env: { BENCH_ITEMS: String(ITEMS), ...env } });
+  // As `npm start` and the image run it: glibc arenas bounded (MALLOC_ARENA_MAX, README Memory).
+  const child = spawnChild(path.join(dist, 'test/bench/serve-winrmd.js'), { name, execArgv, env: { BENCH_ITEMS: String(ITEMS), MALLOC_ARENA_MAX: '2', ...env } });
   const { port, httpsPort } = await child.next<ServerReady>('ready');
   return { child, port, httpsPort };
 }
@@ -349,7 +350,7 @@ async function main(): Promise<void> {
   }
   let mixed: MixedResults | undefined;
   if (MIXED) {
-    const { child, port: mixedPort } = await startWinrmd([]);
+    const { child, port: mixedPort } = await startWinrmd(GC ? ['--expose-gc'] : []);
     try {
       mixed = await runMixedBench({ here, winrmd: child, port: mixedPort, seconds: MIXED_SECONDS, clients: MIXED_CLIENTS, shells: MIXED_SHELLS });
     } finally {

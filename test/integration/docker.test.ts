@@ -46,6 +46,7 @@ describe('docker/', () => {
     expect(dockerfile).toMatch(/procps/); // ps, for Win32_Process
     expect(dockerfile).toMatch(/install[^\n]*ipmitool/); // the IPMI provider's ipmitool transport
     expect(dockerfile).toMatch(/WINRMD_SERVICE__ALLOW_UNENCRYPTED=false/);
+    expect(dockerfile).toMatch(/MALLOC_ARENA_MAX=2/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["tini", "--", "winrmd-entrypoint"\]/);
   });
 
