@@ -101,11 +101,12 @@ function groups(found: { memory?: Controller; pids?: Controller }): ShellCgroups
         throw err;
       }
       return {
+        // Each hierarchy's move (or removal) waits on the kernel by itself: do them side by side.
         add: async (pid) => {
-          for (const dir of dirs) await writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+          await Promise.all(dirs.map((dir) => writeFile(path.join(dir, 'cgroup.procs'), String(pid))));
         },
         remove: async () => {
-          for (const dir of dirs) await removeGroup(dir);
+          await Promise.all(dirs.map((dir) => removeGroup(dir)));
         },
       };
     },
