@@ -18,7 +18,8 @@
 // npm run build), that winrmd runs too, and each scenario of the matrix at 16 keep-alive
 // connections is measured in BENCH_BEFORE_ROUNDS (6) rounds alternating the two builds (which goes
 // first alternates too), so that the machine's drift hits both alike; a table gives the medians
-// of this build's CPU per request and throughput against the other's.
+// of this build's CPU per request and throughput against the other's. BENCH_BEFORE_FLAGS: Node
+// flags for that other winrmd (with BENCH_BEFORE=dist, the cost of a flag on the same build).
 // Results: a table on stdout and dist/bench-results.md.
 //
 // Environment: BENCH_SECONDS (5) measured seconds per scenario, BENCH_WARMUP (1) warm-up seconds,
@@ -119,6 +120,8 @@ const LABEL: Record<Kind, string> = { identify: 'Identify', 'get-os': 'Get Win32
 /** Another build of winrmd to measure this one against, cell by cell (its dist/ folder). */
 const BEFORE = process.env.BENCH_BEFORE ? path.resolve(process.env.BENCH_BEFORE) : undefined;
 const BEFORE_ROUNDS = Math.max(1, Math.round(num('BENCH_BEFORE_ROUNDS', 6)));
+/** Node flags for that other winrmd (BENCH_BEFORE=dist with flags measures what a flag costs). */
+const BEFORE_FLAGS = (process.env.BENCH_BEFORE_FLAGS ?? '').split(' ').filter(Boolean);
 /** A running openwsmand to measure beside winrmd (test/bench/openwsman.ts). */
 const OPENWSMAN = openwsmanTarget(process.env.WINRMD_BENCH_OPENWSMAN);
 const OPENWSMAN_ROUNDS = Math.max(1, Math.round(num('BENCH_OPENWSMAN_ROUNDS', 3)));
@@ -260,7 +263,7 @@ async function main(): Promise<void> {
   if (IPMI) checkIpmiTools();
 
   const { child: winrmd, port } = await startWinrmd(GC ? ['--expose-gc'] : []);
-  const previous = BEFORE ? await startWinrmd(GC ? ['--expose-gc'] : [], {}, BEFORE) : undefined;
+  const previous = BEFORE ? await startWinrmd([...(GC ? ['--expose-gc'] : []), ...BEFORE_FLAGS], {}, BEFORE) : undefined;
   const reply = await fetchIdentify(port);
   const baseline = spawnChild(path.join(here, 'serve-baseline.js'), { name: 'baseline' });
   const { port: basePort } = await baseline.ask<ServerReady>({ type: 'init', body: reply.body, headers: { 'Content-Type': reply.contentType } });
@@ -413,7 +416,7 @@ async function main(): Promise<void> {
       f0(median(pairs.map(([x]) => x.result.unitsPerSecond))), f0(median(pairs.map(([, x]) => x.result.unitsPerSecond)))];
   });
   const beforeTable = table(['Scenario (16 keep-alive)', 'Rounds', 'CPU µs/req', 'Before CPU µs/req', 'CPU ratio of medians', 'Per-round ratios', 'Units/s', 'Before units/s'], beforeRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
-  const beforeHead = `This build against ${BEFORE} (${BEFORE ? gitCommit(path.resolve(BEFORE, '..')) : ''}), in ${BEFORE_ROUNDS} alternating rounds of ${SECONDS} s per scenario; a CPU ratio below 1 is this build cheaper.`;
+  const beforeHead = `This build against ${BEFORE} (${BEFORE ? gitCommit(path.resolve(BEFORE, '..')) : ''}${BEFORE_FLAGS.length ? `, run with ${BEFORE_FLAGS.join(' ')}` : ''}), in ${BEFORE_ROUNDS} alternating rounds of ${SECONDS} s per scenario; a CPU ratio below 1 is this build cheaper.`;
 
   const memRows: string[][] = [
     ['winrmd idle, before load', f1(MB(idle.rss)), f1(MB(idle.heapUsed)), '—'],
