@@ -16,17 +16,19 @@ export function killGroup(pid: number, sig: NodeJS.Signals): void {
 }
 
 /**
- * SIGKILL every process whose session is one of `sids`, in one pass over /proc (none where /proc
- * is not mounted). Called once the sessions' leaders have been reaped. A live member keeps its
+ * SIGKILL every process whose session is one of `sids`, in one pass over /proc, or over the pids
+ * `among` names (none where /proc is not mounted). Called once the sessions' leaders have been reaped. A live member keeps its
  * session's id from being reused; if the id has been reused all the same (the session's members
  * all gone, then a new process given that pid became a session leader), a process whose pid is
  * the session id is there, and that session is not ours: it is left alone.
  */
-export async function sweepSessions(sids: ReadonlySet<number>): Promise<void> {
+export async function sweepSessions(sids: ReadonlySet<number>, among?: readonly number[]): Promise<void> {
   if (sids.size === 0) return;
   let entries: string[];
   try {
-    entries = await readdir('/proc');
+    // `among`: the only processes that can be in these sessions (a shell's cgroup lists them),
+    // instead of every process on the host (a read of each /proc entry: 315 ms with 1,500).
+    entries = among ? among.map(String) : await readdir('/proc');
   } catch {
     return;
   }

@@ -32,6 +32,8 @@ export interface ShellCgroup {
   add(pid: number): Promise<void>;
   /** Kill whatever is still in the group (processes that left their session too), then remove it. */
   remove(): Promise<void>;
+  /** The processes in the group now. */
+  pids(): Promise<number[]>;
 }
 
 /** Where this host lets winrmd bound each controller, and why not where it does not. */
@@ -108,6 +110,7 @@ function groups(found: { memory?: Controller; pids?: Controller }): ShellCgroups
         remove: async () => {
           await Promise.all(dirs.map((dir) => removeGroup(dir)));
         },
+        pids: async () => (await readFile(path.join(dirs[0]!, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean).map(Number),
       };
     },
     async sweep(prefix, orphaned) {

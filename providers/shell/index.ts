@@ -225,7 +225,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     const code = (textOf(child(sig, SHELL.ns, 'Code')) ?? '').trim().toLowerCase();
     if (code === SHELL.signalTerminate.toLowerCase()) {
       // The reply does not wait for the grace period; the command's end is logged when it comes.
-      void endCommands([cmd], o.terminateGraceMs);
+      void endCommands([cmd], o.terminateGraceMs, [], shell.cgroup);
     } else if (code === SHELL.signalCtrlC.toLowerCase()) {
       cmd.signal('SIGINT');
     } else if (code === SHELL.signalCtrlBreak.toLowerCase()) {

@@ -69,7 +69,7 @@ export class Shell {
  * Terminate commands and then, in one pass, kill whatever their sessions still hold. Each
  * command's session is swept once, however many times it is ended (a terminate, then Delete).
  */
-export async function endCommands(commands: Command[], graceMs: number, released: Iterable<number> = []): Promise<void> {
+export async function endCommands(commands: Command[], graceMs: number, released: Iterable<number> = [], cgroup?: ShellCgroup): Promise<void> {
   await Promise.all(commands.map((c) => c.terminate(graceMs)));
   const sessions = new Set<number>(released);
   for (const c of commands) {
@@ -77,7 +77,8 @@ export async function endCommands(commands: Command[], graceMs: number, released
     c.swept = true;
     sessions.add(c.pid);
   }
-  await sweepSessions(sessions);
+  // With a cgroup, what the sessions still hold is among the shell's own processes.
+  await sweepSessions(sessions, sessions.size > 0 ? await cgroup?.pids().catch(() => undefined) : undefined);
 }
 
 /** Finished commands a shell keeps after their Done (Shells.delivered). */
