@@ -191,9 +191,15 @@ export function createApp(opts: AppOptions): App {
     res.once('finish', () => socket.setTimeout(idleMs));
   };
 
-  /** 503 with Retry-After while the server is past its bound; true when the request was shed. */
+  /** Connections on which a request has authenticated: their clients' work in progress goes on. */
+  const admitted = new WeakSet<object>();
+  /**
+   * 503 with Retry-After while the server is past its bound, to connections that have not yet
+   * authenticated: work in progress on the others (a shell's Receive and Delete, an enumeration's
+   * next Pull) would otherwise be refused halfway, holding what it holds. True when shed.
+   */
   const shed = (ex: Exchange): boolean => {
-    if (!opts.overload?.now) return false;
+    if (!opts.overload?.now || admitted.has(ex.req.socket)) return false;
     text(ex, 503, 'winrmd is overloaded; retry shortly');
     ex.headers['Retry-After'] = '1';
     ex.fault = 'overloaded';
@@ -215,6 +221,7 @@ export function createApp(opts: AppOptions): App {
     }
     ex.user = outcome.caller.user;
     opts.slots?.authenticated(ex.req.socket);
+    admitted.add(ex.req.socket);
     if (outcome.mutualToken) ex.headers['WWW-Authenticate'] = outcome.mutualToken;
     const { security } = outcome;
     if (!security) return serve(ex, outcome);

@@ -1,8 +1,8 @@
 // Shedding load before latency explodes (issue 12, part B 12: 200 clients once drove Get's p99
 // to 8 s). The event loop's delay is the one signal that covers every kind of work: when requests
 // already admitted keep it late by more than `shedAtLagMs` at the median over the last interval,
-// new ones are answered 503 with Retry-After at once, before any parsing or authentication, until
-// it recovers. The median, not the mean: one long pause (a collection, a key generated at start)
+// requests on connections that have not authenticated yet are answered 503 with Retry-After at
+// once, before any parsing or authentication, until it recovers (src/http/app.ts). The median, not the mean: one long pause (a collection, a key generated at start)
 // is not overload, and a client should not see a 503 for it. Clients retry a 503 (pypsrp; RFC
 // 9110 §15.6.4 calls it temporary).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
