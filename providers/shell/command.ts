@@ -149,7 +149,8 @@ export class Command implements Resumable {
    * costs `perChunk`). Streams the client did not ask for are dropped, not held forever.
    */
   take(budget: number, streams: ReadonlySet<StreamName>, perChunk: number): Output {
-    const chunks: Chunk[] = [];
+    // Runs of one stream, joined once at the end (joining chunk by chunk copied a run's bytes over and over).
+    const runs: { stream: StreamName; parts: Buffer[] }[] = [];
     let left = budget;
     while (this.held.length > 0) {
       const head = this.held[0]!;
@@ -158,7 +159,7 @@ export class Command implements Resumable {
         this.release(head.data.length);
         continue;
       }
-      const last = chunks[chunks.length - 1];
+      const last = runs[runs.length - 1];
       const cost = last?.stream === head.stream ? 0 : perChunk;
       // Whole base64 quanta: 3 bytes become 4 characters.
       const fits = Math.floor((left - cost) / 4) * 3;
@@ -168,10 +169,11 @@ export class Command implements Resumable {
       else head.data = head.data.subarray(fits);
       this.release(data.length);
       left -= cost + Math.ceil(data.length / 3) * 4;
-      if (last?.stream === head.stream) last.data = Buffer.concat([last.data, data]);
-      else chunks.push({ stream: head.stream, data });
+      if (last?.stream === head.stream) last.parts.push(data);
+      else runs.push({ stream: head.stream, parts: [data] });
     }
     this.resume();
+    const chunks = runs.map((r) => ({ stream: r.stream, data: r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts) }));
     return { chunks, exitCode: this.finished ? this.exitCode : undefined, full: this.held.length > 0 };
   }
 
