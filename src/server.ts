@@ -25,7 +25,7 @@ import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
-import { SqliteUserStore, type UserStore } from './store/users.js';
+import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
 
@@ -94,7 +94,7 @@ const USER_WATCH_MS = 2000;
  * authenticators read the store on every request, an NTLM connection included.
  */
 function watchUsers(users: UserStore, providers: Provider[], log: Logger): () => void {
-  const snapshot = () => new Map(users.list().map((u) => [foldName(u.name), { name: u.name, credential: `${u.passwordHash}\0${u.ntHash ?? ''}` }]));
+  const snapshot = () => new Map(users.list().map((u) => [foldName(u.name), { name: u.name, credential: credentialOf(u) }]));
   let known = snapshot();
   let version = users.version();
   let running = false;

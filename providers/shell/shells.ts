@@ -176,10 +176,7 @@ export class Shells {
     clearTimeout(shell.timer);
     const commands = [...shell.commands.values()];
     const grace = reason === 'shutdown' ? Math.min(this.limits.terminateGraceMs, 500) : this.limits.terminateGraceMs;
-    // With a cgroup, removing it kills everything the shell started, whatever its session: the
-    // pass over /proc (about 0.2 ms per process on the host, 315 ms with 1,500) is not needed.
-    if (shell.cgroup) await Promise.all(commands.map((c) => c.terminate(grace)));
-    else await endCommands(commands, grace, shell.releasedSessions);
+    await endCommands(commands, grace, shell.releasedSessions, shell.cgroup);
     shell.commands.clear();
     shell.done.length = 0;
     await shell.cgroup?.remove().catch((err: Error) => this.log.warn({ event: 'cgroup_not_removed', shellId: shell.id, reason: err.message }));

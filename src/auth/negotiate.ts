@@ -3,7 +3,7 @@
 // and the Go client send raw NTLMSSP under Negotiate and NTLM. SPNEGO picks the mechanism; each
 // mechanism (NTLM now, Kerberos later) is one Mechanism. The context's state lives here, keyed by
 // the socket, and never reaches the protocol core, which sees only a Caller.
-import type { UserRecord, UserStore } from '../store/users.js';
+import { credentialOf, type UserRecord, type UserStore } from '../store/users.js';
 import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator, type MessageSecurity } from './authenticator.js';
 import { encodeNegTokenResp, isSpnego, NEG_STATE, parseNegotiationToken, SpnegoFormatError, type NegTokenResp } from './spnego.js';
 
@@ -65,8 +65,6 @@ type ConnectionState =
   | Spnego
   /** `credential`: the user's stored secrets when the handshake verified them; a new password ends the connection. */
   | { phase: 'established'; user: string; credential: string; security?: MessageSecurity };
-
-const credentialOf = (u: UserRecord) => `${u.passwordHash}\0${u.ntHash ?? ''}`;
 
 const fail = (reason: string, extra: { user?: string; counts?: boolean } = {}): AuthOutcome => ({ ok: false, reason, ...extra });
 const b64 = (token: Buffer) => token.toString('base64');

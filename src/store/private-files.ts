@@ -23,4 +23,3 @@ export function keepPrivate(dir: string, files: string[]): void {
     enforce(f, 0o600);
   }
 }
-

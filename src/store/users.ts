@@ -12,6 +12,9 @@ export interface UserRecord {
   runAs: string;
 }
 
+/** A user's stored secrets as one value: when it changes, the password has changed (or been set again). */
+export const credentialOf = (u: UserRecord): string => `${u.passwordHash}\0${u.ntHash ?? ''}`;
+
 export interface UserStore {
   get(name: string): UserRecord | undefined;
   /** Adds or replaces. */
