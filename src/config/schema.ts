@@ -106,7 +106,7 @@ export const configSchema = z.object({
      * arrive after such a 401. A 401 that is not a handshake leg closes the connection.
      */
     unauthenticatedIdleMs: z.number().int().positive().default(10_000),
-    /** Requests on connections not yet authenticated get 503 while the event loop's median delay over half a second exceeds this (0: never). */
+    /** Requests on connections not yet authenticated get 503 while the event loop's median delay over half a second exceeds this and the loop is busy with winrmd's own work (0: never). */
     shedLoadAtLagMs: z.number().int().nonnegative().default(200),
     maxXmlDepth: z.number().int().min(8).default(64),
     maxXmlAttributes: z.number().int().min(4).default(64),

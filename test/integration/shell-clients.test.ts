@@ -156,12 +156,11 @@ describe('clients that need the last output and Done in one reply', () => {
     }
   });
 
-  it('a command that prints every 100 ms for 2 s still streams: many Receive replies, the first within a second', async () => {
+  it('a command that prints every 100 ms for 2 s still streams: many Receive replies, the first while it still runs', async () => {
     const shellId = await alice.create();
-    const started = Date.now();
     const commandId = await alice.command(shellId, 'for i in $(seq 20); do echo "$i"; sleep 0.1; done; exit 4');
     const first = await alice.receiveOnce(shellId, commandId);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Running: the reply did not wait for the command's end (a wall-clock bound flaked on a loaded machine).
     expect(xp(first.text, '//rsp:CommandState/@State')).toMatch(/Running$/);
     const rest = await alice.receiveAll(shellId, commandId);
     expect(rest.receives).toBeGreaterThanOrEqual(4);
