@@ -4,8 +4,11 @@
 // Values are read as YAML scalars, so `true`, `8080` and `[alice, bob]` keep their types.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { CORE_SCHEMA, load } from 'js-yaml';
 import { configSchema, type BmcConfig, type Config } from './schema.js';
+
+/** YAML 1.2's core schema: no timestamps or merge keys, so a value means what it reads as. */
+const parseYaml = (text: string): unknown => load(text, { schema: CORE_SCHEMA });
 
 export const ENV_PREFIX = 'WINRMD_';
 

@@ -1,7 +1,7 @@
 // The configuration: one validated, typed schema with the embedded defaults. Defaults follow
 // WinRM's own (MS-WSMV 2.2.4.10, as `winrm get winrm/config` shows them) and are secure: no users, Basic
 // over plain HTTP refused.
-import { z } from 'zod';
+import { z } from 'zod/v3';
 
 const listenerFields = (port: number) => ({
   enabled: z.boolean().default(true),
@@ -37,7 +37,7 @@ export const configSchema = z.object({
   /** Where the SQLite state file and a generated certificate live. */
   stateDir: z.string().default('./state'),
   listeners: z.object({
-    http: z.object(listenerFields(5985)).prefault({}),
+    http: z.object(listenerFields(5985)).default({}),
     https: z.object({
       ...listenerFields(5986),
       /** PEM files; when both are empty a self-signed pair is generated into stateDir on first start. */
@@ -45,8 +45,8 @@ export const configSchema = z.object({
       keyFile: z.string().default(''),
       /** PEM files of the CAs trusted to issue client certificates (certificate authentication). */
       clientCaFiles: z.array(z.string()).default([]),
-    }).prefault({}),
-  }).prefault({}),
+    }).default({}),
+  }).default({}),
   service: z.object({
     /** WinRM's AllowUnencrypted: unless true, Basic over plain HTTP is refused and NTLM over HTTP must encrypt. */
     allowUnencrypted: z.boolean().default(false),
@@ -59,7 +59,7 @@ export const configSchema = z.object({
       certificate: z.boolean().default(false),
       /** CbtHardeningLevel: check TLS channel bindings a client sends (relaxed), require them (strict), or ignore them. */
       cbtHardeningLevel: z.enum(['none', 'relaxed', 'strict']).default('relaxed'),
-    }).prefault({}),
+    }).default({}),
     /** winrm/config/service/certmapping: which client certificate stands for which user. */
     certMapping: z.array(z.object({
       user: z.string().min(1),
@@ -73,7 +73,7 @@ export const configSchema = z.object({
     productVendor: z.string().default('winrmd'),
     /** Empty: derived from the running kernel, in the Windows format (OS, SP, Stack). */
     productVersion: z.string().default(''),
-  }).prefault({}),
+  }).default({}),
   security: z.object({
     /** Users whose runAs account may be root. Empty: no caller ever starts a root process. */
     rootRunAsUsers: z.array(z.string()).default([]),
@@ -88,8 +88,8 @@ export const configSchema = z.object({
       maxLockoutMs: z.number().int().positive().default(300_000),
       /** Failures are forgotten after this long without another. */
       resetAfterMs: z.number().int().positive().default(900_000),
-    }).prefault({}),
-  }).prefault({}),
+    }).default({}),
+  }).default({}),
   limits: z.object({
     maxEnvelopeSizeKb: z.number().int().min(8).default(500),
     maxTimeoutMs: z.number().int().positive().default(60_000),
@@ -115,7 +115,7 @@ export const configSchema = z.object({
     /** A new connection's first request must have sent its headers by then (silent TCP, slowloris). */
     headersTimeoutMs: z.number().int().positive().default(10_000),
     requestTimeoutMs: z.number().int().positive().default(180_000),
-  }).prefault({}),
+  }).default({}),
   /** The WinRS remote shell (winrm/config/winrs): WinRM's defaults (MS-WSMV 2.2.4.42, WinrsType). */
   shell: z.object({
     enabled: z.boolean().default(true),
@@ -148,16 +148,16 @@ export const configSchema = z.object({
     terminateGraceMs: z.number().int().nonnegative().default(2000),
     /** Command lines may carry secrets: they are logged only when this is true. */
     logCommandLines: z.boolean().default(false),
-  }).prefault({}),
+  }).default({}),
   /** The IPMI provider: the BMCs winrmd reads sensors and the event log from (root/hardware). */
   ipmi: z.object({
     /** How often sensor readings are refreshed; enumerations are answered from the last refresh. */
     pollIntervalMs: z.number().int().min(100).default(10_000),
     bmcs: z.array(bmcSchema).default([]),
-  }).prefault({}),
+  }).default({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).prefault({}),
+  }).default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
