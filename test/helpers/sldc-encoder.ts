@@ -1,0 +1,116 @@
+// A test-only SLDC encoder (ECMA-321), to make vectors for src/eventing/sldc.ts: greedy matching
+// against the same 1024-byte history the decoder keeps, with options to exercise scheme 2 (raw
+// bytes with the 0xFF escape) and a history reset mid-stream.
+
+class BitWriter {
+  private readonly bytes: number[] = [];
+  private cur = 0;
+  private n = 0;
+
+  write(value: number, width: number): void {
+    for (let i = width - 1; i >= 0; i--) {
+      this.cur = (this.cur << 1) | ((value >> i) & 1);
+      if (++this.n === 8) {
+        this.bytes.push(this.cur);
+        this.cur = 0;
+        this.n = 0;
+      }
+    }
+  }
+
+  /** Zero bits to the next byte boundary. */
+  finish(): number[] {
+    if (this.n > 0) this.write(0, 8 - this.n);
+    return this.bytes;
+  }
+}
+
+const control = (w: BitWriter, symbol: number) => {
+  w.write(0x1ff, 9);
+  w.write(symbol, 4);
+};
+
+export interface EncodeOptions {
+  /** Bytes [from, to) are written raw, in scheme 2. */
+  raw?: { from: number; to: number };
+  /** A Reset-1 (empty history) before this byte. */
+  resetAt?: number;
+  /** Matches no longer than this (2 to 271). */
+  maxMatch?: number;
+}
+
+export function sldcEncode(data: Uint8Array, o: EncodeOptions = {}): Buffer {
+  const w = new BitWriter();
+  const history = new Uint8Array(1024);
+  let at = 0;
+  const remember = (b: number) => {
+    history[at] = b;
+    at = (at + 1) % 1024;
+  };
+  const maxMatch = Math.min(o.maxMatch ?? 271, 271);
+  control(w, 0b0101); // Reset-1
+  let scheme = 1;
+  for (let i = 0; i < data.length;) {
+    if (i === o.resetAt) {
+      control(w, 0b0101);
+      history.fill(0);
+      at = 0;
+      scheme = 1;
+    }
+    const raw = o.raw && i >= o.raw.from && i < o.raw.to;
+    if (raw) {
+      if (scheme !== 2) control(w, 0b0010);
+      scheme = 2;
+      w.write(data[i]!, 8);
+      if (data[i] === 0xff) w.write(0, 1);
+      remember(data[i]!);
+      i++;
+      continue;
+    }
+    if (scheme !== 1) control(w, 0b0001);
+    scheme = 1;
+    // The longest match, simulating the copy as the decoder runs it (it may read bytes it has just written).
+    let best = 0;
+    let bestFrom = 0;
+    const limit = Math.min(maxMatch, data.length - i, o.resetAt !== undefined && o.resetAt > i ? o.resetAt - i : Infinity, o.raw && o.raw.from > i ? o.raw.from - i : Infinity);
+    for (let from = 0; from < 1024 && limit >= 2; from++) {
+      let k = 0;
+      while (k < limit) {
+        // A position this copy has already written holds the byte it wrote there.
+        const back = (from + k - at + 1024) % 1024;
+        const b = back < k ? data[i + back] : history[(from + k) % 1024];
+        if (b !== data[i + k]) break;
+        k++;
+      }
+      if (k > best) {
+        best = k;
+        bestFrom = from;
+      }
+    }
+    if (best >= 2) {
+      w.write(1, 1);
+      if (best <= 3) w.write(best - 2, 2);
+      else if (best <= 7) w.write(0b1000 | (best - 4), 4);
+      else if (best <= 15) w.write(0b110000 | (best - 8), 6);
+      else if (best <= 31) w.write(0b11100000 | (best - 16), 8);
+      else {
+        w.write(0b1111, 4);
+        w.write(best - 32, 8);
+      }
+      w.write(bestFrom, 10);
+      for (let k = 0; k < best; k++) remember(history[(bestFrom + k) % 1024]!);
+      i += best;
+    } else {
+      w.write(0, 1);
+      w.write(data[i]!, 8);
+      remember(data[i]!);
+      i++;
+    }
+  }
+  control(w, 0b0100); // End of Record
+  const bytes = w.finish();
+  bytes.push(0); // as Windows writes it: a zero byte before the length
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(data.length);
+  return Buffer.concat([Buffer.from(bytes), length]);
+}
