@@ -14,14 +14,20 @@ import type { Config } from './config/schema.js';
 import { startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
 import { SqliteUserStore } from './store/users.js';
+import { SqliteCollectorStore } from './store/collector.js';
+import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
+import { SubscriptionError } from './eventing/subscription.js';
 
 const USAGE = `usage:
   winrmd serve [--config FILE]                 run the server
-  winrmd user add NAME [--run-as ACCOUNT]      add or update a user (password from a prompt or stdin)
+  winrmd user add NAME [--run-as ACCOUNT] [--event-source]
+                                               add or update a user (password from a prompt or stdin);
+                                               an event source is a Windows forwarder (the collector only)
   winrmd user list                             list users
   winrmd user remove NAME                      remove a user
   winrmd cert generate [--host NAME] [--force] write a self-signed HTTPS certificate (TLS 1.2/1.3 listener)
                                                to stateDir, where serve picks it up
+${SUBSCRIPTION_USAGE}
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -54,7 +60,7 @@ async function readPassword(): Promise<string> {
   return answer;
 }
 
-async function userCommand(config: Config, args: string[], runAs: string | undefined): Promise<number> {
+async function userCommand(config: Config, args: string[], runAs: string | undefined, eventSource: boolean): Promise<number> {
   const [verb, name] = args;
   const db = openDb(stateFile(config));
   const users = new SqliteUserStore(db);
@@ -68,12 +74,13 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
           return 2;
         }
         // Both forms: the scrypt hash for Basic, the NT hash for NTLM. Neither gives back the password.
-        users.put({ name, ...(await credentialsFor(password)), runAs: runAs ?? name });
-        console.log(`user ${name} saved (runs as ${runAs ?? name}) in ${stateFile(config)}`);
+        // An event source starts no process: its runAs is never used.
+        users.put({ name, ...(await credentialsFor(password)), runAs: eventSource ? '' : runAs ?? name, ...(eventSource ? { eventSource } : {}) });
+        console.log(`${eventSource ? 'event source' : 'user'} ${name} saved${eventSource ? '' : ` (runs as ${runAs ?? name})`} in ${stateFile(config)}`);
         return 0;
       }
       case 'list':
-        for (const u of users.list()) console.log(`${u.name}\trunAs=${u.runAs}\tntlm=${u.ntHash ? 'yes' : 'no (add again to set)'}`);
+        for (const u of users.list()) console.log(`${u.name}\t${u.eventSource ? 'event source' : `runAs=${u.runAs}`}\tntlm=${u.ntHash ? 'yes' : 'no (add again to set)'}`);
         return 0;
       case 'remove':
         if (!name) break;
@@ -114,7 +121,15 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, 'run-as': { type: 'string' }, host: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string' }, 'run-as': { type: 'string' }, 'event-source': { type: 'boolean' }, host: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      // winrmd subscription
+      query: { type: 'string' }, channel: { type: 'string', multiple: true }, level: { type: 'string' }, 'event-id': { type: 'string' },
+      format: { type: 'string' }, heartbeat: { type: 'string' }, 'max-time': { type: 'string' }, 'max-items': { type: 'string' },
+      'max-envelope-size': { type: 'string' }, 'read-existing': { type: 'boolean' }, locale: { type: 'string' },
+      allow: { type: 'string', multiple: true }, deny: { type: 'string', multiple: true }, uri: { type: 'string', multiple: true },
+      output: { type: 'string', multiple: true }, enable: { type: 'boolean' }, silent: { type: 'string' },
+    },
   });
   const [command, ...rest] = positionals;
   if (values.help || !command) {
@@ -122,7 +137,20 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const config = loadConfig(values.config ?? defaultConfigFile());
-  if (command === 'user') return userCommand(config, rest, values['run-as']);
+  if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false);
+  if (command === 'subscription') {
+    const db = openDb(stateFile(config));
+    try {
+      return subscriptionCommand(new SqliteCollectorStore(db), rest, values);
+    } catch (err) {
+      // The user's mistakes (a definition, a file that cannot be read, YAML that does not parse) in one line.
+      if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && (err as Error).name !== 'YAMLException') throw err;
+      console.error(`winrmd: ${(err as Error).message}`);
+      return 2;
+    } finally {
+      db.close();
+    }
+  }
   if (command === 'cert') return certCommand(config, rest, values.host, values.force ?? false);
   if (command !== 'serve') {
     console.error(USAGE);
@@ -135,6 +163,8 @@ async function main(argv: string[]): Promise<number> {
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
+  // logrotate's postrotate: the collector's output files are opened again by name.
+  process.on('SIGHUP', () => void server.outputs?.reopen());
   process.once('SIGINT', () => void stop('SIGINT'));
   return -1; // keep running
 }

@@ -120,6 +120,8 @@ export interface Caller {
   /** The Linux account processes started for this caller run as. */
   runAs: string;
   clientAddress: string;
+  /** A Windows event forwarder: the collector serves it, and nothing else does (no provider ever sees one). */
+  kind?: 'event-source';
 }
 
 /** Everything a provider method gets about the request it serves. */

@@ -27,6 +27,9 @@ import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
 import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
+import { registerCollector } from './eventing/collector.js';
+import { Outputs } from './eventing/outputs.js';
+import { SqliteCollectorStore } from './store/collector.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
 
 export interface ServerOptions {
@@ -42,6 +45,8 @@ export interface ServerOptions {
 
 export interface Winrmd {
   core: Core;
+  /** The collector's outputs, when it runs (reopened on SIGHUP). */
+  outputs?: Outputs;
   app: ReturnType<typeof createApp>;
   users: UserStore;
   log: Logger;
@@ -119,7 +124,7 @@ function watchUsers(users: UserStore, providers: Provider[], log: Logger): () =>
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems?: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
@@ -140,6 +145,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
 
   const { auth, allowUnencrypted } = config.service;
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
+  const collecting = config.collector.enabled;
+  const sourceCas = collecting && config.collector.sourceCaFiles.length > 0 ? loadCaFiles(config.collector.sourceCaFiles) : undefined;
   const authenticators: Authenticator[] = [];
   // Offered on a 401 in this order: Negotiate first, as Windows does.
   if (auth.negotiate) {
@@ -152,7 +159,9 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     }));
   }
   if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted }));
-  if (clientCas) authenticators.push(new CertificateAuthenticator({ users, trustedCas: clientCas.certs, mappings: config.service.certMapping }));
+  if (clientCas || sourceCas) {
+    authenticators.push(new CertificateAuthenticator({ users, trustedCas: clientCas?.certs ?? [], mappings: clientCas ? config.service.certMapping : [], sourceCas: sourceCas?.certs }));
+  }
   const securityProfiles = [
     ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
     ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
@@ -184,16 +193,23 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // Whether a runAs account is root, looked up through NSS as the providers do (and shared with them).
   const isRoot = async (account: string) => (await lookupAccount(account))?.uid === 0;
   core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
+  const collector = db && collecting ? { store: new SqliteCollectorStore(db), outputs: new Outputs(log.child({ component: 'collector' })) } : undefined;
+  if (collector) {
+    const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => c.fingerprint.replaceAll(':', '').toUpperCase());
+    registerCollector(core, { ...collector, issuerThumbprints });
+  }
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
+    servesSubpaths: collector !== undefined,
   });
   return {
-    core, app, users, log, providers, db, clientCaPems: clientCas?.pems, listening, slots,
+    core, app, users, log, providers, db, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       stopWatching();
       overload.stop();
       core.close();
+      await collector?.outputs.close();
       for (const p of providers) await p.unload?.();
       db?.close();
     },
@@ -247,7 +263,7 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       // TLS 1.2 and 1.3 only. With certificate authentication on, a client certificate is asked
       // for but not required at the TLS layer: one that does not verify is refused with a 401, not
       // a handshake failure, so clients of the other schemes still connect.
-      const clientCerts = built.clientCaPems ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
+      const clientCerts = built.clientCaPems.length > 0 ? { requestCert: true, rejectUnauthorized: false, ca: built.clientCaPems } : {};
       // A TLS handshake gets no longer than a request's headers (Node's default is 120 s): a silent client holds no slot for long.
       const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', handshakeTimeout: l.headersTimeoutMs }, built.app.callback());
       running.httpsPort = built.listening.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);

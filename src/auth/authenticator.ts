@@ -84,7 +84,7 @@ export function localUserName(name: string): string {
 }
 
 export function callerOf(user: UserRecord, clientAddress: string): Caller {
-  return { user: user.name, runAs: user.runAs, clientAddress };
+  return { user: user.name, runAs: user.runAs, clientAddress, ...(user.eventSource ? { kind: 'event-source' as const } : {}) };
 }
 
 export class AuthService {

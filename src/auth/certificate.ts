@@ -27,6 +27,13 @@ export interface CertificateOptions {
   /** The CAs trusted to issue client certificates (the HTTPS listener's `ca` too). */
   trustedCas: X509Certificate[];
   mappings: CertificateMapping[];
+  /**
+   * The CAs that issue Windows event forwarders' certificates (collector.sourceCaFiles, also in
+   * the listener's `ca`). A certificate they issued that maps to no user is an event source named
+   * by its subject common name, as a Windows collector names it; a forwarder sends no
+   * Authorization header, so its connection's certificate is its credential.
+   */
+  sourceCas?: X509Certificate[];
 }
 
 const pattern = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
@@ -63,10 +70,35 @@ export class CertificateAuthenticator implements Authenticator {
     const cert = new X509Certificate(peer.raw);
     const issuer = this.opts.trustedCas.find((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
     const mapping = this.opts.mappings.find((m) => this.matches(m, cert, issuer));
-    if (!mapping) return { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user` };
+    if (!mapping) return this.source(socket, req.clientAddress) ?? { ok: false, reason: `client certificate ${cert.fingerprint256} maps to no user` };
     const user = this.opts.users.get(mapping.user);
     if (!user) return { ok: false, reason: `client certificate maps to ${mapping.user}, who is not a winrmd user` };
     return { ok: true, caller: callerOf(user, req.clientAddress) };
+  }
+
+  /** A forwarder's requests carry no Authorization header: its certificate, checked once per connection, stands for it. */
+  resume(req: AuthRequest): AuthOutcome | undefined {
+    return req.secure ? this.source(req.connection as TLSSocket, req.clientAddress) : undefined;
+  }
+
+  private readonly sources = new WeakMap<object, string | null>();
+
+  /** The event source a connection's certificate names, if a source CA issued it. */
+  private source(socket: TLSSocket, clientAddress: string): AuthOutcome | undefined {
+    const cas = this.opts.sourceCas ?? [];
+    if (cas.length === 0) return undefined;
+    let name = this.sources.get(socket);
+    if (name === undefined) {
+      name = null;
+      const peer = socket.getPeerCertificate();
+      if (peer?.raw && socket.authorized) {
+        const cert = new X509Certificate(peer.raw);
+        const cn = commonName(cert.subject);
+        if (cn && cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) name = cn;
+      }
+      this.sources.set(socket, name);
+    }
+    return name === null ? undefined : { ok: true, caller: { user: name, runAs: '', clientAddress, kind: 'event-source' } };
   }
 
   private matches(m: CertificateMapping, cert: X509Certificate, issuer: X509Certificate | undefined): boolean {

@@ -46,6 +46,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.certFile = here(https.certFile);
     https.keyFile = here(https.keyFile);
     https.clientCaFiles = https.clientCaFiles.map(here);
+    config.collector.sourceCaFiles = config.collector.sourceCaFiles.map(here);
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;

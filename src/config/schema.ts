@@ -155,6 +155,16 @@ export const configSchema = z.object({
     pollIntervalMs: z.number().int().min(100).default(10_000),
     bmcs: z.array(bmcSchema).default([]),
   }).default({}),
+  /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
+  collector: z.object({
+    enabled: z.boolean().default(true),
+    /**
+     * PEM files of the CAs that issue event forwarders' client certificates: the IssuerCA of the
+     * Group Policy's Server= setting. A certificate they issue authenticates an event source
+     * (named by its subject common name) over HTTPS.
+     */
+    sourceCaFiles: z.array(z.string()).default([]),
+  }).default({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({}),

@@ -9,8 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
-import { SOAP_CONTENT_TYPE } from '../soap/envelope.js';
-import { decodeBody, XmlError } from '../soap/xml.js';
+import { SOAP_CONTENT_TYPE, SOAP_CONTENT_TYPE_UTF16 } from '../soap/envelope.js';
+import { decodeSldcBody, SldcError } from '../eventing/sldc.js';
+import { decodeBody, isUtf16, XmlError } from '../soap/xml.js';
 import type { Core } from '../wsman/core.js';
 import type { AuthMethod, Reply, RequestInfo } from '../wsman/exchange.js';
 import type { UnauthenticatedSlots } from './connection-slots.js';
@@ -31,6 +32,11 @@ export interface AppOptions {
   overload?: Overload;
   /** Told when a connection authenticates, so it no longer counts as unauthenticated. */
   slots?: UnauthenticatedSlots;
+  /**
+   * POSTs to paths under `/wsman/` reach the core too: the event collector's Server= addresses
+   * and delivery paths (the core refuses anything but the collector's routes there).
+   */
+  servesSubpaths?: boolean;
 }
 
 export interface App {
@@ -57,6 +63,8 @@ interface Exchange {
   status: number;
   headers: Record<string, string | string[]>;
   body: string | Buffer;
+  /** The request came in UTF-16: so does its reply (Windows event forwarders write UTF-16LE). */
+  utf16?: boolean;
   /** For the request's log line. */
   user?: string;
   action?: string;
@@ -84,6 +92,9 @@ function requestInfo(ex: Exchange, authMethod: AuthMethod): RequestInfo {
 }
 
 class BodyTooLarge extends Error {}
+
+const UTF16LE_BOM = Buffer.from([0xff, 0xfe]);
+const UTF8_DECLARATION = /^<\?xml version="1\.0" encoding="UTF-8"\?>/;
 
 /** Room for the multipart framing and signature around a sealed envelope of the maximum size. */
 const ENCRYPTION_OVERHEAD = 1024;
@@ -120,7 +131,11 @@ export function createApp(opts: AppOptions): App {
 
   const soap = (ex: Exchange, reply: Reply) => {
     ex.status = reply.status;
-    if (reply.body) {
+    if (reply.body && ex.utf16) {
+      // In the request's encoding, with a byte-order mark, as Windows answers a UTF-16 request.
+      ex.headers['Content-Type'] = SOAP_CONTENT_TYPE_UTF16;
+      ex.body = Buffer.concat([UTF16LE_BOM, Buffer.from(reply.body.replace(UTF8_DECLARATION, '<?xml version="1.0" encoding="UTF-16"?>'), 'utf16le')]);
+    } else if (reply.body) {
       ex.headers['Content-Type'] = SOAP_CONTENT_TYPE;
       ex.body = reply.body;
     } // else a bare status (the collector's 204, 403, 404): no envelope
@@ -145,12 +160,18 @@ export function createApp(opts: AppOptions): App {
       throw err;
     }
   };
-  /** Decode bytes to text, answering 400 itself when they are not UTF-8 or UTF-16. */
+  /**
+   * Decode bytes to text, answering 400 itself when they are not UTF-8 or UTF-16 or not valid
+   * SLDC. `Content-Encoding: SLDC` (MS-WSMV 2.2.9.2) applies to the bytes an encrypted message
+   * carries, so it is undone after decryption.
+   */
   const decode = (ex: Exchange, bytes: Buffer, contentType: string): string | undefined => {
     try {
-      return decodeBody(bytes, contentType);
+      const plain = header(ex, 'content-encoding').toLowerCase() === 'sldc' ? decodeSldcBody(bytes, opts.maxBodyBytes) : bytes;
+      ex.utf16 = isUtf16(plain, contentType);
+      return decodeBody(plain, contentType);
     } catch (err) {
-      if (!(err instanceof XmlError)) throw err;
+      if (!(err instanceof XmlError) && !(err instanceof SldcError)) throw err;
       text(ex, 400, err.message);
       return undefined;
     }
@@ -282,8 +303,9 @@ export function createApp(opts: AppOptions): App {
       soap(ex, await opts.core.handle(xml, { info, caller: outcome.caller, log: ex.log, work }));
       if (gone) ex.log.info({ event: 'client_gone' });
     }
-    if (sealed) {
-      // Every reply on an encrypting connection is sealed, faults and errors included.
+    if (sealed && ex.body.length > 0) {
+      // Every reply on an encrypting connection is sealed, faults and errors included; a bare
+      // status (the collector's 204 to End) has no body to seal and must have none (RFC 9110 §15.3.5).
       const reply = Buffer.isBuffer(ex.body) ? ex.body : Buffer.from(ex.body, 'utf8');
       const type = (ex.headers['Content-Type'] as string | undefined) ?? 'text/plain;charset=UTF-8';
       ex.body = sealMessage(reply, type, security);
@@ -305,9 +327,9 @@ export function createApp(opts: AppOptions): App {
     ex.body = JSON.stringify({ status: ready ? 'ok' : 'starting' });
   };
 
-  /** Exactly these; everything else is 404 (`/wsman/` is not `/wsman`, and no path is normalised). */
+  /** Exactly these (and, with the collector, POSTs under `/wsman/`); everything else is 404. No path is normalised. */
   const route = (method: string | undefined, path: string): ((ex: Exchange) => void | Promise<void>) | undefined => {
-    if (method === 'POST') return path === '/wsman' ? wsman : path === '/wsman-anon' ? anonymous : undefined;
+    if (method === 'POST') return path === '/wsman' || (opts.servesSubpaths && path.startsWith('/wsman/')) ? wsman : path === '/wsman-anon' ? anonymous : undefined;
     if ((method === 'GET' || method === 'HEAD') && path === '/healthz') return healthz;
     return undefined;
   };

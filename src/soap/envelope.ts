@@ -5,6 +5,7 @@ import { ANONYMOUS, NS, PREFIX } from './names.js';
 import { el, serialize, type XmlNode } from './xml.js';
 
 export const SOAP_CONTENT_TYPE = 'application/soap+xml;charset=UTF-8';
+export const SOAP_CONTENT_TYPE_UTF16 = 'application/soap+xml;charset=UTF-16';
 
 export interface ReplyMessage {
   action: string;

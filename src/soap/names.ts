@@ -14,6 +14,18 @@ export const NS = {
   wsmanfault: 'http://schemas.microsoft.com/wbem/wsman/1/wsmanfault',
   cim: 'http://schemas.dmtf.org/wbem/wscim/1/common',
   rsp: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell',
+  /** WS-Eventing (2004/08), which DSP0226 §10 builds on. */
+  wse: 'http://schemas.xmlsoap.org/ws/2004/08/eventing',
+  /** MS-WSMV 2.2.4.41: the m:Subscription elements a Windows event forwarder enumerates. */
+  subscription: 'http://schemas.microsoft.com/wbem/wsman/1/subscription',
+  /** The m:MachineID header a forwarder sends (MS-WSMV 2.2.4.30). */
+  machineId: 'http://schemas.microsoft.com/wbem/wsman/1/machineid',
+  /** WS-Policy (2002/12): the c:Policy of a subscription's NotifyTo (MS-WSMV 3.1.4.1.30.3). */
+  policy: 'http://schemas.xmlsoap.org/ws/2002/12/policy',
+  /** Where Windows writes the NotifyTo policy's authentication elements (MS-WSMV 2.2.4.1 shows them in w:). */
+  authentication: 'http://schemas.microsoft.com/wbem/wsman/1/authentication',
+  /** The Windows event schema. */
+  event: 'http://schemas.microsoft.com/win/2004/08/events/event',
 } as const;
 
 /**
@@ -47,6 +59,11 @@ export const PREFIX: Record<string, string> = {
   [NS.wsmanfault]: 'f',
   [NS.cim]: 'cim',
   [NS.rsp]: 'rsp',
+  [NS.wse]: 'e',
+  [NS.subscription]: 'm',
+  [NS.machineId]: 'm',
+  [NS.policy]: 'c',
+  [NS.authentication]: 'auth',
   ...Object.fromEntries(Object.values(CONFIG).map((ns) => [ns, 'cfg'])),
 };
 
@@ -75,6 +92,8 @@ export const ANONYMOUS = `${NS.wsa}/role/anonymous`;
 
 export const DIALECT = {
   wql: 'http://schemas.microsoft.com/wbem/wsman/1/WQL',
+  /** The event log query dialect, the only one Windows subscriptions use (MS-WSMV 3.1.4.1.30.5). */
+  eventQuery: 'http://schemas.microsoft.com/win/2004/08/events/eventquery',
   selector: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter',
 } as const;
 
@@ -82,6 +101,29 @@ export const DIALECT = {
 export const RESOURCE = {
   wmi: 'http://schemas.microsoft.com/wbem/wsman/1/wmi',
   dmtfCim: 'http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2',
+} as const;
+
+/** Source-initiated event forwarding (MS-WSMV 3.1.4.1.30, DSP0226 §10): actions, resources and modes. */
+const WSMAN_URI = 'http://schemas.dmtf.org/wbem/wsman/1/wsman';
+export const EVENTING = {
+  subscribe: `${NS.wse}/Subscribe`,
+  subscriptionEnd: `${NS.wse}/SubscriptionEnd`,
+  /** A batch of events, w:Events (DSP0226 §10.2.9.4); one event within it. */
+  events: `${WSMAN_URI}/Events`,
+  event: `${WSMAN_URI}/Event`,
+  heartbeat: `${WSMAN_URI}/Heartbeat`,
+  ack: `${WSMAN_URI}/Ack`,
+  droppedEvents: `${WSMAN_URI}/DroppedEvents`,
+  /** The delivery mode of Windows subscriptions (batched, acknowledged). */
+  eventsMode: `${WSMAN_URI}/Events`,
+  bookmarkEarliest: `${WSMAN_URI}/bookmark/earliest`,
+  /** MS-WSMV 3.1.4.19: a forwarder's End of its full-duplex connection. */
+  end: 'http://schemas.microsoft.com/wbem/wsman/1/wsman/End',
+  fullDuplex: 'http://schemas.microsoft.com/wbem/wsman/1/wsman/FullDuplex',
+  /** What a forwarder enumerates on the Server= address of its Group Policy. */
+  subscriptionManager: 'http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription',
+  /** The resource a Windows subscription reads (the inner Subscribe's ResourceURI). */
+  eventLog: 'http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog',
 } as const;
 
 /** The WinRS remote shell (MS-WSMV 2.2.4.37 Shell, 3.1.4.11-14 Command/Send/Receive/Signal). */

@@ -25,6 +25,11 @@ export class XmlError extends Error {
 }
 
 /** Decode a request body: UTF-16 with a BOM (Windows senders) or UTF-8 (MS-WSMV 2.2.1). */
+/** Whether a body is UTF-16: by its byte-order mark, or by its Content-Type's charset. */
+export function isUtf16(bytes: Buffer, contentType = ''): boolean {
+  return (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) || /charset\s*=\s*"?utf-16/i.test(contentType);
+}
+
 export function decodeBody(bytes: Buffer, contentType = ''): string {
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
   if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
@@ -79,6 +84,28 @@ export function precheck(xml: string, limits: ParseLimits): void {
   }
 }
 
+/** Characters XML 1.0 forbids (§2.2 Char), but for the surrogates, which JavaScript strings pair. */
+const FORBIDDEN_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+const FORBIDDEN_CHARS = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+
+/**
+ * Windows event forwarders put event text in CDATA as the event log holds it, control characters
+ * included (U+0004, U+0005 seen), which no XML 1.0 parser accepts. Inside CDATA sections only,
+ * they become U+FFFD, so one such event does not refuse the batch around it; anywhere else the
+ * parser still refuses them.
+ */
+function tolerateInCdata(xml: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = xml.indexOf('<![CDATA['); at !== -1; at = xml.indexOf('<![CDATA[', from)) {
+    const end = xml.indexOf(']]>', at);
+    if (end === -1) break;
+    out += xml.slice(from, at) + xml.slice(at, end).replace(FORBIDDEN_CHARS, '\uFFFD');
+    from = end;
+  }
+  return out + xml.slice(from);
+}
+
 function skipPast(xml: string, from: number, end: string): number {
   const at = xml.indexOf(end, from);
   if (at === -1) throw new XmlError('malformed', 'unterminated markup');
@@ -92,6 +119,7 @@ function skipPast(xml: string, from: number, end: string): number {
  */
 export function parseXml(xml: string, limits: ParseLimits): XmlNode {
   precheck(xml, limits);
+  if (FORBIDDEN_CHAR.test(xml)) xml = tolerateInCdata(xml);
   const parser = new SaxesParser({ xmlns: true });
   const open: XmlNode[] = [];
   let root: XmlNode | undefined;

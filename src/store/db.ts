@@ -29,6 +29,33 @@ const MIGRATIONS: string[] = [
    INSERT INTO users_by_key SELECT fold_name(name), name, password_hash, nt_hash, run_as, created_at FROM users;
    DROP TABLE users;
    ALTER TABLE users_by_key RENAME TO users`,
+  // The event collector: subscriptions (the spec as JSON; the version changes on every edit), and
+  // per source and subscription its bookmark and liveness. A source is keyed by its authenticated
+  // principal, never by the MachineID it claims.
+  `CREATE TABLE subscriptions (
+     id TEXT PRIMARY KEY,
+     name_key TEXT NOT NULL UNIQUE,
+     version TEXT NOT NULL,
+     enabled INTEGER NOT NULL,
+     spec TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE event_sources (
+     subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+     source TEXT NOT NULL,
+     address TEXT NOT NULL,
+     machine_id TEXT,
+     version TEXT,
+     bookmark TEXT,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     last_heartbeat TEXT,
+     last_events TEXT,
+     events_received INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (subscription_id, source)
+   )`,
+  // Users that are Windows event forwarders: principals of their own kind (the collector only).
+  `ALTER TABLE users ADD COLUMN event_source INTEGER NOT NULL DEFAULT 0`,
 ];
 
 /** How user names are compared: the one folding both stores use. */
@@ -40,6 +67,8 @@ export function openDb(file: string): Db {
   if (file !== ':memory:') keepPrivate(path.dirname(file), [file, ...[`${file}-wal`, `${file}-shm`].filter((f) => existsSync(f))]);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  // A commit is on disk when it returns: the collector acknowledges events only after one.
+  db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.function('fold_name', { deterministic: true }, (name) => foldName(String(name)));
   migrate(db);

@@ -10,6 +10,8 @@ export interface UserRecord {
   /** MD4 of the UTF-16LE password, hex; absent for users saved before NTLM existed. */
   ntHash?: string;
   runAs: string;
+  /** A Windows event forwarder, not a person: it may use the event collector and nothing else. */
+  eventSource?: boolean;
 }
 
 /** A user's stored secrets as one value: when it changes, the password has changed (or been set again). */
@@ -35,7 +37,7 @@ export class SqliteUserStore implements UserStore {
   private ownWrites = 0;
 
   constructor(private readonly db: Db) {
-    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users WHERE name_key = ?');
+    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source FROM users WHERE name_key = ?');
   }
 
   version(): number {
@@ -51,9 +53,9 @@ export class SqliteUserStore implements UserStore {
   put(user: UserRecord): void {
     this.ownWrites++;
     this.db
-      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, created_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as`)
-      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, new Date().toISOString());
+      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, event_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as, event_source = excluded.event_source`)
+      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, user.eventSource ? 1 : 0, new Date().toISOString());
   }
 
   remove(name: string): boolean {
@@ -62,7 +64,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
+    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
   }
 }
 
@@ -71,9 +73,12 @@ interface Row {
   password_hash: string;
   nt_hash: string | null;
   run_as: string;
+  event_source: number;
 }
 
-const fromRow = (r: Row): UserRecord => ({ name: r.name, passwordHash: r.password_hash, ...(r.nt_hash ? { ntHash: r.nt_hash } : {}), runAs: r.run_as });
+const fromRow = (r: Row): UserRecord => ({
+  name: r.name, passwordHash: r.password_hash, ...(r.nt_hash ? { ntHash: r.nt_hash } : {}), runAs: r.run_as, ...(r.event_source ? { eventSource: true } : {}),
+});
 
 export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, UserRecord>();

@@ -19,6 +19,10 @@ export interface WsmanRequest {
   locale?: string;
   /** The first element of s:Body, if any. */
   body?: XmlNode;
+  /** s:Header, for the headers only one capability reads (an event forwarder's m:MachineID, w:Bookmark, e:Identifier). */
+  header?: XmlNode;
+  /** wsa:To: the address the client used for this service (a forwarder's Server= URL). */
+  to?: string;
   identify: boolean;
 }
 
@@ -72,11 +76,13 @@ export function readRequest(envelope: XmlNode, limits: HeaderLimits): WsmanReque
     maxEnvelopeSize: limits.maxEnvelopeSize,
     locale: child(header, NS.wsman, 'Locale')?.attrs.lang,
     body: first,
+    header,
     identify,
   };
   if (identify) return request; // Identify needs no addressing headers (DSP0226 R11-1)
 
   if (!request.action) throw new WsmanFault('MessageInformationHeaderRequired', 'The wsa:Action header is required.');
+  request.to = one(NS.wsa, 'To');
   if (!request.messageId) throw new WsmanFault('MessageInformationHeaderRequired', 'The wsa:MessageID header is required.');
   if (request.messageId.length > 1024) {
     throw new WsmanFault('InvalidMessageInformationHeader', 'The wsa:MessageID header is not valid.');

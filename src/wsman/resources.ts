@@ -15,7 +15,9 @@ import { CIM_NAMESPACE_SELECTOR, RESOURCE } from '../soap/names.js';
 export type Target =
   | { kind: 'class'; route: 'class'; entry: ClassEntry; namespace: string; selectors: Selectors }
   | { kind: 'namespace'; route: 'namespace'; namespace: string; selectors: Selectors }
-  | { kind: 'document'; route: string; resource: DocumentResource; selectors: Selectors };
+  | { kind: 'document'; route: string; resource: DocumentResource; selectors: Selectors }
+  /** Served by a capability of the server itself (the event collector), found by a resolver (routes.ts); `key` is what the resolver read from the URL path. */
+  | { kind: 'capability'; route: string; selectors: Selectors; key?: string };
 
 export const documentRoute = (uri: string): string => uri.toLowerCase();
 

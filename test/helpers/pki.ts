@@ -26,6 +26,9 @@ export interface TestPki {
   unmapped: CertPair; // CN=mallory, SAN UPN mallory@winrmd.test: a user nobody maps
   expired: CertPair; // like client, but notBefore/notAfter both in 2020
   untrusted: CertPair; // like client, but issued by a second CA that is not `ca`
+  source: CertPair; // CN=ws01.example.test: a Windows event forwarder's machine certificate
+  source2: CertPair; // CN=ws02.example.test
+  rogueSource: CertPair; // CN=ws01.example.test, issued by the rogue CA
 }
 
 const UPN = 'otherName:1.3.6.1.4.1.311.20.2.3;UTF8:';
@@ -69,6 +72,8 @@ ${leaf('clientAuth', `${UPN}alice@winrmd.test,email:alice@winrmd.test`)}
 ${leaf('clientAuth', `${UPN}bob@winrmd.test`)}
 [mallory_ext]
 ${leaf('clientAuth', `${UPN}mallory@winrmd.test`)}
+[machine_ext]
+${leaf('clientAuth', 'DNS:ws.example.test')}
 `;
 
 export function makeTestPki(dir: string): TestPki {
@@ -115,5 +120,8 @@ export function makeTestPki(dir: string): TestPki {
     unmapped: issue('unmapped', '/CN=mallory', 'mallory_ext', 'ca'),
     expired: pair('expired'),
     untrusted: issue('untrusted', '/CN=alice', 'alice_ext', 'rogue-ca'),
+    source: issue('source', '/CN=ws01.example.test', 'machine_ext', 'ca'),
+    source2: issue('source2', '/CN=ws02.example.test', 'machine_ext', 'ca'),
+    rogueSource: issue('rogue-source', '/CN=ws01.example.test', 'machine_ext', 'rogue-ca'),
   };
 }

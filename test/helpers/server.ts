@@ -48,7 +48,11 @@ export async function testServer(overrides: Record<string, unknown> = {}, extraP
     return r.send(xml).buffer(true).parse((res, cb) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => cb(null, Buffer.concat(chunks).toString('utf8')));
+      // A UTF-16 request is answered in UTF-16LE with a byte-order mark (as Windows answers it).
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        cb(null, body[0] === 0xff && body[1] === 0xfe ? body.subarray(2).toString('utf16le') : body.toString('utf8'));
+      });
     });
   };
   return { server, widgets, post, http, logLines, config };

@@ -71,6 +71,52 @@ describe('winrmd command line', () => {
     expect(new X509Certificate(readFileSync(certFile)).fingerprint).not.toBe(cert.fingerprint);
   }, 60_000);
 
+  it('manages collector subscriptions: add, edit, show, export, import, status; mistakes in one line', async () => {
+    const sub = (args: string[]) => winrmd(['subscription', ...args, '--config', config]);
+    const source = winrmd(['user', 'add', 'WS01$', '--event-source', '--config', config], { input: 'ws01-Pw-1\n' });
+    expect(await source.done).toBe(0);
+    expect(source.output()).toContain('event source WS01$ saved');
+    const users = winrmd(['user', 'list', '--config', config]);
+    await users.done;
+    expect(users.output()).toContain('WS01$\tevent source');
+    const add = sub(['add', 'logons', '--channel', 'Security', '--event-id', '4624,4625', '--output', `json:${dir}/events/{source}.jsonl`, '--allow', 'ws*', '--enable']);
+    expect(await add.done).toBe(0);
+    expect(add.output()).toMatch(/subscription logons added \(enabled\), id [0-9a-f-]{36}, version [0-9a-f-]{36}/);
+    const version = /version ([0-9a-f-]{36})/.exec(add.output())![1]!;
+    const edit = sub(['edit', 'logons', '--format', 'RenderedText', '--heartbeat', '900']);
+    expect(await edit.done).toBe(0);
+    expect(edit.output()).not.toContain(version);
+    const show = sub(['show', 'logons']);
+    await show.done;
+    expect(show.output()).toContain('contentFormat: RenderedText');
+    expect(show.output()).toContain('heartbeatIntervalS: 900');
+    expect(show.output()).toContain('(EventID=4624 or EventID=4625)');
+    const exported = sub(['export']);
+    expect(await exported.done).toBe(0);
+    const file = path.join(dir, 'subscriptions.yaml');
+    writeFileSync(file, exported.output().replaceAll('name: logons', 'name: logons-copy'));
+    const imported = sub(['import', file]);
+    expect(await imported.done).toBe(0);
+    const list = sub(['list']);
+    await list.done;
+    expect(list.output()).toMatch(/logons\tenabled/);
+    expect(list.output()).toMatch(/logons-copy\tenabled/);
+    const status = sub(['status', 'logons']);
+    expect(await status.done).toBe(0);
+    expect(status.output()).toContain('logons (enabled): 0 source(s)');
+    for (const [args, message] of [
+      [['add', 'logons', '--channel', 'X'], 'exists; use edit'],
+      [['add', 'bad', '--query', path.join(dir, 'missing.xml')], 'ENOENT'],
+      [['add', 'bad', '--channel', 'X', '--output', 'kafka:x'], 'give json:PATH or raw:PATH'],
+      [['show', 'nothing'], 'no subscription nothing'],
+    ] as const) {
+      const r = sub([...args]);
+      expect(await r.done).toBe(2);
+      expect(r.output()).toContain(message);
+      expect(r.output()).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
   it('refuses an empty password', async () => {
     const run = winrmd(['user', 'add', 'dave', '--config', config], { input: '\n' });
     expect(await run.done).toBe(2);

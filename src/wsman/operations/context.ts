@@ -27,7 +27,7 @@ export function providerRequest(req: WsmanRequest, ctx: OpContext, target: Targe
     caller: ctx.caller,
     resourceUri: req.resourceUri,
     className: className ?? entry?.cls.name,
-    namespace: target.kind === 'document' ? undefined : target.namespace,
+    namespace: target.kind === 'class' || target.kind === 'namespace' ? target.namespace : undefined,
     selectors: target.selectors,
     options: req.options,
     signal: ctx.signal,

@@ -35,6 +35,8 @@ export async function enumerate(req: WsmanRequest, ctx: OpContext, target: Targe
   const filterNode = child(body, NS.wsman, 'Filter') ?? child(body, NS.wsen, 'Filter');
 
   let source: AsyncIterable<string>;
+  // A capability's targets have routes of their own (the collector's Enumerate): none reaches here.
+  if (target.kind === 'capability') throw new WsmanFault('ActionNotSupported', `${req.resourceUri} cannot be enumerated.`);
   if (target.kind === 'document') {
     if (!target.resource.enumerate) throw new WsmanFault('ActionNotSupported', `${target.resource.uri} cannot be enumerated.`);
     if (filterNode) throw new WsmanFault('CannotProcessFilter', `${target.resource.uri} is enumerated without a filter.`);
@@ -187,7 +189,7 @@ function readPositive(node: XmlNode | undefined, fallback: number, what: string)
 }
 
 /** Which classes to walk and which instances to keep. */
-function plan(ctx: OpContext, target: Exclude<Target, { kind: 'document' }>, filterNode: XmlNode | undefined): { entries: ClassEntry[]; filter: Filter } {
+function plan(ctx: OpContext, target: Extract<Target, { kind: 'class' | 'namespace' }>, filterNode: XmlNode | undefined): { entries: ClassEntry[]; filter: Filter } {
   const dialect = filterNode?.attrs.Dialect ?? (filterNode ? DIALECT.wql : undefined);
   let query: WqlQuery | undefined;
   if (dialect === DIALECT.wql) {
