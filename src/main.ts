@@ -141,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'subscription') {
     const db = openDb(stateFile(config));
     try {
-      return subscriptionCommand(new SqliteCollectorStore(db), rest, values);
+      return await subscriptionCommand(new SqliteCollectorStore(db), rest, values);
     } catch (err) {
       // The user's mistakes (a definition, a file that cannot be read, YAML that does not parse) in one line.
       if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && (err as Error).name !== 'YAMLException') throw err;

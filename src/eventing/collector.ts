@@ -86,8 +86,8 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
       const source = ctx.caller.user;
       const base = serverBase(req, ctx.info.secure, header(ctx.info.headers.host));
       const policy = ctx.info.authMethod === 'certificate' ? { kind: 'certificate' as const, issuerThumbprints: opts.issuerThumbprints } : { kind: 'negotiate' as const };
-      const offered = store.list().filter((s) => s.enabled && s.outputs.length > 0 && offeredOn(s, ctx.info.path) && appliesTo(s, source));
-      const items = offered.map((s) => subscriptionElement(s, { deliveryAddress: `${base}${DELIVERY_PATH}${s.id}`, policy, bookmark: store.bookmark(s.id, source) }));
+      const offered = (await store.list()).filter((s) => s.enabled && s.outputs.length > 0 && offeredOn(s, ctx.info.path) && appliesTo(s, source));
+      const items = await Promise.all(offered.map(async (s) => subscriptionElement(s, { deliveryAddress: `${base}${DELIVERY_PATH}${s.id}`, policy, bookmark: await store.bookmark(s.id, source) })));
       ctx.log.info({ event: 'subscriptions_enumerated', source, machineId: machineIdOf(req), offered: offered.map((s) => s.name) });
       return {
         action: ACTION.enumerateResponse,
@@ -101,8 +101,8 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
   core.routes.add(ROUTE.fullDuplex, EVENTING.end, { operation: 'end', handler: async (): Promise<StatusReply> => ({ status: 204 }) });
 
   /** The subscription a delivery is for, if this source may deliver to it: else 404 (unknown, disabled) or 403 (not for this source). */
-  const deliveryTarget = (key: string | undefined, source: string): Subscription | StatusReply => {
-    const sub = key ? store.find(key) : undefined;
+  const deliveryTarget = async (key: string | undefined, source: string): Promise<Subscription | StatusReply> => {
+    const sub = key ? await store.find(key) : undefined;
     if (!sub || sub.id !== key || !sub.enabled) return { status: 404 };
     if (!appliesTo(sub, source)) return { status: 403 };
     return sub;
@@ -111,7 +111,7 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
   const delivery = (kind: Delivery['kind']): Handler => async (req: WsmanRequest, ctx: OpContext, target: Target): Promise<ReplyMessage | StatusReply> => {
     const source = ctx.caller.user;
     const key = target.kind === 'capability' ? target.key : undefined;
-    const sub = deliveryTarget(key, source);
+    const sub = await deliveryTarget(key, source);
     if (!('id' in sub)) {
       ctx.log.warn({ event: 'delivery_refused', source, subscriptionId: key, status: sub.status });
       return sub;
@@ -129,9 +129,14 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
         return { status: 503 };
       }
     }
+    // A forwarder that re-creates its subscription although a bookmark was stored (after a
+    // collector restart, seen with certificate sources: OpenWEC issue #291) starts over with its
+    // event 111, and events of the gap may never come: said loudly, and kept in the status.
+    const recreated = events.some(isSubscriptionCreated) && (await store.bookmark(sub.id, source)) !== undefined;
+    if (recreated) ctx.log.warn({ event: 'subscription_recreated_by_source', source, subscription: sub.name, detail: 'the source discarded the stored bookmark; events from before may be missing' });
     await store.record({
       subscriptionId: sub.id, source, address: ctx.info.clientAddress, machineId, version, kind, at: receivedAt, events: events.length,
-      ...(bookmarkList ? { bookmark: serialize(bookmarkList) } : {}),
+      ...(bookmarkList ? { bookmark: serialize(bookmarkList) } : {}), ...(recreated ? { recreated } : {}),
     });
     if (kind === 'end') {
       ctx.log.info({ event: 'subscription_ended_by_source', source, subscription: sub.name, status: textOf(child(req.body, NS.wse, 'Status'))?.trim() });
@@ -146,6 +151,11 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
 }
 
 const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** The forwarder's own event 111 (Microsoft-Windows-EventForwarder), sent first after it creates a subscription. */
+function isSubscriptionCreated(event: string): boolean {
+  return /Name=['"]Microsoft-Windows-EventForwarder['"]/.test(event) && /<EventID[^>]*>111</.test(event);
+}
 
 function machineIdOf(req: WsmanRequest): string | undefined {
   return textOf(child(req.header, NS.machineId, 'MachineID'))?.trim() || undefined;

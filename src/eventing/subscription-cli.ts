@@ -79,49 +79,49 @@ function age(iso: string | undefined, now: number): string {
   return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 }
 
-export function subscriptionCommand(store: CollectorStore, args: string[], flags: SubscriptionFlags, out: (line: string) => void = console.log): number {
+export async function subscriptionCommand(store: CollectorStore, args: string[], flags: SubscriptionFlags, out: (line: string) => void = console.log): Promise<number> {
   const [verb, ...names] = args;
   const name = names[0];
-  const need = (): Subscription => {
-    const s = name ? store.find(name) : undefined;
+  const need = async (): Promise<Subscription> => {
+    const s = name ? await store.find(name) : undefined;
     if (!s) throw new SubscriptionError(name ? `no subscription ${name}` : 'name a subscription');
     return s;
   };
   switch (verb) {
     case 'add': {
       if (!name) throw new SubscriptionError('name the subscription');
-      if (store.find(name)) throw new SubscriptionError(`a subscription ${name} exists; use edit`);
-      const sub = store.save(parseSpec(applyFlags({ name }, flags)), flags.enable ?? false);
+      if (await store.find(name)) throw new SubscriptionError(`a subscription ${name} exists; use edit`);
+      const sub = await store.save(parseSpec(applyFlags({ name }, flags)), flags.enable ?? false);
       out(`subscription ${sub.name} added (${sub.enabled ? 'enabled' : 'disabled'}), id ${sub.id}, version ${sub.version}`);
       return 0;
     }
     case 'edit': {
-      const current = need();
-      const sub = store.save(parseSpec(applyFlags(specOf(current), flags)), flags.enable ? true : undefined);
+      const current = await need();
+      const sub = await store.save(parseSpec(applyFlags(specOf(current), flags)), flags.enable ? true : undefined);
       out(`subscription ${sub.name} changed, version ${sub.version}`);
       return 0;
     }
     case 'list':
-      for (const s of store.list()) out(summary(s));
+      for (const s of await store.list()) out(summary(s));
       return 0;
     case 'show': {
-      const s = need();
+      const s = await need();
       out(dump({ id: s.id, version: s.version, enabled: s.enabled, updatedAt: s.updatedAt, ...specOf(s) }, { lineWidth: -1 }).trimEnd());
       return 0;
     }
     case 'enable':
     case 'disable': {
-      const s = store.setEnabled(need().id, verb === 'enable')!;
+      const s = (await store.setEnabled((await need()).id, verb === 'enable'))!;
       out(`subscription ${s.name} ${verb}d, version ${s.version}${verb === 'enable' && s.outputs.length === 0 ? ' (it has no output: sources are not offered it until it has one)' : ''}`);
       return 0;
     }
     case 'remove':
-      need();
-      store.remove(name!);
+      await need();
+      await store.remove(name!);
       out(`subscription ${name} removed`);
       return 0;
     case 'export': {
-      const subs = names.length ? names.map((n) => store.find(n) ?? (() => { throw new SubscriptionError(`no subscription ${n}`); })()) : store.list();
+      const subs = names.length ? await Promise.all(names.map(async (n) => (await store.find(n)) ?? Promise.reject(new SubscriptionError(`no subscription ${n}`)))) : await store.list();
       out(dump({ subscriptions: subs.map((s) => ({ ...specOf(s), enabled: s.enabled })) }, { lineWidth: -1 }).trimEnd());
       return 0;
     }
@@ -138,19 +138,19 @@ export function subscriptionCommand(store: CollectorStore, args: string[], flags
           throw new SubscriptionError(`subscription ${i + 1} (${String(spec.name ?? 'unnamed')}): ${(err as Error).message}`);
         }
       });
-      for (const { spec, enabled } of specs) out(`subscription ${store.save(spec, enabled).name} imported`);
+      for (const { spec, enabled } of specs) out(`subscription ${(await store.save(spec, enabled)).name} imported`);
       return 0;
     }
     case 'status': {
-      const subs = name ? [need()] : store.list();
+      const subs = name ? [await need()] : await store.list();
       const silentAfter = Number(flags.silent ?? 3);
       const now = Date.now();
       for (const s of subs) {
-        const sources = store.sources(s.id);
+        const sources = await store.sources(s.id);
         out(`${s.name} (${s.enabled ? 'enabled' : 'disabled'}): ${sources.length} source(s)`);
         for (const src of sources) {
           const silent = now - Date.parse(src.lastSeen) > silentAfter * s.heartbeatIntervalS * 1000;
-          out(`  ${src.source}\t${src.address}\tlast heartbeat ${age(src.lastHeartbeat, now)}\tlast events ${age(src.lastEvents, now)}\t${src.eventsReceived} events\tbookmark ${src.bookmark ? `saved ${age(src.lastEvents, now)}` : 'none'}${src.version && src.version !== s.version ? '\tan older version' : ''}${silent ? `\tSILENT (nothing for over ${silentAfter} heartbeat intervals)` : ''}`);
+          out(`  ${src.source}\t${src.address}\tlast heartbeat ${age(src.lastHeartbeat, now)}\tlast events ${age(src.lastEvents, now)}\t${src.eventsReceived} events\tbookmark ${src.bookmark ? `saved ${age(src.lastEvents, now)}` : 'none'}${src.version && src.version !== s.version ? '\tan older version' : ''}${src.recreatedAt ? `\tRE-CREATED its subscription ${age(src.recreatedAt, now)} (events may be missing)` : ''}${silent ? `\tSILENT (nothing for over ${silentAfter} heartbeat intervals)` : ''}`);
         }
       }
       return 0;

@@ -22,6 +22,8 @@ export interface Delivery {
   events: number;
   kind: 'events' | 'heartbeat' | 'end';
   at: Date;
+  /** The source re-created its subscription although a bookmark was stored (its event 111). */
+  recreated?: boolean;
 }
 
 export interface SourceStatus {
@@ -36,26 +38,29 @@ export interface SourceStatus {
   lastHeartbeat?: string;
   lastEvents?: string;
   eventsReceived: number;
+  /** When the source last re-created its subscription despite a stored bookmark. */
+  recreatedAt?: string;
 }
 
+/** Asynchronous throughout, so that a networked backend (PostgreSQL) fits the same contract. */
 export interface CollectorStore {
-  list(): Subscription[];
+  list(): Promise<Subscription[]>;
   /** By id or by name (case-insensitive). */
-  find(idOrName: string): Subscription | undefined;
-  /** Adds, or replaces the one of the same name keeping its id; either way a new version. */
-  save(spec: SubscriptionSpec, enabled?: boolean): Subscription;
-  setEnabled(idOrName: string, enabled: boolean): Subscription | undefined;
-  remove(idOrName: string): boolean;
-  bookmark(subscriptionId: string, source: string): string | undefined;
+  find(idOrName: string): Promise<Subscription | undefined>;
+  /** Adds, or replaces the one of the same name keeping its id; either way a new version. Rejects an invalid spec. */
+  save(spec: SubscriptionSpec, enabled?: boolean): Promise<Subscription>;
+  setEnabled(idOrName: string, enabled: boolean): Promise<Subscription | undefined>;
+  remove(idOrName: string): Promise<boolean>;
+  bookmark(subscriptionId: string, source: string): Promise<string | undefined>;
   /** Resolves once the delivery is committed to disk. */
   record(delivery: Delivery): Promise<void>;
-  sources(subscriptionId?: string): SourceStatus[];
+  sources(subscriptionId?: string): Promise<SourceStatus[]>;
 }
 
 interface SubscriptionRow { id: string; version: string; enabled: number; spec: string; updated_at: string }
 interface SourceRow {
   subscription_id: string; source: string; address: string; machine_id: string | null; version: string | null; bookmark: string | null;
-  first_seen: string; last_seen: string; last_heartbeat: string | null; last_events: string | null; events_received: number;
+  first_seen: string; last_seen: string; last_heartbeat: string | null; last_events: string | null; events_received: number; recreated_at: string | null;
 }
 
 const toSubscription = (r: SubscriptionRow): Subscription => ({ ...(JSON.parse(r.spec) as SubscriptionSpec), id: r.id, version: r.version, enabled: r.enabled === 1, updatedAt: r.updated_at });
@@ -72,26 +77,30 @@ export class SqliteCollectorStore implements CollectorStore {
     this.byName = db.prepare('SELECT * FROM subscriptions WHERE name_key = ?');
     this.bookmarkOf = db.prepare('SELECT bookmark FROM event_sources WHERE subscription_id = ? AND source = ?');
     // A heartbeat leaves the bookmark as it is; a batch of events replaces it.
-    this.upsert = db.prepare(`INSERT INTO event_sources (subscription_id, source, address, machine_id, version, bookmark, first_seen, last_seen, last_heartbeat, last_events, events_received)
-      VALUES (@subscriptionId, @source, @address, @machineId, @version, @bookmark, @at, @at, @heartbeat, @eventsAt, @events)
+    this.upsert = db.prepare(`INSERT INTO event_sources (subscription_id, source, address, machine_id, version, bookmark, first_seen, last_seen, last_heartbeat, last_events, events_received, recreated_at)
+      VALUES (@subscriptionId, @source, @address, @machineId, @version, @bookmark, @at, @at, @heartbeat, @eventsAt, @events, @recreatedAt)
       ON CONFLICT (subscription_id, source) DO UPDATE SET address = excluded.address, machine_id = coalesce(excluded.machine_id, machine_id),
         version = coalesce(excluded.version, version), bookmark = coalesce(excluded.bookmark, bookmark), last_seen = excluded.last_seen,
         last_heartbeat = coalesce(excluded.last_heartbeat, last_heartbeat), last_events = coalesce(excluded.last_events, last_events),
-        events_received = events_received + excluded.events_received`);
+        events_received = events_received + excluded.events_received, recreated_at = coalesce(excluded.recreated_at, recreated_at)`);
   }
 
-  list(): Subscription[] {
+  async list(): Promise<Subscription[]> {
     return (this.db.prepare('SELECT * FROM subscriptions ORDER BY name_key').all() as SubscriptionRow[]).map(toSubscription);
   }
 
-  find(idOrName: string): Subscription | undefined {
+  async find(idOrName: string): Promise<Subscription | undefined> {
+    return this.findNow(idOrName);
+  }
+
+  private findNow(idOrName: string): Subscription | undefined {
     const row = (this.byId.get(idOrName) ?? this.byName.get(foldName(idOrName))) as SubscriptionRow | undefined;
     return row && toSubscription(row);
   }
 
-  save(spec: SubscriptionSpec, enabled?: boolean): Subscription {
+  async save(spec: SubscriptionSpec, enabled?: boolean): Promise<Subscription> {
     const checked = parseSpec(spec);
-    const existing = this.find(checked.name);
+    const existing = this.findNow(checked.name);
     const sub: Subscription = {
       ...checked,
       id: existing?.id ?? randomUUID(),
@@ -105,19 +114,19 @@ export class SqliteCollectorStore implements CollectorStore {
     return sub;
   }
 
-  setEnabled(idOrName: string, enabled: boolean): Subscription | undefined {
-    const sub = this.find(idOrName);
+  async setEnabled(idOrName: string, enabled: boolean): Promise<Subscription | undefined> {
+    const sub = this.findNow(idOrName);
     if (!sub) return undefined;
     // Enabling or disabling changes what sources see: a new version (MS-WSMV 2.2.4.41).
     return this.save(specOf(sub), enabled);
   }
 
-  remove(idOrName: string): boolean {
-    const sub = this.find(idOrName);
+  async remove(idOrName: string): Promise<boolean> {
+    const sub = this.findNow(idOrName);
     return sub ? this.db.prepare('DELETE FROM subscriptions WHERE id = ?').run(sub.id).changes > 0 : false;
   }
 
-  bookmark(subscriptionId: string, source: string): string | undefined {
+  async bookmark(subscriptionId: string, source: string): Promise<string | undefined> {
     return (this.bookmarkOf.get(subscriptionId, foldName(source)) as { bookmark: string | null } | undefined)?.bookmark ?? undefined;
   }
 
@@ -139,7 +148,7 @@ export class SqliteCollectorStore implements CollectorStore {
           this.upsert.run({
             subscriptionId: d.subscriptionId, source: foldName(d.source), address: d.address, machineId: d.machineId ?? null,
             version: d.version ?? null, bookmark: d.bookmark ?? null, at,
-            heartbeat: d.kind === 'heartbeat' ? at : null, eventsAt: d.events > 0 ? at : null, events: d.events,
+            heartbeat: d.kind === 'heartbeat' ? at : null, eventsAt: d.events > 0 ? at : null, events: d.events, recreatedAt: d.recreated ? at : null,
           });
         }
       })();
@@ -150,7 +159,7 @@ export class SqliteCollectorStore implements CollectorStore {
     for (const p of batch) p.resolve();
   }
 
-  sources(subscriptionId?: string): SourceStatus[] {
+  async sources(subscriptionId?: string): Promise<SourceStatus[]> {
     const rows = (subscriptionId
       ? this.db.prepare('SELECT * FROM event_sources WHERE subscription_id = ? ORDER BY source').all(subscriptionId)
       : this.db.prepare('SELECT * FROM event_sources ORDER BY subscription_id, source').all()) as SourceRow[];
@@ -158,6 +167,7 @@ export class SqliteCollectorStore implements CollectorStore {
       subscriptionId: r.subscription_id, source: r.source, address: r.address, firstSeen: r.first_seen, lastSeen: r.last_seen, eventsReceived: r.events_received,
       ...(r.machine_id ? { machineId: r.machine_id } : {}), ...(r.version ? { version: r.version } : {}), ...(r.bookmark ? { bookmark: r.bookmark } : {}),
       ...(r.last_heartbeat ? { lastHeartbeat: r.last_heartbeat } : {}), ...(r.last_events ? { lastEvents: r.last_events } : {}),
+      ...(r.recreated_at ? { recreatedAt: r.recreated_at } : {}),
     }));
   }
 }

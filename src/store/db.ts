@@ -52,6 +52,7 @@ const MIGRATIONS: string[] = [
      last_heartbeat TEXT,
      last_events TEXT,
      events_received INTEGER NOT NULL DEFAULT 0,
+     recreated_at TEXT,
      PRIMARY KEY (subscription_id, source)
    )`,
   // Users that are Windows event forwarders: principals of their own kind (the collector only).

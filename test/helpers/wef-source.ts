@@ -259,6 +259,12 @@ export function windowsEvent(o: { id: number; recordId: number; channel?: string
     + `<EventData>${data}</EventData>${rendering}</Event>`;
 }
 
+/** What a forwarder sends first after it (re-)creates a subscription: its event 111, no record id. */
+export function subscriptionCreatedEvent(): string {
+  return `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-EventForwarder'/><EventID>111</EventID>`
+    + `<TimeCreated SystemTime='2026-12-07T10:05:00.000Z'/><Computer>ws01.example.test</Computer></System><SubscriptionBookmarkEvent><SubscriptionId></SubscriptionId></SubscriptionBookmarkEvent></Event>`;
+}
+
 /** The BookmarkList a forwarder sends after a batch (one Bookmark per channel). */
 export function bookmarkList(channel: string, recordId: number): string {
   return `<BookmarkList><Bookmark Channel="${channel}" RecordId="${recordId}" IsCurrent="true"/></BookmarkList>`;

@@ -17,7 +17,7 @@ import { simpleQuery, type SubscriptionSpec } from '../../src/eventing/subscript
 import { ACTIONS, envelope } from '../helpers/envelope.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { ALICE, basic, NO_LOCKOUT } from '../helpers/server.js';
-import { bookmarkList, select, WefSource, windowsEvent, WEF, type Offer } from '../helpers/wef-source.js';
+import { bookmarkList, select, subscriptionCreatedEvent, WefSource, windowsEvent, WEF, type Offer } from '../helpers/wef-source.js';
 import { xp } from '../helpers/xpath.js';
 
 const SOURCE_NTLM = { user: 'WS03$', password: 'ws03-Secret-1' };
@@ -79,7 +79,7 @@ afterAll(async () => {
 
 describe('a source enumerates its subscriptions (MS-WSMV 3.1.4.1.30, 2.2.4.41)', () => {
   it('over HTTPS with its machine certificate: UTF-16 in, UTF-16 out, one m:Subscription Windows can act on, then End is 204', async () => {
-    const sub = store.save(spec('security-logons', { readExistingEvents: true, locale: 'en-US', maxItems: 50 }), true);
+    const sub = await store.save(spec('security-logons', { readExistingEvents: true, locale: 'en-US', maxItems: 50 }), true);
     const source = certificateSource();
     const { reply, offers, end, messageId } = await source.enumerate();
     source.close();
@@ -128,16 +128,16 @@ describe('a source enumerates its subscriptions (MS-WSMV 3.1.4.1.30, 2.2.4.41)',
     expect(count('s:Body/e:Subscribe/w:SendBookmarks')).toBe(1);
     expect(end.status).toBe(204);
     expect(end.bytes.length).toBe(0);
-    store.remove(sub.id);
+    await store.remove(sub.id);
   });
 
   it('offers only what applies: enabled, with an output, on this path, for this source', async () => {
-    const mine = store.save(spec('for-ws01', { sources: { allow: ['ws01.*'], deny: [] } }), true);
-    store.save(spec('for-others', { sources: { allow: ['ws9*'], deny: [] } }), true);
-    store.save(spec('denied', { sources: { allow: [], deny: ['WS01.EXAMPLE.TEST'] } }), true);
-    store.save(spec('disabled'), false);
-    store.save(spec('no-output', { outputs: [] }), true);
-    store.save(spec('other-path', { uris: ['/wsman/elsewhere'] }), true);
+    const mine = await store.save(spec('for-ws01', { sources: { allow: ['ws01.*'], deny: [] } }), true);
+    await store.save(spec('for-others', { sources: { allow: ['ws9*'], deny: [] } }), true);
+    await store.save(spec('denied', { sources: { allow: [], deny: ['WS01.EXAMPLE.TEST'] } }), true);
+    await store.save(spec('disabled'), false);
+    await store.save(spec('no-output', { outputs: [] }), true);
+    await store.save(spec('other-path', { uris: ['/wsman/elsewhere'] }), true);
     const here = certificateSource();
     const names = (await here.enumerate()).offers.map((o) => o.name);
     here.close();
@@ -150,8 +150,8 @@ describe('a source enumerates its subscriptions (MS-WSMV 3.1.4.1.30, 2.2.4.41)',
     const elsewhere = certificateSource(pki.source, `${https}/elsewhere`);
     expect((await elsewhere.enumerate()).offers.map((o) => o.name).sort()).toEqual(['for-ws01', 'other-path']);
     elsewhere.close();
-    for (const s of store.list()) if (s.id !== mine.id) store.remove(s.id);
-    store.remove(mine.id);
+    for (const s of await store.list()) if (s.id !== mine.id) await store.remove(s.id);
+    await store.remove(mine.id);
   });
 
   it('a certificate from another CA is refused (401), whatever its name', async () => {
@@ -168,7 +168,7 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
   const source = () => certificateSource();
 
   beforeAll(async () => {
-    subId = store.save(spec('deliveries'), true).id;
+    subId = (await store.save(spec('deliveries'), true)).id;
     const s = source();
     offer = (await s.enumerate()).offers[0]!;
     s.close();
@@ -181,7 +181,7 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(reply.status).toBe(200);
     expect(xp(reply.text, 'string(/s:Envelope/s:Header/a:Action)')).toBe(WEF.ack);
     expect(xp(reply.text, 'string(/s:Envelope/s:Header/a:RelatesTo)')).toMatch(/^uuid:[0-9A-F-]{36}$/);
-    const status = store.sources(subId);
+    const status = await store.sources(subId);
     expect(status).toHaveLength(1);
     expect(status[0]).toMatchObject({ source: 'ws01.example.test', machineId: 'ws01.example.test', eventsReceived: 0 });
     expect(status[0]!.lastHeartbeat).toBeDefined();
@@ -206,7 +206,7 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(out[1]!.EventData.TargetUserName).toBe('bob\uFFFD');
     expect(out[2]!.RenderingInfo.Message).toBe('An account was successfully logged on.');
     expect(out[0]!.winrmd).toMatchObject({ source: 'ws01.example.test', machineId: 'ws01.example.test', address: '127.0.0.1', subscription: { name: 'deliveries', id: subId, version: offer.identifier } });
-    expect(store.sources(subId)[0]!.eventsReceived).toBe(3);
+    expect((await store.sources(subId))[0]!.eventsReceived).toBe(3);
     const again = source();
     const next = (await again.enumerate()).offers[0]!;
     again.close();
@@ -217,30 +217,39 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
   it('a batch the outputs cannot store is not acknowledged (503) and moves no bookmark; sent again, it is', async () => {
     const blocked = path.join(dir, 'blocked');
     writeFileSync(blocked, 'a file where a folder is needed');
-    store.save({ ...spec('deliveries'), outputs: [{ type: 'file', format: 'raw', path: path.join(blocked, '{source}.xml') }] });
+    await store.save({ ...spec('deliveries'), outputs: [{ type: 'file', format: 'raw', path: path.join(blocked, '{source}.xml') }] });
     const s = source();
     const batch = [windowsEvent({ id: 4624, recordId: 104 })];
     const refused = await s.events(offer, batch, bookmarkList('Security', 104));
     expect(refused.status).toBe(503);
-    expect(store.bookmark(subId, 'ws01.example.test')).toContain('RecordId="103"');
+    expect(await store.bookmark(subId, 'ws01.example.test')).toContain('RecordId="103"');
     rmSync(blocked);
     mkdirSync(blocked);
     const accepted = await s.events(offer, batch, bookmarkList('Security', 104));
     s.close();
     expect(accepted.status).toBe(200);
     expect(readFileSync(path.join(blocked, 'ws01.example.test.xml'), 'utf8')).toBe(`${batch[0]}\n`);
-    expect(store.bookmark(subId, 'ws01.example.test')).toContain('RecordId="104"');
+    expect(await store.bookmark(subId, 'ws01.example.test')).toContain('RecordId="104"');
+  });
+
+  it('a source that re-creates its subscription despite a stored bookmark (its event 111) is reported (OpenWEC #291)', async () => {
+    const s = source();
+    const reply = await s.events(offer, [subscriptionCreatedEvent()], '<BookmarkList Direction="backward"><Bookmark Channel="Security" RecordId="90" IsCurrent="true"/></BookmarkList>');
+    s.close();
+    expect(reply.status).toBe(200);
+    expect(logs.some((l) => l.event === 'subscription_recreated_by_source' && l.source === 'ws01.example.test')).toBe(true);
+    expect((await store.sources(subId))[0]!.recreatedAt).toBeDefined();
   });
 
   it('refuses what is not this source\'s: an unknown subscription is 404, one that excludes it 403 (and it is not offered)', async () => {
     const other = certificateSource(pki.source2);
     const stranger = { ...offer, deliveryAddress: offer.deliveryAddress.replace(subId, '00000000-0000-4000-8000-000000000000') };
     expect((await other.heartbeat(stranger)).status).toBe(404);
-    store.save({ ...spec('deliveries'), sources: { allow: [], deny: ['ws02*'] } });
+    await store.save({ ...spec('deliveries'), sources: { allow: [], deny: ['ws02*'] } });
     expect((await other.heartbeat(offer)).status).toBe(403);
     expect((await other.events(offer, [windowsEvent({ id: 1, recordId: 1 })], bookmarkList('Security', 1))).status).toBe(403);
     other.close();
-    expect(store.bookmark(subId, 'ws02.example.test')).toBeUndefined();
+    expect(await store.bookmark(subId, 'ws02.example.test')).toBeUndefined();
   });
 
   it('a SubscriptionEnd from the source is answered and logged', async () => {
@@ -251,10 +260,10 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(logs.some((l) => l.event === 'subscription_ended_by_source' && l.source === 'ws01.example.test')).toBe(true);
   });
 
-  it('removing a subscription removes what its sources left (bookmarks, liveness)', () => {
-    expect(store.sources(subId).length).toBeGreaterThan(0);
-    expect(store.remove('DELIVERIES')).toBe(true);
-    expect(store.sources(subId)).toEqual([]);
+  it('removing a subscription removes what its sources left (bookmarks, liveness)', async () => {
+    expect((await store.sources(subId)).length).toBeGreaterThan(0);
+    expect(await store.remove('DELIVERIES')).toBe(true);
+    expect(await store.sources(subId)).toEqual([]);
   });
 });
 
@@ -291,7 +300,7 @@ describe('sources are principals of their own kind', () => {
 
 describe('a workgroup source over HTTP with NTLM message encryption (an --event-source user)', () => {
   it('enumerates, heartbeats and delivers with every body sealed', async () => {
-    const sub = store.save(spec('ntlm', { sources: { allow: ['WS03$'], deny: [] } }), true);
+    const sub = await store.save(spec('ntlm', { sources: { allow: ['WS03$'], deny: [] } }), true);
     const source = new WefSource({ server: `${http}/SubscriptionManager/WEC`, machineId: 'ws03.example.test', transport: { kind: 'ntlm', ...SOURCE_NTLM }, compress: true });
     const { reply, offers, end } = await source.enumerate();
     expect(reply.status).toBe(200);
@@ -305,13 +314,13 @@ describe('a workgroup source over HTTP with NTLM message encryption (an --event-
     source.close();
     expect(delivered.status).toBe(200);
     expect(lines(path.join(outDir, 'ntlm', 'WS03$.jsonl'))[0]!.System.EventID).toBe(7036);
-    expect(store.bookmark(sub.id, 'WS03$')).toContain('RecordId="5"');
+    expect(await store.bookmark(sub.id, 'WS03$')).toContain('RecordId="5"');
   });
 });
 
 describe('bad deliveries get a clear answer and lose nothing', () => {
   it('a compression bomb, an invalid SLDC stream, a body that is not w:Events', async () => {
-    const sub = store.save(spec('bad-input'), true);
+    const sub = await store.save(spec('bad-input'), true);
     const s = certificateSource();
     const offer = (await s.enumerate()).offers.find((o) => o.name === 'bad-input')!;
     const { OneConnection } = await import('../helpers/ntlm-client.js');
@@ -330,6 +339,6 @@ describe('bad deliveries get a clear answer and lose nothing', () => {
     s.close();
     expect(notEvents.status).toBe(500); // a SOAP fault, as WinRM sends every fault
     expect(xp(notEvents.text, 'string(//s:Subcode/s:Value)')).toBe('w:SchemaValidationError');
-    expect(store.sources(sub.id).every((x) => x.eventsReceived === 0)).toBe(true);
+    expect((await store.sources(sub.id)).every((x) => x.eventsReceived === 0)).toBe(true);
   });
 });

@@ -52,7 +52,7 @@ export function collectorStoreContract(backend: string, open: () => Promise<Coll
     it('refuses an invalid definition and keeps the stored one', async () => {
       const { store } = await fixture();
       await store.save(specNamed('one'));
-      expect(() => store.save(specNamed('one', { query: '<NotAQueryList/>' }))).toThrow(/QueryList/);
+      await expect(store.save(specNamed('one', { query: '<NotAQueryList/>' }))).rejects.toThrow(/QueryList/);
       expect((await store.find('one'))?.query).toContain('<QueryList>');
     });
 
