@@ -37,6 +37,36 @@ function lines(batch: Batch, format: 'json' | 'raw'): string {
 }
 
 /**
+ * Open a file to append lines to. A line cut short at its end (the server was killed while it
+ * wrote) belonged to a batch that was never acknowledged, so the source sends it again: it is cut
+ * off, and what follows starts on a line of its own.
+ */
+async function openForAppend(file: string): Promise<FileHandle> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const handle = await open(file, 'a+', 0o640);
+  try {
+    let end = (await handle.stat()).size;
+    const size = end;
+    const chunk = Buffer.alloc(65_536);
+    while (end > 0) {
+      const from = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - from, from);
+      const last = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (last !== -1) {
+        end = from + last + 1;
+        break;
+      }
+      end = from;
+    }
+    if (end < size) await handle.truncate(end);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/**
  * Appends to files, grouping writes: what arrives for one file while it is being written and
  * synced goes in its next write, under one fsync. Handles stay open (at most MAX_OPEN) until
  * `reopen` (SIGHUP, after logrotate has moved the files away).
@@ -49,7 +79,7 @@ export class FileAppender {
     let f = this.files.get(file);
     if (!f) {
       if (this.files.size >= FileAppender.MAX_OPEN) this.closeIdle();
-      f = { handle: mkdir(path.dirname(file), { recursive: true }).then(() => open(file, 'a', 0o640)), queue: [], busy: false };
+      f = { handle: openForAppend(file), queue: [], busy: false };
       // A file that cannot be opened is tried again by the next write, not remembered broken.
       f.handle.catch(() => this.files.delete(file));
       this.files.set(file, f);
