@@ -9,8 +9,10 @@ export const SUBSCRIPTION_USAGE = `  winrmd subscription add NAME (--query FILE 
                                 [--format Raw|RenderedText] [--heartbeat S] [--max-time S] [--max-items N]
                                 [--max-envelope-size BYTES] [--read-existing] [--locale en-US]
                                 [--allow PATTERN …] [--deny PATTERN …] [--uri /wsman/PATH …]
-                                [--output json:PATH|raw:PATH …] [--enable]
-                                                   define a subscription (PATH may use {subscription}, {source}, {date})
+                                [--output OUTPUT …] [--enable]
+                                                   define a subscription; OUTPUT: json:PATH, raw:PATH (PATH may use
+                                                   {subscription}, {source}, {date}), tcp://H:P, tcps://H:P,
+                                                   syslog[+tcp|+tls]://H[:P], redis://[:PW@]H:P[#STREAM]
   winrmd subscription edit NAME [the same options] change one; every change is a new version
   winrmd subscription list|show NAME|enable NAME|disable NAME|remove NAME
   winrmd subscription export [NAME …]              YAML of the definitions, for import
@@ -41,12 +43,44 @@ export interface SubscriptionFlags {
 
 const numbers = (s: string | undefined) => (s ? s.split(',').map((x) => Number(x.trim())) : []);
 
-/** `json:PATH` or `raw:PATH`: a file output. */
-function parseOutput(text: string): OutputSpec {
-  const m = /^(json|raw):(.+)$/.exec(text);
-  if (!m) throw new SubscriptionError(`--output ${text}: give json:PATH or raw:PATH`);
-  return { type: 'file', format: m[1] as 'json' | 'raw', path: m[2]! };
+/**
+ * An output in one word: `json:PATH` or `raw:PATH` (files), `tcp://HOST:PORT` or
+ * `tcps://HOST:PORT` (JSON lines, TLS), `syslog://HOST[:PORT]` (UDP), `syslog+tcp://…`,
+ * `syslog+tls://…`, `redis://[:PASSWORD@]HOST:PORT[#STREAM]`. YAML (`import`) says more (caFile, facility, maxLen).
+ */
+export function parseOutput(text: string): OutputSpec {
+  const file = /^(json|raw):(?!\/\/)(.+)$/.exec(text);
+  if (file) return { type: 'file', format: file[1] as 'json' | 'raw', path: file[2]! };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SubscriptionError(`--output ${text}: give json:PATH, raw:PATH, tcp://, tcps://, syslog://, syslog+tcp://, syslog+tls:// or redis://`);
+  }
+  const port = url.port ? Number(url.port) : undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  switch (url.protocol) {
+    case 'tcp:':
+    case 'tcps:':
+      if (!port) throw new SubscriptionError(`--output ${text}: a port is needed`);
+      return { type: 'tcp', host, port, tls: url.protocol === 'tcps:' };
+    case 'syslog:':
+    case 'syslog+udp:':
+    case 'syslog+tcp:':
+    case 'syslog+tls:':
+      return { type: 'syslog', transport: url.protocol === 'syslog+tcp:' ? 'tcp' : url.protocol === 'syslog+tls:' ? 'tls' : 'udp', host, ...(port ? { port } : {}), facility: 16 };
+    case 'redis:':
+    case 'rediss:': {
+      const stream = decodeURIComponent(url.hash.slice(1)) || 'winrmd:{subscription}';
+      url.hash = '';
+      return { type: 'redis', url: url.toString(), stream, maxLen: 0 };
+    }
+  }
+  throw new SubscriptionError(`--output ${text}: unknown kind ${url.protocol}`);
 }
+
+/** A password in a URL is not shown. */
+const masked = (spec: SubscriptionSpec) => ({ ...spec, outputs: spec.outputs.map((o) => (o.type === 'redis' ? { ...o, url: o.url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@') } : o)) });
 
 /** What the flags change, over a base spec (empty for `add`). */
 function applyFlags(base: Partial<SubscriptionSpec>, f: SubscriptionFlags): Record<string, unknown> {
@@ -106,7 +140,7 @@ export async function subscriptionCommand(store: CollectorStore, args: string[],
       return 0;
     case 'show': {
       const s = await need();
-      out(dump({ id: s.id, version: s.version, enabled: s.enabled, updatedAt: s.updatedAt, ...specOf(s) }, { lineWidth: -1 }).trimEnd());
+      out(dump({ id: s.id, version: s.version, enabled: s.enabled, updatedAt: s.updatedAt, ...masked(specOf(s)) }, { lineWidth: -1 }).trimEnd());
       return 0;
     }
     case 'enable':

@@ -17,7 +17,34 @@ const fileOutput = z.object({
   format: z.enum(['json', 'raw']).default('json'),
 });
 
-export const outputSchema = z.discriminatedUnion('type', [fileOutput]);
+const port = z.number().int().min(1).max(65535);
+/** JSON lines over TCP, or TLS with `tls: true` (the CA in caFile, else the system's). */
+const tcpOutput = z.object({
+  type: z.literal('tcp'),
+  host: z.string().min(1),
+  port,
+  tls: z.boolean().default(false),
+  caFile: z.string().optional(),
+});
+/** RFC 5424 over UDP, TCP or TLS (RFC 5425, octet-counted framing as RFC 6587 §3.4.1 has it on TCP). */
+const syslogOutput = z.object({
+  type: z.literal('syslog'),
+  transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  host: z.string().min(1),
+  port: port.optional(),
+  caFile: z.string().optional(),
+  facility: z.number().int().min(0).max(23).default(16), // local0
+});
+/** A Redis stream (XADD), its key a template like a file path's. */
+const redisOutput = z.object({
+  type: z.literal('redis'),
+  url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+  stream: z.string().min(1).default('winrmd:{subscription}'),
+  /** Trim the stream to about this many entries (0: never). */
+  maxLen: z.number().int().min(0).default(0),
+});
+
+export const outputSchema = z.discriminatedUnion('type', [fileOutput, tcpOutput, syslogOutput, redisOutput]);
 export type OutputSpec = z.infer<typeof outputSchema>;
 
 const pattern = z.string().min(1).max(256);

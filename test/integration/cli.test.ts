@@ -107,7 +107,8 @@ describe('winrmd command line', () => {
     for (const [args, message] of [
       [['add', 'logons', '--channel', 'X'], 'exists; use edit'],
       [['add', 'bad', '--query', path.join(dir, 'missing.xml')], 'ENOENT'],
-      [['add', 'bad', '--channel', 'X', '--output', 'kafka:x'], 'give json:PATH or raw:PATH'],
+      [['add', 'bad', '--channel', 'X', '--output', 'kafka://x'], 'unknown kind kafka:'],
+      [['add', 'bad', '--channel', 'X', '--output', 'nonsense'], 'give json:PATH'],
       [['show', 'nothing'], 'no subscription nothing'],
     ] as const) {
       const r = sub([...args]);

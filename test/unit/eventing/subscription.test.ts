@@ -2,6 +2,7 @@
 // (2.2.4.41): validation with one message per problem, which sources and paths a subscription
 // applies to, and the offer written for the Negotiate policy with a stored bookmark.
 import { describe, expect, it } from 'vitest';
+import { parseOutput } from '../../../src/eventing/subscription-cli.js';
 import { appliesTo, offeredOn, parseSpec, queryChannels, simpleQuery, subscriptionElement, type Subscription } from '../../../src/eventing/subscription.js';
 import { serialize } from '../../../src/soap/xml.js';
 import { select } from '../../helpers/wef-source.js';
@@ -80,5 +81,24 @@ describe('the offer (m:Subscription)', () => {
     const inner = xml.slice(xml.indexOf('<s:Envelope'), xml.lastIndexOf('</m:Subscription>'));
     const doc = parse(inner) as unknown as Node;
     expect(String(select('count(//c:All/auth:Authentication/auth:ClientCertificate/auth:Thumbprint[@Role="issuer"])', doc))).toBe('2');
+  });
+});
+
+describe('outputs in one word (winrmd subscription --output)', () => {
+  it.each([
+    ['json:/var/log/w/{source}.jsonl', { type: 'file', format: 'json', path: '/var/log/w/{source}.jsonl' }],
+    ['raw:relative.xml', { type: 'file', format: 'raw', path: 'relative.xml' }],
+    ['tcp://siem.example:5170', { type: 'tcp', host: 'siem.example', port: 5170, tls: false }],
+    ['tcps://[::1]:6000', { type: 'tcp', host: '::1', port: 6000, tls: true }],
+    ['syslog://logs.example', { type: 'syslog', transport: 'udp', host: 'logs.example', facility: 16 }],
+    ['syslog+tls://logs.example:6514', { type: 'syslog', transport: 'tls', host: 'logs.example', port: 6514, facility: 16 }],
+    ['redis://:s3cret@127.0.0.1:6379#wef:{source}', { type: 'redis', url: 'redis://:s3cret@127.0.0.1:6379', stream: 'wef:{source}', maxLen: 0 }],
+  ])('%s', (text, spec) => {
+    expect(parseOutput(text)).toEqual(spec);
+  });
+
+  it('refuses what it cannot read', () => {
+    expect(() => parseOutput('tcp://host')).toThrow(/a port is needed/);
+    expect(() => parseOutput('kafka://broker:9092')).toThrow(/unknown kind kafka:/);
   });
 });
