@@ -11,10 +11,9 @@ import { credentialsFor } from './auth/passwords.js';
 import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { startServer, stateFile } from './server.js';
+import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
 import { SqliteUserStore } from './store/users.js';
-import { SqliteCollectorStore } from './store/collector.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { SubscriptionError } from './eventing/subscription.js';
 
@@ -140,14 +139,16 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false);
   if (command === 'subscription') {
     const db = openDb(stateFile(config));
+    const store = (await openCollectorStore(config, db))!;
     try {
-      return await subscriptionCommand(new SqliteCollectorStore(db), rest, values);
+      return await subscriptionCommand(store, rest, values);
     } catch (err) {
       // The user's mistakes (a definition, a file that cannot be read, YAML that does not parse) in one line.
       if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && (err as Error).name !== 'YAMLException') throw err;
       console.error(`winrmd: ${(err as Error).message}`);
       return 2;
     } finally {
+      await store.close();
       db.close();
     }
   }

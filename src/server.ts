@@ -29,7 +29,8 @@ import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js'
 import { createCore, type Core } from './wsman/core.js';
 import { registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
-import { SqliteCollectorStore } from './store/collector.js';
+import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
+import { PgCollectorStore } from './store/collector-pg.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
 
 export interface ServerOptions {
@@ -123,6 +124,15 @@ function watchUsers(users: UserStore, providers: Provider[], log: Logger): () =>
   return () => clearInterval(timer);
 }
 
+/**
+ * The collector's store: PostgreSQL when `store.url` names one, else the SQLite state file (none
+ * when the server was given a user store and no state file, as in-process tests do).
+ */
+export async function openCollectorStore(config: Config, db: Db | undefined): Promise<CollectorStore | undefined> {
+  if (config.store.url) return PgCollectorStore.connect(config.store.url);
+  return db && new SqliteCollectorStore(db);
+}
+
 /** Everything but the sockets: what in-process tests drive with supertest. */
 export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
@@ -193,7 +203,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // Whether a runAs account is root, looked up through NSS as the providers do (and shared with them).
   const isRoot = async (account: string) => (await lookupAccount(account))?.uid === 0;
   core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
-  const collector = db && collecting ? { store: new SqliteCollectorStore(db), outputs: new Outputs(log.child({ component: 'collector' })) } : undefined;
+  const store = collecting ? await openCollectorStore(config, db) : undefined;
+  const collector = store && { store, outputs: new Outputs(log.child({ component: 'collector' })) };
   if (collector) {
     const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => c.fingerprint.replaceAll(':', '').toUpperCase());
     registerCollector(core, { ...collector, issuerThumbprints });
@@ -210,6 +221,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       overload.stop();
       core.close();
       await collector?.outputs.close();
+      await collector?.store.close();
       for (const p of providers) await p.unload?.();
       db?.close();
     },

@@ -7,6 +7,7 @@
 #   openipmi                           ipmi_sim and sdrcomp: the loopback BMC of test/fixtures/ipmi-sim
 #   python3-gssapi gss-ntlmssp         MIT GSS-API for Python and its NTLM mechanism: the real SPNEGO initiator of test/interop/spnego_client.py
 #   redis-server rsyslog               the collector's Redis and syslog outputs' real peers (started and stopped by the tests)
+#   postgresql                         the server binaries for the throw-away clusters of the PostgreSQL store's tests
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
@@ -18,6 +19,7 @@ command -v ipmi_sim >/dev/null 2>&1 && command -v sdrcomp >/dev/null 2>&1 || nee
 [ -e /etc/gss/mech.d/mech.ntlmssp.conf ] || need="$need gss-ntlmssp"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v rsyslogd >/dev/null 2>&1 || need="$need rsyslog"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2

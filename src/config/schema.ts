@@ -155,6 +155,14 @@ export const configSchema = z.object({
     pollIntervalMs: z.number().int().min(100).default(10_000),
     bmcs: z.array(bmcSchema).default([]),
   }).default({}),
+  store: z.object({
+    /**
+     * Empty: the collector's subscriptions and bookmarks live in the SQLite file in stateDir.
+     * `postgres://user:password@host/db`: on PostgreSQL, shared by several collectors behind a
+     * layer-4 balancer (users stay in each one's state file).
+     */
+    url: z.string().regex(/^(postgres(ql)?:\/\/.+)?$/, 'empty, or a postgres:// URL').default(''),
+  }).default({}),
   /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
   collector: z.object({
     enabled: z.boolean().default(true),

@@ -55,13 +55,23 @@ export interface CollectorStore {
   /** Resolves once the delivery is committed to disk. */
   record(delivery: Delivery): Promise<void>;
   sources(subscriptionId?: string): Promise<SourceStatus[]>;
+  /** Release what the store holds (its connections); the SQLite file is closed by its owner. */
+  close(): Promise<void>;
 }
 
 interface SubscriptionRow { id: string; version: string; enabled: number; spec: string; updated_at: string }
-interface SourceRow {
+/** An event_sources row, as both backends store it (PostgreSQL returns its BIGINT count as text). */
+export interface SourceRow {
   subscription_id: string; source: string; address: string; machine_id: string | null; version: string | null; bookmark: string | null;
-  first_seen: string; last_seen: string; last_heartbeat: string | null; last_events: string | null; events_received: number; recreated_at: string | null;
+  first_seen: string; last_seen: string; last_heartbeat: string | null; last_events: string | null; events_received: number | string; recreated_at: string | null;
 }
+
+export const sourceStatusOf = (r: SourceRow): SourceStatus => ({
+  subscriptionId: r.subscription_id, source: r.source, address: r.address, firstSeen: r.first_seen, lastSeen: r.last_seen, eventsReceived: Number(r.events_received),
+  ...(r.machine_id ? { machineId: r.machine_id } : {}), ...(r.version ? { version: r.version } : {}), ...(r.bookmark ? { bookmark: r.bookmark } : {}),
+  ...(r.last_heartbeat ? { lastHeartbeat: r.last_heartbeat } : {}), ...(r.last_events ? { lastEvents: r.last_events } : {}),
+  ...(r.recreated_at ? { recreatedAt: r.recreated_at } : {}),
+});
 
 const toSubscription = (r: SubscriptionRow): Subscription => ({ ...(JSON.parse(r.spec) as SubscriptionSpec), id: r.id, version: r.version, enabled: r.enabled === 1, updatedAt: r.updated_at });
 
@@ -163,11 +173,10 @@ export class SqliteCollectorStore implements CollectorStore {
     const rows = (subscriptionId
       ? this.db.prepare('SELECT * FROM event_sources WHERE subscription_id = ? ORDER BY source').all(subscriptionId)
       : this.db.prepare('SELECT * FROM event_sources ORDER BY subscription_id, source').all()) as SourceRow[];
-    return rows.map((r) => ({
-      subscriptionId: r.subscription_id, source: r.source, address: r.address, firstSeen: r.first_seen, lastSeen: r.last_seen, eventsReceived: r.events_received,
-      ...(r.machine_id ? { machineId: r.machine_id } : {}), ...(r.version ? { version: r.version } : {}), ...(r.bookmark ? { bookmark: r.bookmark } : {}),
-      ...(r.last_heartbeat ? { lastHeartbeat: r.last_heartbeat } : {}), ...(r.last_events ? { lastEvents: r.last_events } : {}),
-      ...(r.recreated_at ? { recreatedAt: r.recreated_at } : {}),
-    }));
+    return rows.map(sourceStatusOf);
+  }
+
+  async close(): Promise<void> {
+    // The database belongs to whoever opened it (the server, the CLI).
   }
 }
