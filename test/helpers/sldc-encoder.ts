@@ -1,6 +1,6 @@
-// A test-only SLDC encoder (ECMA-321), to make vectors for src/eventing/sldc.ts: greedy matching
-// against the same 1024-byte history the decoder keeps, with options to exercise scheme 2 (raw
-// bytes with the 0xFF escape) and a history reset mid-stream.
+// A test-only SLDC encoder (ECMA-321), to make vectors for src/eventing/sldc.ts and the bodies of
+// simulated forwarders: greedy matching (hash chains over the last 1024 bytes, the decoder's
+// history), with options to exercise scheme 2 (raw bytes with the 0xFF escape) and a history reset.
 
 class BitWriter {
   private readonly bytes: number[] = [];
@@ -41,20 +41,28 @@ export interface EncodeOptions {
 
 export function sldcEncode(data: Uint8Array, o: EncodeOptions = {}): Buffer {
   const w = new BitWriter();
-  const history = new Uint8Array(1024);
-  let at = 0;
-  const remember = (b: number) => {
-    history[at] = b;
-    at = (at + 1) % 1024;
-  };
   const maxMatch = Math.min(o.maxMatch ?? 271, 271);
+  // Candidates by their first two bytes, most recent last (stream positions since the last reset).
+  // The history holds the stream's bytes in order, so a match against a position at most 1024
+  // back can be checked on the input itself, overlap included.
+  let chains = new Map<number, number[]>();
+  let base = 0; // the stream position of the last reset: history position = (position - base) % 1024
+  const remember = (at: number) => {
+    if (at + 1 >= data.length) return;
+    const key = (data[at]! << 8) | data[at + 1]!;
+    const list = chains.get(key);
+    if (list) {
+      list.push(at);
+      if (list.length > 32) list.shift();
+    } else chains.set(key, [at]);
+  };
   control(w, 0b0101); // Reset-1
   let scheme = 1;
   for (let i = 0; i < data.length;) {
     if (i === o.resetAt) {
       control(w, 0b0101);
-      history.fill(0);
-      at = 0;
+      chains = new Map();
+      base = i;
       scheme = 1;
     }
     const raw = o.raw && i >= o.raw.from && i < o.raw.to;
@@ -63,28 +71,24 @@ export function sldcEncode(data: Uint8Array, o: EncodeOptions = {}): Buffer {
       scheme = 2;
       w.write(data[i]!, 8);
       if (data[i] === 0xff) w.write(0, 1);
-      remember(data[i]!);
+      remember(i);
       i++;
       continue;
     }
     if (scheme !== 1) control(w, 0b0001);
     scheme = 1;
-    // The longest match, simulating the copy as the decoder runs it (it may read bytes it has just written).
     let best = 0;
     let bestFrom = 0;
     const limit = Math.min(maxMatch, data.length - i, o.resetAt !== undefined && o.resetAt > i ? o.resetAt - i : Infinity, o.raw && o.raw.from > i ? o.raw.from - i : Infinity);
-    for (let from = 0; from < 1024 && limit >= 2; from++) {
+    const candidates = i + 1 < data.length ? chains.get((data[i]! << 8) | data[i + 1]!) ?? [] : [];
+    for (let c = candidates.length - 1; c >= 0 && limit >= 2; c--) {
+      const j = candidates[c]!;
+      if (j < base || i - j > 1024) break;
       let k = 0;
-      while (k < limit) {
-        // A position this copy has already written holds the byte it wrote there.
-        const back = (from + k - at + 1024) % 1024;
-        const b = back < k ? data[i + back] : history[(from + k) % 1024];
-        if (b !== data[i + k]) break;
-        k++;
-      }
+      while (k < limit && data[j + k] === data[i + k]) k++;
       if (k > best) {
         best = k;
-        bestFrom = from;
+        bestFrom = (j - base) % 1024;
       }
     }
     if (best >= 2) {
@@ -98,12 +102,12 @@ export function sldcEncode(data: Uint8Array, o: EncodeOptions = {}): Buffer {
         w.write(best - 32, 8);
       }
       w.write(bestFrom, 10);
-      for (let k = 0; k < best; k++) remember(history[(bestFrom + k) % 1024]!);
+      for (let k = 0; k < best; k++) remember(i + k);
       i += best;
     } else {
       w.write(0, 1);
       w.write(data[i]!, 8);
-      remember(data[i]!);
+      remember(i);
       i++;
     }
   }

@@ -79,6 +79,12 @@ function decode(bytes: Buffer): string {
 
 const utf16 = (xml: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(xml, 'utf16le')]);
 
+/** An envelope as a forwarder puts it on the wire: UTF-16LE with a BOM, SLDC-compressed when asked. */
+export function prepare(xml: string, compressed: boolean): { bytes: Buffer; compressed: boolean } {
+  const bytes = utf16(xml);
+  return { bytes: compressed ? sldcEncode(bytes) : bytes, compressed };
+}
+
 /** One keep-alive connection to one address, authenticated as the transport says. */
 class Connection {
   private readonly agent: http.Agent;
@@ -206,8 +212,17 @@ export class WefSource {
 
   /** One batch: each event in CDATA, as the CDATA option asks, and the bookmark after the last. */
   events(offer: Offer, events: string[], bookmark: string): Promise<Reply> {
+    return this.send(offer.deliveryAddress, this.eventsEnvelope(offer, events, bookmark), this.o.compress);
+  }
+
+  eventsEnvelope(offer: Offer, events: string[], bookmark: string): string {
     const body = `<w:Events>${events.map((e) => `<w:Event Action="${WEF.event}"><![CDATA[${e}]]></w:Event>`).join('')}</w:Events>`;
-    return this.send(offer.deliveryAddress, this.envelope(this.deliveryHeader(offer, WEF.events, bookmark), body), this.o.compress);
+    return this.envelope(this.deliveryHeader(offer, WEF.events, bookmark), body);
+  }
+
+  /** Bytes made once (`prepare`), sent as they are: what a load generator sends over and over. */
+  sendPrepared(url: string, body: { bytes: Buffer; compressed: boolean }): Promise<Reply> {
+    return this.connection(url).post(body.bytes, body.compressed ? { 'Content-Encoding': 'SLDC' } : {});
   }
 
   subscriptionEnd(offer: Offer): Promise<Reply> {
