@@ -31,9 +31,11 @@ class Bits {
   /** The next n bits (n ≤ 16) as an unsigned number, most significant first; past the end is an error. */
   peek(n: number): number {
     if (n > this.left) throw new SldcError('the SLDC stream ends inside a symbol');
-    let v = 0;
-    for (let i = 0, p = this.pos; i < n; i++, p++) v = (v << 1) | ((this.bytes[p >> 3]! >> (7 - (p & 7))) & 1);
-    return v;
+    // Four bytes from the current one hold any 16 bits at any bit offset (bytes past the end read as 0).
+    const b = this.bytes;
+    const i = this.pos >> 3;
+    const word = (((b[i] ?? 0) << 24) | ((b[i + 1] ?? 0) << 16) | ((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0)) >>> 0;
+    return ((word << (this.pos & 7)) >>> 0) >>> (32 - n);
   }
 
   read(n: number): number {
@@ -57,12 +59,7 @@ export function sldcDecode(body: Uint8Array, maxBytes: number): Buffer {
   let written = 0;
   let at = 0; // the history's write position
   let scheme: 1 | 2 | 0 = 0;
-  const emit = (byte: number) => {
-    if (written >= declared) throw new SldcError(`the SLDC stream decodes to more than the ${declared} bytes it declares`);
-    out[written++] = byte;
-    history[at] = byte;
-    at = (at + 1) % HISTORY;
-  };
+  const overflow = () => new SldcError(`the SLDC stream decodes to more than the ${declared} bytes it declares`);
   while (bits.left > 0) {
     if (bits.left >= 13 && bits.peek(9) === CONTROL_PREFIX) {
       bits.read(9);
@@ -91,10 +88,17 @@ export function sldcDecode(body: Uint8Array, maxBytes: number): Buffer {
           throw new SldcError(`reserved SLDC control symbol ${symbol.toString(2).padStart(4, '0')}`);
       }
     } else if (scheme === 1) {
-      if (bits.read(1) === 0) {
-        emit(bits.read(8)); // a literal
+      // A literal: 0 and 8 bits, read as one 9-bit symbol (the hot path of text).
+      const head = bits.peek(9);
+      if (head < 0x100) {
+        bits.read(9);
+        if (written >= declared) throw overflow();
+        out[written++] = head;
+        history[at] = head;
+        at = (at + 1) & (HISTORY - 1);
         continue;
       }
+      bits.read(1);
       // A copy pointer: a match count field, then a 10-bit absolute position in the history.
       let count: number;
       if (bits.peek(1) === 0) count = 2 + bits.read(2); // 00 → 2, 01 → 3
@@ -104,12 +108,21 @@ export function sldcDecode(body: Uint8Array, maxBytes: number): Buffer {
       // 1111 then 8 bits: 32–271 (8 bits starting 1111 would make nine 1s, a control symbol, read above).
       else count = 32 + (bits.read(12) & 0xff);
       const from = bits.read(10);
-      for (let i = 0; i < count; i++) emit(history[(from + i) % HISTORY]!);
+      if (written + count > declared) throw overflow();
+      for (let i = 0; i < count; i++) {
+        const byte = history[(from + i) & (HISTORY - 1)]!;
+        out[written++] = byte;
+        history[at] = byte;
+        at = (at + 1) & (HISTORY - 1);
+      }
     } else if (scheme === 2) {
       const byte = bits.read(8);
       // 0xFF is followed by one 0 bit, so that no byte run reads as a control symbol.
       if (byte === 0xff && bits.read(1) !== 0) throw new SldcError('an 0xFF byte in SLDC scheme 2 must be followed by a 0 bit');
-      emit(byte);
+      if (written >= declared) throw overflow();
+      out[written++] = byte;
+      history[at] = byte;
+      at = (at + 1) & (HISTORY - 1);
     } else {
       // Padding after the last symbol of a flushed stream is zeros; anything else before a reset is not SLDC.
       if (bits.read(1) !== 0) throw new SldcError('SLDC data before a Reset control symbol');
