@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
       // winrmd subscription
       query: { type: 'string' }, channel: { type: 'string', multiple: true }, level: { type: 'string' }, 'event-id': { type: 'string' },
       format: { type: 'string' }, heartbeat: { type: 'string' }, 'max-time': { type: 'string' }, 'max-items': { type: 'string' },
-      'max-envelope-size': { type: 'string' }, 'read-existing': { type: 'boolean' }, locale: { type: 'string' },
+      'max-envelope-size': { type: 'string' }, 'read-existing': { type: 'boolean' }, locale: { type: 'string' }, 'ignore-channel-error': { type: 'string' },
       allow: { type: 'string', multiple: true }, deny: { type: 'string', multiple: true }, uri: { type: 'string', multiple: true },
       output: { type: 'string', multiple: true }, enable: { type: 'boolean' }, silent: { type: 'string' },
     },

@@ -7,7 +7,7 @@ import { parseSpec, simpleQuery, specOf, SubscriptionError, type OutputSpec, typ
 
 export const SUBSCRIPTION_USAGE = `  winrmd subscription add NAME (--query FILE | --channel C [--channel C …] [--level 1,2] [--event-id 4624,4625])
                                 [--format Raw|RenderedText] [--heartbeat S] [--max-time S] [--max-items N]
-                                [--max-envelope-size BYTES] [--read-existing] [--locale en-US]
+                                [--max-envelope-size BYTES] [--read-existing] [--locale en-US] [--ignore-channel-error yes|no]
                                 [--allow PATTERN …] [--deny PATTERN …] [--uri /wsman/PATH …]
                                 [--output OUTPUT …] [--enable]
                                                    define a subscription; OUTPUT: json:PATH, raw:PATH (PATH may use
@@ -33,6 +33,7 @@ export interface SubscriptionFlags {
   'max-envelope-size'?: string;
   'read-existing'?: boolean;
   locale?: string;
+  'ignore-channel-error'?: string;
   allow?: string[];
   deny?: string[];
   uri?: string[];
@@ -98,6 +99,11 @@ function applyFlags(base: Partial<SubscriptionSpec>, f: SubscriptionFlags): Reco
   num('maxEnvelopeSize', f['max-envelope-size']);
   if (f['read-existing']) spec.readExistingEvents = true;
   if (f.locale) spec.locale = f.locale;
+  const ignore = f['ignore-channel-error'];
+  if (ignore !== undefined) {
+    if (ignore !== 'yes' && ignore !== 'no') throw new SubscriptionError('--ignore-channel-error takes yes or no');
+    spec.ignoreChannelError = ignore === 'yes';
+  }
   if (f.allow?.length || f.deny?.length) spec.sources = { allow: f.allow ?? base.sources?.allow ?? [], deny: f.deny ?? base.sources?.deny ?? [] };
   if (f.uri?.length) spec.uris = f.uri;
   if (f.output?.length) spec.outputs = f.output.map(parseOutput);

@@ -14,6 +14,7 @@ import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { SqliteUserStore } from '../../src/store/users.js';
 import { simpleQuery, type SubscriptionSpec } from '../../src/eventing/subscription.js';
+import { subscriptionCommand } from '../../src/eventing/subscription-cli.js';
 import { ACTIONS, envelope } from '../helpers/envelope.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { ALICE, basic, NO_LOCKOUT } from '../helpers/server.js';
@@ -260,6 +261,17 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(logs.some((l) => l.event === 'subscription_ended_by_source' && l.source === 'ws01.example.test')).toBe(true);
   });
 
+  it('winrmd subscription status shows each source: heartbeat, events, count, bookmark', async () => {
+    const lines: string[] = [];
+    expect(await subscriptionCommand(store, ['status', 'deliveries'], {}, (l) => lines.push(l))).toBe(0);
+    expect(lines[0]).toBe('deliveries (enabled): 1 source(s)');
+    const ws01 = lines.find((l) => l.includes('ws01.example.test'))!;
+    expect(ws01).toMatch(/last heartbeat \d+ s ago/);
+    expect(ws01).toContain('5 events');
+    expect(ws01).toContain('RE-CREATED its subscription');
+    expect(ws01).not.toContain('SILENT');
+  });
+
   it('removing a subscription removes what its sources left (bookmarks, liveness)', async () => {
     expect((await store.sources(subId)).length).toBeGreaterThan(0);
     expect(await store.remove('DELIVERIES')).toBe(true);
@@ -334,6 +346,9 @@ describe('bad deliveries get a clear answer and lose nothing', () => {
     expect(bomb.body.toString()).toMatch(/declares 5000000 bytes/);
     const junk = await c.post(Buffer.from([0xff, 0xab, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 1]), { 'Content-Encoding': 'SLDC' });
     expect(junk.status).toBe(400);
+    // A batch larger than the collector takes (maxEnvelopeSizeKb) is refused before it is read.
+    const oversize = await c.post(Buffer.alloc(600 * 1024, 0x20));
+    expect(oversize.status).toBe(413);
     c.close();
     const notEvents = await s.send(offer.deliveryAddress, `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:Action>${WEF.events}</a:Action><a:MessageID>uuid:1</a:MessageID></s:Header><s:Body><w:Nothing/></s:Body></s:Envelope>`, true);
     s.close();
