@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command line: `winrmd serve` and the admin subcommands.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ import { openDb } from './store/db.js';
 import { SqliteUserStore } from './store/users.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { SubscriptionError } from './eventing/subscription.js';
+import { ENCTYPE } from './auth/kerberos/crypto.js';
+import { describeKeytab, parseKeytab } from './auth/kerberos/keytab.js';
 
 const USAGE = `usage:
   winrmd serve [--config FILE]                 run the server
@@ -27,6 +29,8 @@ const USAGE = `usage:
   winrmd cert generate [--host NAME] [--force] write a self-signed HTTPS certificate (TLS 1.2/1.3 listener)
                                                to stateDir, where serve picks it up
 ${SUBSCRIPTION_USAGE}
+  winrmd kerberos check [--keytab FILE]        list the keytab's principals, key versions and encryption types,
+                                               and which of them winrmd can use
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -116,6 +120,29 @@ async function certCommand(config: Config, args: string[], host: string | undefi
   return 0;
 }
 
+function kerberosCommand(args: string[], keytab: string): number {
+  if (args[0] !== 'check') {
+    console.error(USAGE);
+    return 2;
+  }
+  if (!keytab) {
+    console.error('winrmd: no keytab: set kerberos.keytab, or give --keytab FILE');
+    return 2;
+  }
+  let entries;
+  try {
+    entries = parseKeytab(readFileSync(keytab));
+  } catch (err) {
+    console.error(`winrmd: ${keytab}: ${(err as Error).message}`);
+    return 1;
+  }
+  const usable = new Set<number>(Object.values(ENCTYPE));
+  for (const [line, e] of describeKeytab(entries).map((l, i) => [l, entries[i]!] as const)) console.log(`${line}${usable.has(e.enctype) ? '' : '\t(not used: winrmd accepts AES only)'}`);
+  const services = new Set(entries.filter((e) => usable.has(e.enctype)).map((e) => `${e.principal}@${e.realm}`));
+  console.log(`${entries.length} key(s); usable for ${services.size} principal(s)${[...services].some((p) => p.startsWith('HOST/')) ? '' : '; no HOST/ principal (Windows Server 2025 clients ask for HOST/<host>)'}`);
+  return services.size > 0 ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -128,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
       'max-envelope-size': { type: 'string' }, 'read-existing': { type: 'boolean' }, locale: { type: 'string' }, 'ignore-channel-error': { type: 'string' },
       allow: { type: 'string', multiple: true }, deny: { type: 'string', multiple: true }, uri: { type: 'string', multiple: true },
       output: { type: 'string', multiple: true }, enable: { type: 'boolean' }, silent: { type: 'string' },
+      // winrmd kerberos
+      keytab: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -137,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false);
+  if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
   if (command === 'subscription') {
     const db = openDb(stateFile(config));
     const store = (await openCollectorStore(config, db))!;

@@ -8,6 +8,7 @@
 #   python3-gssapi gss-ntlmssp         MIT GSS-API for Python and its NTLM mechanism: the real SPNEGO initiator of test/interop/spnego_client.py
 #   redis-server rsyslog               the collector's Redis and syslog outputs' real peers (started and stopped by the tests)
 #   postgresql                         the server binaries for the throw-away clusters of the PostgreSQL store's tests
+#   krb5-kdc krb5-admin-server krb5-user  MIT Kerberos: the throw-away realm (test/helpers/kdc.ts) and kinit
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
@@ -20,6 +21,9 @@ command -v ipmi_sim >/dev/null 2>&1 && command -v sdrcomp >/dev/null 2>&1 || nee
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 command -v rsyslogd >/dev/null 2>&1 || need="$need rsyslog"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+command -v krb5kdc >/dev/null 2>&1 || need="$need krb5-kdc"
+command -v kadmin.local >/dev/null 2>&1 || need="$need krb5-admin-server"
+command -v kinit >/dev/null 2>&1 || need="$need krb5-user"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2

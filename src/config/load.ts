@@ -47,6 +47,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.keyFile = here(https.keyFile);
     https.clientCaFiles = https.clientCaFiles.map(here);
     config.collector.sourceCaFiles = config.collector.sourceCaFiles.map(here);
+    config.kerberos.keytab = here(config.kerberos.keytab);
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;

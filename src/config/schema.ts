@@ -163,6 +163,11 @@ export const configSchema = z.object({
      */
     url: z.string().regex(/^(postgres(ql)?:\/\/.+)?$/, 'empty, or a postgres:// URL').default(''),
   }).default({}),
+  /** Kerberos (domain clients and event sources): the service keys. */
+  kerberos: z.object({
+    /** An MIT keytab holding the keys of HTTP/<host> and HOST/<host> (`winrmd kerberos check` lists it). */
+    keytab: z.string().default(''),
+  }).default({}),
   /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
   collector: z.object({
     enabled: z.boolean().default(true),
