@@ -1,5 +1,6 @@
 // The composition root: config → store → providers → core → listeners, and close() in reverse.
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,13 @@ import { lookupAccount } from '../providers/common/run-as.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import { CertificateAuthenticator } from './auth/certificate.js';
-import { NtlmAuthenticator } from './auth/ntlm/authenticator.js';
+import { NtlmMechanism } from './auth/ntlm/mechanism.js';
+import { NegotiateAuthenticator, type Mechanism } from './auth/negotiate.js';
+import { MECH } from './auth/spnego.js';
+import { KerberosAcceptor } from './auth/kerberos/acceptor.js';
+import { ENCTYPE } from './auth/kerberos/crypto.js';
+import { parseKeytab } from './auth/kerberos/keytab.js';
+import { KerberosMechanism } from './auth/kerberos/mechanism.js';
 import { FailureThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
 import { bmcPassword } from './config/load.js';
@@ -133,6 +140,18 @@ export async function openCollectorStore(config: Config, db: Db | undefined): Pr
   return db && new SqliteCollectorStore(db);
 }
 
+/** The keytab, or a start that says why not (it holds secrets: its mode is the operator's to keep). */
+function readKeytab(file: string) {
+  let keys;
+  try {
+    keys = parseKeytab(readFileSync(file));
+  } catch (err) {
+    throw new Error(`kerberos.keytab ${file}: ${(err as Error).message}`);
+  }
+  if (!keys.some((e) => e.enctype === ENCTYPE.aes256 || e.enctype === ENCTYPE.aes128)) throw new Error(`kerberos.keytab ${file} holds no AES key (winrmd kerberos check lists it)`);
+  return keys;
+}
+
 /** Everything but the sockets: what in-process tests drive with supertest. */
 export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
@@ -158,16 +177,28 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const collecting = config.collector.enabled;
   const sourceCas = collecting && config.collector.sourceCaFiles.length > 0 ? loadCaFiles(config.collector.sourceCaFiles) : undefined;
   const authenticators: Authenticator[] = [];
-  // Offered on a 401 in this order: Negotiate first, as Windows does.
+  // Offered on a 401 in this order: Negotiate first, as Windows does. Under it, Kerberos (when a
+  // keytab is configured; under Microsoft's OID too, which Windows lists first) and NTLM.
+  const mechanisms: Mechanism[] = [];
+  const k = config.kerberos;
+  if (k.keytab) {
+    const keys = readKeytab(k.keytab);
+    const acceptor = new KerberosAcceptor({ keys, principals: k.principals, maxSkewMs: k.maxSkewSeconds * 1000, enctypes: k.enctypes.map((e) => (e === 'aes256-cts-hmac-sha1-96' ? ENCTYPE.aes256 : ENCTYPE.aes128)) });
+    const realms = k.realms.length ? k.realms : [...new Set(keys.map((e) => e.realm))];
+    const kopts = { acceptor, users, realms, machineSources: k.machineSources, channelBinding: auth.cbtHardeningLevel };
+    mechanisms.push(new KerberosMechanism(MECH.msKerberos, kopts), new KerberosMechanism(MECH.kerberos, kopts));
+    log.info({ event: 'kerberos_ready', principals: [...new Set(keys.map((e) => `${e.principal}@${e.realm}`))], realms });
+  }
   if (auth.negotiate) {
     const host = os.hostname();
-    authenticators.push(new NtlmAuthenticator({
-      users, allowUnencrypted,
+    mechanisms.push(new NtlmMechanism({
+      users,
       channelBinding: auth.cbtHardeningLevel,
       netbiosName: host.split('.')[0].toUpperCase().slice(0, 15),
       dnsName: host,
     }));
   }
+  if (mechanisms.length > 0) authenticators.push(new NegotiateAuthenticator({ mechanisms, users, allowUnencrypted }));
   if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted }));
   if (clientCas || sourceCas) {
     authenticators.push(new CertificateAuthenticator({ users, trustedCas: clientCas?.certs ?? [], mappings: clientCas ? config.service.certMapping : [], sourceCas: sourceCas?.certs }));

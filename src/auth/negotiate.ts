@@ -19,7 +19,8 @@ export interface MechSession {
 
 export type MechStep =
   | { done: false; token: Buffer }
-  | { done: true; token?: Buffer; user: UserRecord; session: MechSession; password?: 'verified' };
+  /** `stored: false`: a principal that is not in the user store (a Kerberos machine principal, an event source). */
+  | { done: true; token?: Buffer; user: UserRecord; stored?: boolean; session: MechSession; password?: 'verified' };
 
 /** One handshake of one mechanism on one connection (GSS_Accept_sec_context, leg by leg). */
 export interface MechContext {
@@ -63,8 +64,11 @@ interface Spnego {
 type ConnectionState =
   | { phase: 'bare'; mech: Mechanism; context: MechContext }
   | Spnego
-  /** `credential`: the user's stored secrets when the handshake verified them; a new password ends the connection. */
-  | { phase: 'established'; user: string; credential: string; security?: MessageSecurity };
+  /**
+   * `credential`: the user's stored secrets when the handshake verified them; a new password ends
+   * the connection. `principal`: the identity of a principal that is not in the store.
+   */
+  | { phase: 'established'; user: string; credential: string; principal?: UserRecord; security?: MessageSecurity };
 
 const fail = (reason: string, extra: { user?: string; counts?: boolean } = {}): AuthOutcome => ({ ok: false, reason, ...extra });
 const b64 = (token: Buffer) => token.toString('base64');
@@ -75,8 +79,9 @@ export class NegotiateAuthenticator implements Authenticator {
   private readonly connections = new WeakMap<object, ConnectionState>();
 
   constructor(private readonly opts: NegotiateOptions) {
-    // MS-NTHT: bare NTLMSSP is offered under its own scheme name too.
-    this.schemes = opts.mechanisms.some((m) => m.name === 'NTLM') ? ['Negotiate', 'NTLM'] : ['Negotiate'];
+    // MS-NTHT: bare NTLMSSP is offered under its own scheme name too; Windows event forwarders in a
+    // domain send bare Kerberos under `Kerberos` (MS-WSMV 2.2.9.1.2).
+    this.schemes = ['Negotiate', ...(opts.mechanisms.some((m) => m.name === 'NTLM') ? ['NTLM'] : []), ...(opts.mechanisms.some((m) => m.name === 'Kerberos') ? ['Kerberos'] : [])];
   }
 
   challenges(): string[] {
@@ -167,7 +172,7 @@ export class NegotiateAuthenticator implements Authenticator {
       // MS-WSMV 2.2.9.1: over HTTP the messages must be encrypted unless AllowUnencrypted.
       return fail(`${mech.name} over HTTP without sealing is refused (allowUnencrypted is false)`, { user: user.name });
     }
-    this.connections.set(req.connection, { phase: 'established', user: user.name, credential: credentialOf(user), security });
+    this.connections.set(req.connection, { phase: 'established', user: user.name, credential: credentialOf(user), security, ...(step.stored === false ? { principal: user } : {}) });
     return { ok: true, caller: callerOf(user, req.clientAddress), security, password: step.password, mutualToken };
   }
 
@@ -178,6 +183,7 @@ export class NegotiateAuthenticator implements Authenticator {
       this.connections.delete(req.connection);
       return fail(`the connection left its ${state.mech.name} handshake unfinished`);
     }
+    if (state.principal) return { ok: true, caller: callerOf(state.principal, req.clientAddress), security: state.security };
     // The user as stored now: a removed user's connections stop working, a changed runAs applies.
     const user = this.opts.users.get(state.user);
     if (!user) {

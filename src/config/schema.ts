@@ -165,8 +165,18 @@ export const configSchema = z.object({
   }).default({}),
   /** Kerberos (domain clients and event sources): the service keys. */
   kerberos: z.object({
-    /** An MIT keytab holding the keys of HTTP/<host> and HOST/<host> (`winrmd kerberos check` lists it). */
+    /** An MIT keytab holding the keys of HTTP/<host> and HOST/<host> (`winrmd kerberos check` lists it); empty: no Kerberos. */
     keytab: z.string().default(''),
+    /** The service principals winrmd answers for (`HTTP/host.example.com`); empty: every one in the keytab. */
+    principals: z.array(z.string()).default([]),
+    /** Client realms accepted; alice@REALM is the winrmd user alice. Empty: the keytab's realms. */
+    realms: z.array(z.string()).default([]),
+    /** Machine principals (WS01$@REALM) are event sources for the collector. */
+    machineSources: z.boolean().default(true),
+    /** The clock difference tolerated between a client and winrmd (RFC 4120 §1.6: five minutes). */
+    maxSkewSeconds: z.number().int().positive().default(300),
+    /** Encryption types accepted; RC4 and DES are never accepted. */
+    enctypes: z.array(z.enum(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'])).min(1).default(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96']),
   }).default({}),
   /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
   collector: z.object({

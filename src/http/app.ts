@@ -15,7 +15,7 @@ import { decodeBody, isUtf16, XmlError } from '../soap/xml.js';
 import type { Core } from '../wsman/core.js';
 import type { AuthMethod, Reply, RequestInfo } from '../wsman/exchange.js';
 import type { UnauthenticatedSlots } from './connection-slots.js';
-import { ENCRYPTED_CONTENT_TYPE, isEncrypted, openMessage, sealMessage } from './encryption.js';
+import { encryptedContentType, encryptionProtocol, openMessage, sealMessage } from './encryption.js';
 import type { Overload } from './overload.js';
 import { peerCertificateOf } from './tls.js';
 
@@ -265,12 +265,13 @@ export function createApp(opts: AppOptions): App {
   const serve = async (ex: Exchange, outcome: AuthOutcome & { ok: true }) => {
     const { security } = outcome;
     const contentType = header(ex, 'content-type');
-    const sealed = security !== undefined && isEncrypted(contentType);
+    const protocol = encryptionProtocol(contentType);
+    const sealed = security !== undefined && protocol !== undefined;
     const raw = await rawBody(ex, sealed ? opts.maxBodyBytes + ENCRYPTION_OVERHEAD : opts.maxBodyBytes);
     if (raw === undefined) return;
     let plaintext = raw;
     let plainType = contentType;
-    if (sealed) {
+    if (security && sealed) {
       try {
         ({ plaintext, contentType: plainType } = openMessage(raw, contentType, security));
       } catch (err) {
@@ -303,13 +304,13 @@ export function createApp(opts: AppOptions): App {
       soap(ex, await opts.core.handle(xml, { info, caller: outcome.caller, log: ex.log, work }));
       if (gone) ex.log.info({ event: 'client_gone' });
     }
-    if (sealed && ex.body.length > 0) {
+    if (security && sealed && ex.body.length > 0) {
       // Every reply on an encrypting connection is sealed, faults and errors included; a bare
       // status (the collector's 204 to End) has no body to seal and must have none (RFC 9110 §15.3.5).
       const reply = Buffer.isBuffer(ex.body) ? ex.body : Buffer.from(ex.body, 'utf8');
       const type = (ex.headers['Content-Type'] as string | undefined) ?? 'text/plain;charset=UTF-8';
-      ex.body = sealMessage(reply, type, security);
-      ex.headers['Content-Type'] = ENCRYPTED_CONTENT_TYPE;
+      ex.body = sealMessage(reply, type, security, protocol);
+      ex.headers['Content-Type'] = encryptedContentType(protocol!);
     }
   };
 

@@ -1,18 +1,30 @@
-// HTTP message encryption (MS-WSMV 2.2.9.1.1): a SOAP message sealed by the connection's security
-// context travels as a two-part multipart/encrypted body. The framing is the same for every
-// context (NTLM now, Kerberos later); the sealing is the MessageSecurity's.
+// HTTP message encryption (MS-WSMV 2.2.9.1.1, 2.2.9.1.2): a SOAP message sealed by the
+// connection's security context travels as a two-part multipart/encrypted body. The framing is
+// the same for every context; the sealing is the MessageSecurity's, and the protocol string is the
+// client's: SPNEGO's for Negotiate, Kerberos's for the Kerberos scheme and pywinrm's Kerberos
+// transport. A reply is sealed under the protocol its request came in.
 import type { MessageSecurity } from '../auth/authenticator.js';
 
 export const SPNEGO_ENCRYPTED = 'application/HTTP-SPNEGO-session-encrypted';
+export const KERBEROS_ENCRYPTED = 'application/HTTP-Kerberos-session-encrypted';
+const PROTOCOLS = [SPNEGO_ENCRYPTED, KERBEROS_ENCRYPTED];
 const BOUNDARY = 'Encrypted Boundary';
-export const ENCRYPTED_CONTENT_TYPE = `multipart/encrypted;protocol="${SPNEGO_ENCRYPTED}";boundary="${BOUNDARY}"`;
+export const encryptedContentType = (protocol: string) => `multipart/encrypted;protocol="${protocol}";boundary="${BOUNDARY}"`;
+export const ENCRYPTED_CONTENT_TYPE = encryptedContentType(SPNEGO_ENCRYPTED);
 
 export class EncryptionFormatError extends Error {}
 
 const MAX_HEADER_PART = 1024;
 
+/** The protocol of an encrypted body's Content-Type, or undefined when it is not one winrmd opens. */
+export function encryptionProtocol(contentType: string): string | undefined {
+  if (!/^multipart\/encrypted\s*;/i.test(contentType)) return undefined;
+  const lower = contentType.toLowerCase();
+  return PROTOCOLS.find((p) => lower.includes(p.toLowerCase()));
+}
+
 export function isEncrypted(contentType: string): boolean {
-  return /^multipart\/encrypted\s*;/i.test(contentType) && contentType.toLowerCase().includes(SPNEGO_ENCRYPTED.toLowerCase());
+  return encryptionProtocol(contentType) !== undefined;
 }
 
 /** Opens an encrypted body: the plaintext and its original content type. Throws on a bad signature. */
@@ -42,13 +54,13 @@ export function openMessage(body: Buffer, contentType: string, security: Message
 }
 
 /** Seals a reply for a connection whose request was encrypted (every reply, faults included). */
-export function sealMessage(plaintext: Buffer, contentType: string, security: MessageSecurity): Buffer {
+export function sealMessage(plaintext: Buffer, contentType: string, security: MessageSecurity, protocol: string = SPNEGO_ENCRYPTED): Buffer {
   const { signature, sealed } = security.wrap(plaintext);
   const length = Buffer.alloc(4);
   length.writeUInt32LE(signature.length, 0);
   return Buffer.concat([
     Buffer.from(
-      `--${BOUNDARY}\r\n\tContent-Type: ${SPNEGO_ENCRYPTED}\r\n\tOriginalContent: type=${contentType};Length=${plaintext.length}\r\n` +
+      `--${BOUNDARY}\r\n\tContent-Type: ${protocol}\r\n\tOriginalContent: type=${contentType};Length=${plaintext.length}\r\n` +
         `--${BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n`,
       'latin1',
     ),
