@@ -187,11 +187,20 @@ export class WefSource {
     return this.connection(url).post(compress ? sldcEncode(bytes) : bytes, compress ? { 'Content-Encoding': 'SLDC' } : {});
   }
 
+  /** The Enumerate a forwarder sends to its Server= address. */
+  enumerateEnvelope(): string {
+    return this.envelope(this.header(this.o.server, WEF.enumerate, '', WEF.subscriptionManager), '<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>');
+  }
+
+  heartbeatEnvelope(offer: Offer): string {
+    return this.envelope(this.deliveryHeader(offer, WEF.heartbeat), '<w:Events></w:Events>');
+  }
+
   /** Enumerate on the Server= address, then End on the same connection (which gets 204). */
   async enumerate(): Promise<{ reply: Reply; offers: Offer[]; end: Reply; messageId: string }> {
-    const header = this.header(this.o.server, WEF.enumerate, '', WEF.subscriptionManager);
-    const messageId = /<a:MessageID>([^<]+)</.exec(header)![1]!;
-    const reply = await this.send(this.o.server, this.envelope(header, '<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate>'));
+    const xml = this.enumerateEnvelope();
+    const messageId = /<a:MessageID>([^<]+)</.exec(xml)![1]!;
+    const reply = await this.send(this.o.server, xml);
     const offers = reply.status === 200 ? readOffers(reply.text) : [];
     // The End is labelled SLDC without being compressed, as Windows sends it.
     const end = await this.connection(this.o.server).post(utf16(this.envelope(this.header(this.o.server, WEF.end, '', WEF.fullDuplex), '')), { 'Content-Encoding': 'SLDC' });
@@ -207,7 +216,7 @@ export class WefSource {
   }
 
   heartbeat(offer: Offer): Promise<Reply> {
-    return this.send(offer.deliveryAddress, this.envelope(this.deliveryHeader(offer, WEF.heartbeat), '<w:Events></w:Events>'), this.o.compress);
+    return this.send(offer.deliveryAddress, this.heartbeatEnvelope(offer), this.o.compress);
   }
 
   /** One batch: each event in CDATA, as the CDATA option asks, and the bookmark after the last. */

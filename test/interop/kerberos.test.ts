@@ -3,7 +3,7 @@
 // forwarders send it (an empty first POST answered 200 with the AP-REP), raw Kerberos under
 // Negotiate as pywinrm sends it, and SPNEGO as Windows clients send it; bodies sealed with RFC 4121
 // wrap tokens in Windows' layout both ways. Then every refusal the issue lists.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,10 @@ import { createOsProvider } from '../../providers/os/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { envelope } from '../helpers/envelope.js';
+import { simpleQuery } from '../../src/eventing/subscription.js';
+import { SqliteCollectorStore } from '../../src/store/collector.js';
+import { openDb } from '../../src/store/db.js';
+import { bookmarkList, prepare, readOffers, select, WefSource, windowsEvent, WEF } from '../helpers/wef-source.js';
 import { runJsonClient } from '../helpers/json-client.js';
 import { REALM, SERVICE_HOST, startRealm, type TestRealm } from '../helpers/kdc.js';
 import { NO_LOCKOUT, testUsers } from '../helpers/server.js';
@@ -148,5 +152,54 @@ describe('refused, with 401 and the reason in the log', () => {
     const aes128only = await serve({ enctypes: ['aes128-cts-hmac-sha1-96'] });
     expect((await client(aes128only, { scheme: 'Kerberos', mech: 'krb5' })).legs[0]!.status).toBe(401);
     expect(refusals().some((x) => x.includes('aes256-cts-hmac-sha1-96, which the configuration does not accept'))).toBe(true);
+  });
+});
+
+describe('a domain event forwarder (its machine principal) delivers to the collector over Kerberos', () => {
+  it('enumerates on its Server= address and delivers SLDC-compressed UTF-16 batches, every body sealed', async () => {
+    realm.addPrincipal('WS01$', 'ws01-Krb-1');
+    const wsEnv = realm.kinit('WS01$', 'ws01-Krb-1');
+    const stateDir = path.join(dir, 'collector-state');
+    const config = configSchema.parse({
+      stateDir,
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+      service: { allowUnencrypted: false },
+      kerberos: { keytab: path.join(realm.dir, 'winrmd.keytab') },
+      logging: { level: 'silent' },
+    });
+    mkdirSync(stateDir, { mode: 0o700 });
+    const db = openDb(path.join(stateDir, 'winrmd.db'));
+    const out = path.join(dir, 'wef-out');
+    const sub = await new SqliteCollectorStore(db).save({
+      name: 'domain', description: '', query: simpleQuery(['Security']), contentFormat: 'RenderedText', heartbeatIntervalS: 60, maxTimeS: 30, maxEnvelopeSize: 512_000,
+      readExistingEvents: false, ignoreChannelError: true, connectionRetry: { count: 5, intervalS: 60 }, sources: { allow: ['WS*$'], deny: [] }, uris: [],
+      outputs: [{ type: 'file', format: 'json', path: path.join(out, '{source}.jsonl') }],
+    }, true);
+    db.close();
+    const server = await startServer({ config, providers: [] });
+    servers.push(server);
+    const base = `http://127.0.0.1:${server.httpPort}`;
+    const forwarder = new WefSource({ server: `${base}/wsman/SubscriptionManager/WEC`, machineId: 'ws01.winrmd.test', transport: { kind: 'ntlm', user: 'unused', password: 'unused' } });
+    const bytes = (xml: string, compressed: boolean) => ({ b64: prepare(xml, compressed).bytes.toString('base64'), type: 'application/soap+xml;charset=UTF-16', ...(compressed ? { content_encoding: 'SLDC' } : {}) });
+
+    const enumerate = await client(`${base}/wsman/SubscriptionManager/WEC`, { scheme: 'Kerberos', mech: 'krb5', messages: [bytes(forwarder.enumerateEnvelope(), false)] }, wsEnv);
+    expect(enumerate.error).toBeUndefined();
+    expect(enumerate.replies[0]!.status).toBe(200);
+    const offers = readOffers(enumerate.replies[0]!.plaintext);
+    expect(offers.map((o) => o.name)).toEqual(['domain']);
+    const offer = offers[0]!;
+    expect(offer.deliveryAddress).toBe(`${base}/wsman/subscriptions/${sub.id}`);
+    expect(String(select('string(s:Body/e:Subscribe/e:Delivery/e:NotifyTo/c:Policy//auth:Authentication/@Profile)', offer.envelope))).toBe('http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos');
+
+    const deliveries = await client(offer.deliveryAddress, {
+      scheme: 'Kerberos', mech: 'krb5',
+      messages: [bytes(forwarder.heartbeatEnvelope(offer), true), bytes(forwarder.eventsEnvelope(offer, [windowsEvent({ id: 4624, recordId: 7, computer: 'ws01.winrmd.test' })], bookmarkList('Security', 7)), true)],
+    }, wsEnv);
+    expect(deliveries.error).toBeUndefined();
+    expect(deliveries.replies.map((r) => r.status)).toEqual([200, 200]);
+    expect(deliveries.replies.map((r) => xp(r.plaintext, 'string(/s:Envelope/s:Header/a:Action)'))).toEqual([WEF.ack, WEF.ack]);
+    const event = JSON.parse(readFileSync(path.join(out, 'WS01$.jsonl'), 'utf8').trim());
+    expect(event.System.EventRecordID).toBe(7);
+    expect(event.winrmd.source).toBe('WS01$');
   });
 });

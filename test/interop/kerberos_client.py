@@ -7,7 +7,8 @@ Reads one JSON job on stdin:
     {"endpoint": "http://127.0.0.1:5985/wsman", "service": "HTTP@collector.winrmd.test",
      "scheme": "Kerberos" | "Negotiate", "mech": "krb5" | "spnego", "iov": true,
      "protocol": "application/HTTP-Kerberos-session-encrypted", "empty_first": true,
-     "messages": ["<s:Envelope ...>", ...], "tamper": false, "replay": false}
+     "messages": ["<s:Envelope ...>" | {"b64": "<bytes>", "type": "<OriginalContent type>",
+                   "content_encoding": "SLDC"}, ...], "tamper": false, "replay": false}
 
 does the handshake (the token in Authorization; with empty_first the request has no body, as a
 Windows event forwarder sends it), feeds the reply's token (the AP-REP, mutual authentication) to
@@ -95,22 +96,28 @@ def run(job, result):
 
     sealed = []
     for message in job.get('messages', []):
-        sealed.append(seal(ctx, message.encode('utf-8'), protocol, job.get('iov', True), soap))
+        if isinstance(message, dict):
+            sealed.append((seal(ctx, base64.b64decode(message['b64']), protocol, job.get('iov', True), message.get('type', soap)), message.get('content_encoding')))
+        else:
+            sealed.append((seal(ctx, message.encode('utf-8'), protocol, job.get('iov', True), soap), None))
     if job.get('tamper') and sealed:
-        b = bytearray(sealed[0])
+        b = bytearray(sealed[0][0])
         b[-40] ^= 1
-        sealed[0] = bytes(b)
+        sealed[0] = (bytes(b), sealed[0][1])
     if job.get('replay') and sealed:
         sealed.insert(1, sealed[0])
-    for body in sealed:
-        conn.request('POST', url.path, body=body, headers={'Content-Type': 'multipart/encrypted;protocol="%s";boundary="%s"' % (protocol, BOUNDARY)})
+    for body, encoding in sealed:
+        headers = {'Content-Type': 'multipart/encrypted;protocol="%s";boundary="%s"' % (protocol, BOUNDARY)}
+        if encoding:
+            headers['Content-Encoding'] = encoding
+        conn.request('POST', url.path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
         reply = {'status': response.status, 'content_type': response.getheader('Content-Type')}
         result['replies'].append(reply)
         if (reply['content_type'] or '').startswith('multipart/encrypted'):
             reply['original_content'], reply['protocol'], reply['signature_length'], plaintext = unseal(ctx, data)
-            reply['plaintext'] = plaintext.decode('utf-8')
+            reply['plaintext'] = plaintext[2:].decode('utf-16-le') if plaintext[:2] == b'\xff\xfe' else plaintext.decode('utf-8')
         else:
             reply['plaintext'] = data.decode('utf-8', 'replace')
     conn.close()
