@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOsProvider } from '../../providers/os/index.js';
+import { createShellProvider } from '../../providers/shell/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { envelope } from '../helpers/envelope.js';
@@ -202,4 +203,30 @@ describe('a domain event forwarder (its machine principal) delivers to the colle
     expect(event.System.EventRecordID).toBe(7);
     expect(event.winrmd.source).toBe('WS01$');
   });
+});
+
+describe("pywinrm's Kerberos transport (python3-requests-kerberos, the client's ticket cache)", () => {
+  const PYWINRM = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pywinrm_client.py');
+  interface Step { ok: boolean; std_out_b64?: string; status_code?: number; error?: string; message?: string; properties?: Record<string, unknown> }
+  const pywinrm = (job: Record<string, unknown>) => runJsonClient<Step>(PYTHON, [PYWINRM], { transport: 'kerberos', kerberos_hostname_override: SERVICE_HOST, ...job },
+    { timeoutMs: 30_000, env: { ...aliceEnv, PYTHONDONTWRITEBYTECODE: '1' }, dropEnv: ['REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'] });
+
+  it('run_cmd and Get over HTTPS, and over plain HTTP where the configuration allows unencrypted messages (Debian\'s pykerberos cannot seal)', async () => {
+    const config = configSchema.parse({
+      stateDir: path.join(dir, 'pywinrm-state'),
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
+      service: { allowUnencrypted: true },
+      kerberos: { keytab: path.join(realm.dir, 'winrmd.keytab') },
+      logging: { level: 'silent' },
+    });
+    const server = await startServer({ config, users: await testUsers(), providers: [createOsProvider(), createShellProvider(config.shell)] });
+    servers.push(server);
+    for (const endpoint of [`https://127.0.0.1:${server.httpsPort}/wsman`, `http://127.0.0.1:${server.httpPort}/wsman`]) {
+      const [run, get] = await pywinrm({ endpoint, message_encryption: 'never', steps: [{ kind: 'run_cmd', command: 'echo', args: ['kerberos-ok'] }, { kind: 'get', resource_uri: OS_URI }] });
+      expect(run!.ok, `${run!.error}: ${run!.message}`).toBe(true);
+      expect(Buffer.from(run!.std_out_b64 ?? '', 'base64').toString()).toContain('kerberos-ok');
+      expect(run!.status_code).toBe(0);
+      expect(get!.ok, `${get!.error}: ${get!.message}`).toBe(true);
+    }
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ Reads one JSON job on stdin:
      "username": "alice", "password": "...", "operation_timeout_sec": 10, "read_timeout_sec": 15,
      "message_encryption": "auto" | "always" | "never", "send_cbt": true,
      "cert_pem": "/path/client.pem", "cert_key_pem": "/path/client.key", "record_wire": false,
+     "kerberos_hostname_override": "host.example.com",
      "steps": [STEP, ...]}
 
 username/password may be left out for "certificate". message_encryption, send_cbt, cert_pem and
@@ -166,7 +167,7 @@ def properties(node):
     return out
 
 
-AUTH_OPTIONS = ('message_encryption', 'send_cbt', 'cert_pem', 'cert_key_pem')
+AUTH_OPTIONS = ('message_encryption', 'send_cbt', 'cert_pem', 'cert_key_pem', 'kerberos_hostname_override')
 
 
 def auth_options(job):
