@@ -3,7 +3,7 @@
 // forwarders send it (an empty first POST answered 200 with the AP-REP), raw Kerberos under
 // Negotiate as pywinrm sends it, and SPNEGO as Windows clients send it; bodies sealed with RFC 4121
 // wrap tokens in Windows' layout both ways. Then every refusal the issue lists.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ import { createShellProvider } from '../../providers/shell/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { envelope } from '../helpers/envelope.js';
+import { actionsMatrix } from '../helpers/actions-matrix.js';
+import { widgetProvider } from '../fixtures/widget-provider.js';
 import { simpleQuery } from '../../src/eventing/subscription.js';
 import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb } from '../../src/store/db.js';
@@ -228,5 +230,52 @@ describe("pywinrm's Kerberos transport (python3-requests-kerberos, the client's 
       expect(run!.status_code).toBe(0);
       expect(get!.ok, `${get!.error}: ${get!.message}`).toBe(true);
     }
+    // requests-kerberos binds the ticket to the TLS channel: with strict hardening it must, and does.
+    const strict = await startServer({
+      config: configSchema.parse({ ...config, stateDir: path.join(dir, 'pywinrm-strict'), listeners: { http: { enabled: false }, https: { host: '127.0.0.1', port: 0 } }, service: { auth: { cbtHardeningLevel: 'strict' } } }),
+      users: await testUsers(), providers: [createOsProvider()], log: pino({ level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l)) }),
+    });
+    servers.push(strict);
+    // Debian's python3-kerberos (1.1.14) sends no channel bindings: strict hardening refuses it.
+    const [unbound] = await pywinrm({ endpoint: `https://127.0.0.1:${strict.httpsPort}/wsman`, message_encryption: 'never', steps: [{ kind: 'get', resource_uri: OS_URI }] });
+    expect(unbound!.ok).toBe(false);
+    expect(refusals()).toContain('channel bindings required (strict) but not sent');
+    // MIT's initiator binds the ticket to this TLS channel (tls-server-end-point): accepted.
+    const bound = await client(`https://127.0.0.1:${strict.httpsPort}/wsman`, { scheme: 'Negotiate', mech: 'spnego', cbt: true });
+    expect(bound.error).toBeUndefined();
+    expect(bound.legs[0]!.status).toBe(200);
+  }, 60_000);
+});
+
+describe('the unauthenticated matrix, Kerberos cases: every action, no provider called', () => {
+  it('a replayed AP-REQ, a token that is not Kerberos, an AP-REQ with a changed byte, under Kerberos and Negotiate: 401', async () => {
+    const widgets = widgetProvider();
+    const config = configSchema.parse({
+      stateDir: path.join(dir, 'matrix-state'),
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
+      service: { allowUnencrypted: false },
+      security: NO_LOCKOUT,
+      kerberos: { keytab: path.join(realm.dir, 'winrmd.keytab') },
+      logging: { level: 'silent' },
+    });
+    const server = await startServer({ config, users: await testUsers(), providers: [widgets, createOsProvider()] });
+    servers.push(server);
+    const url = `http://127.0.0.1:${server.httpPort}/wsman`;
+    const used = (await client(url, { scheme: 'Kerberos', mech: 'krb5' })).legs[0]!.sent;
+    const changed = Buffer.from(used, 'base64');
+    changed[changed.length - 30] ^= 1;
+    const tokens = [used, Buffer.from('not a token').toString('base64'), changed.toString('base64')];
+    const { actions, marker } = actionsMatrix();
+    const before = widgets.calls;
+    for (const scheme of ['Kerberos', 'Negotiate']) {
+      for (const token of tokens) {
+        for (const [name, xml] of actions) {
+          const res = await fetch(url, { method: 'POST', headers: { Authorization: `${scheme} ${token}`, 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: xml });
+          expect(res.status, `${scheme} ${name}`).toBe(401);
+        }
+      }
+    }
+    expect(widgets.calls).toBe(before);
+    expect(existsSync(marker)).toBe(false);
   }, 60_000);
 });

@@ -21,6 +21,8 @@ first sealed message twice.
 Prints {"results": [{"legs": [...], "complete": bool, "replies": [...], "error": "..."}]}.
 """
 import base64
+import hashlib
+import ssl
 import http.client
 import json
 import re
@@ -72,8 +74,21 @@ def run(job, result):
     flags = gssapi.RequirementFlag.integrity | gssapi.RequirementFlag.confidentiality | gssapi.RequirementFlag.mutual_authentication \
         | gssapi.RequirementFlag.out_of_sequence_detection | gssapi.RequirementFlag.replay_detection
     mech = SPNEGO if job.get('mech') == 'spnego' else KRB5
-    ctx = gssapi.SecurityContext(name=target, usage='initiate', mech=mech, flags=flags)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    bindings = None
+    if url.scheme == 'https':
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=15, context=context)
+        conn.connect()
+        if job.get('cbt'):
+            # RFC 5929 tls-server-end-point: the hash of the server's certificate (SHA-256 for
+            # SHA-1/MD5/SHA-256 signatures), as Windows and pywinrm's NTLM send it.
+            cert = conn.sock.getpeercert(binary_form=True)
+            bindings = gssapi.raw.ChannelBindings(application_data=b'tls-server-end-point:' + hashlib.sha256(cert).digest())
+    else:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    ctx = gssapi.SecurityContext(name=target, usage='initiate', mech=mech, flags=flags, channel_bindings=bindings)
 
     token = ctx.step()
     body = b'' if job.get('empty_first', True) else None
