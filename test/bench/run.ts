@@ -44,7 +44,9 @@
 // (test/bench/mixed.ts): BENCH_MIXED (1; 0 skips it; BENCH_ONLY=mixed runs it alone),
 // The collector section (test/bench/collector.ts): BENCH_COLLECTOR (1; 0 skips it; BENCH_ONLY=collector
 // runs it alone), BENCH_COLLECTOR_CELLS (sources×batch[:nosldc], comma-separated), BENCH_COLLECTOR_IDLE
-// (2000: sources held connected for the memory figure; 0 skips it).
+// (2000: sources held connected for the memory figure; 0 skips it). The Kerberos section
+// (test/bench/kerberos.ts): BENCH_KERBEROS (1; 0 skips it; BENCH_ONLY=kerberos runs it alone),
+// BENCH_KERBEROS_REQUESTS (500 Identify per client), BENCH_KERBEROS_HANDSHAKES (200 AP-REQs judged).
 // BENCH_MIXED_SECONDS (30), BENCH_MIXED_CLIENTS (200), BENCH_MIXED_SHELLS (20).
 // WINRMD_BENCH_OPENWSMAN=127.0.0.1:PORT: a running openwsmand measured beside winrmd on Identify
 // (test/bench/openwsman.ts), in BENCH_OPENWSMAN_ROUNDS (3) alternating rounds.
@@ -64,6 +66,7 @@ import { renderAuth, runAuthBench, type AuthResults } from './auth.js';
 import { checkIpmiTools, renderIpmi, runIpmiBench, type IpmiResults } from './ipmi.js';
 import { renderMixed, runMixedBench, type MixedResults } from './mixed.js';
 import { parseCells, runCollectorBench } from './collector.js';
+import { runKerberosBench } from './kerberos.js';
 import { openwsmanTarget, renderOpenwsman, runOpenwsmanBench } from './openwsman.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
@@ -79,7 +82,7 @@ const num = (name: string, dflt: number) => {
 
 const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 /** Sections BENCH_ONLY may name besides the matrix's scenario kinds. */
-const SECTION_NAMES = ['shell', 'auth', 'ipmi', 'mixed', 'collector'];
+const SECTION_NAMES = ['shell', 'auth', 'ipmi', 'mixed', 'collector', 'kerberos'];
 /** BENCH_ONLY=shell, auth and/or ipmi: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
 const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => SECTION_NAMES.includes(k));
 const SECONDS = num('BENCH_SECONDS', 5);
@@ -100,6 +103,9 @@ const MIXED_SECONDS = Math.max(1, num('BENCH_MIXED_SECONDS', 30));
 const COLLECTOR = process.env.BENCH_COLLECTOR !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('collector'));
 const COLLECTOR_CELLS = parseCells(process.env.BENCH_COLLECTOR_CELLS || '50x1,50x20,50x100,50x20:nosldc,500x20');
 const COLLECTOR_IDLE = Math.round(num('BENCH_COLLECTOR_IDLE', 2000));
+const KERBEROS = process.env.BENCH_KERBEROS !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('kerberos'));
+const KERBEROS_REQUESTS = Math.max(10, Math.round(num('BENCH_KERBEROS_REQUESTS', 500)));
+const KERBEROS_HANDSHAKES = Math.max(1, Math.round(num('BENCH_KERBEROS_HANDSHAKES', 200)));
 const MIXED_CLIENTS = Math.max(1, Math.round(num('BENCH_MIXED_CLIENTS', 200)));
 const MIXED_SHELLS = Math.min(MIXED_CLIENTS, Math.round(num('BENCH_MIXED_SHELLS', 20)));
 const IPMI_SWEEPS = Math.max(1, Math.round(num('BENCH_IPMI_SWEEPS', 50)));
@@ -368,6 +374,7 @@ async function main(): Promise<void> {
     }
   }
   const collectorReport = COLLECTOR ? await runCollectorBench({ here, seconds: SECONDS, cells: COLLECTOR_CELLS, idleSources: COLLECTOR_IDLE }) : undefined;
+  const kerberosReport = KERBEROS ? await runKerberosBench({ here, requests: KERBEROS_REQUESTS, handshakes: KERBEROS_HANDSHAKES }) : undefined;
   const owsReport = ows ? renderOpenwsman(ows) : undefined;
   const mixedReport = mixed ? renderMixed(mixed, { clients: MIXED_CLIENTS, shells: MIXED_SHELLS, seconds: MIXED_SECONDS }) : undefined;
   const authReport = auth ? renderAuth(auth) : undefined;
@@ -500,6 +507,7 @@ async function main(): Promise<void> {
     ...(ipmiReport ? ['', ipmiReport.text] : []),
     ...(mixedReport ? ['', mixedReport.text] : []),
     ...(collectorReport ? ['', collectorReport.text] : []),
+    ...(kerberosReport ? ['', kerberosReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -511,7 +519,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}${MIXED ? ` BENCH_MIXED_SECONDS=${MIXED_SECONDS} BENCH_MIXED_CLIENTS=${MIXED_CLIENTS} BENCH_MIXED_SHELLS=${MIXED_SHELLS}` : ' BENCH_MIXED=0'}${COLLECTOR ? ` BENCH_COLLECTOR_CELLS=${COLLECTOR_CELLS.map((c) => `${c.sources}x${c.batch}${c.sldc ? '' : ':nosldc'}`).join(',')} BENCH_COLLECTOR_IDLE=${COLLECTOR_IDLE}` : ' BENCH_COLLECTOR=0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}${MIXED ? ` BENCH_MIXED_SECONDS=${MIXED_SECONDS} BENCH_MIXED_CLIENTS=${MIXED_CLIENTS} BENCH_MIXED_SHELLS=${MIXED_SHELLS}` : ' BENCH_MIXED=0'}${COLLECTOR ? ` BENCH_COLLECTOR_CELLS=${COLLECTOR_CELLS.map((c) => `${c.sources}x${c.batch}${c.sldc ? '' : ':nosldc'}`).join(',')} BENCH_COLLECTOR_IDLE=${COLLECTOR_IDLE}` : ' BENCH_COLLECTOR=0'}${KERBEROS ? ` BENCH_KERBEROS_REQUESTS=${KERBEROS_REQUESTS} BENCH_KERBEROS_HANDSHAKES=${KERBEROS_HANDSHAKES}` : ' BENCH_KERBEROS=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
     ...(ratioRows.length ? [
@@ -534,6 +542,7 @@ async function main(): Promise<void> {
     ...(ipmiReport ? [ipmiReport.md, ''] : []),
     ...(mixedReport ? [mixedReport.md, ''] : []),
     ...(collectorReport ? [collectorReport.md, ''] : []),
+    ...(kerberosReport ? [kerberosReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
