@@ -46,7 +46,7 @@
 // runs it alone), BENCH_COLLECTOR_CELLS (sources×batch[:nosldc], comma-separated), BENCH_COLLECTOR_IDLE
 // (2000: sources held connected for the memory figure; 0 skips it). The Kerberos section
 // (test/bench/kerberos.ts): BENCH_KERBEROS (1; 0 skips it; BENCH_ONLY=kerberos runs it alone),
-// BENCH_KERBEROS_REQUESTS (500 Identify per client), BENCH_KERBEROS_HANDSHAKES (200 AP-REQs judged).
+// BENCH_KERBEROS_REQUESTS (2000 Identify per client), BENCH_KERBEROS_HANDSHAKES (200 AP-REQs judged).
 // BENCH_MIXED_SECONDS (30), BENCH_MIXED_CLIENTS (200), BENCH_MIXED_SHELLS (20).
 // WINRMD_BENCH_OPENWSMAN=127.0.0.1:PORT: a running openwsmand measured beside winrmd on Identify
 // (test/bench/openwsman.ts), in BENCH_OPENWSMAN_ROUNDS (3) alternating rounds.
@@ -104,7 +104,7 @@ const COLLECTOR = process.env.BENCH_COLLECTOR !== '0' && (ONLY_SPEC.length === 0
 const COLLECTOR_CELLS = parseCells(process.env.BENCH_COLLECTOR_CELLS || '50x1,50x20,50x100,50x20:nosldc,500x20');
 const COLLECTOR_IDLE = Math.round(num('BENCH_COLLECTOR_IDLE', 2000));
 const KERBEROS = process.env.BENCH_KERBEROS !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('kerberos'));
-const KERBEROS_REQUESTS = Math.max(10, Math.round(num('BENCH_KERBEROS_REQUESTS', 500)));
+const KERBEROS_REQUESTS = Math.max(10, Math.round(num('BENCH_KERBEROS_REQUESTS', 2000)));
 const KERBEROS_HANDSHAKES = Math.max(1, Math.round(num('BENCH_KERBEROS_HANDSHAKES', 200)));
 const MIXED_CLIENTS = Math.max(1, Math.round(num('BENCH_MIXED_CLIENTS', 200)));
 const MIXED_SHELLS = Math.min(MIXED_CLIENTS, Math.round(num('BENCH_MIXED_SHELLS', 20)));
