@@ -140,15 +140,25 @@ export async function openCollectorStore(config: Config, db: Db | undefined): Pr
   return db && new SqliteCollectorStore(db);
 }
 
-/** The keytab, or a start that says why not (it holds secrets: its mode is the operator's to keep). */
-function readKeytab(file: string) {
+/**
+ * The keytab, from its file or from the environment variable that holds it in base64, or a start
+ * that says why not (it holds secrets: its file's mode is the operator's to keep).
+ */
+export function readKeytab(k: { keytab: string; keytabEnv: string }, env: NodeJS.ProcessEnv = process.env) {
+  const where = k.keytabEnv ? `kerberos.keytabEnv ${k.keytabEnv}` : `kerberos.keytab ${k.keytab}`;
   let keys;
   try {
-    keys = parseKeytab(readFileSync(file));
+    let bytes: Buffer;
+    if (k.keytabEnv) {
+      const value = env[k.keytabEnv];
+      if (!value) throw new Error('the variable is not set');
+      bytes = Buffer.from(value, 'base64');
+    } else bytes = readFileSync(k.keytab);
+    keys = parseKeytab(bytes);
   } catch (err) {
-    throw new Error(`kerberos.keytab ${file}: ${(err as Error).message}`);
+    throw new Error(`${where}: ${(err as Error).message}`);
   }
-  if (!keys.some((e) => e.enctype === ENCTYPE.aes256 || e.enctype === ENCTYPE.aes128)) throw new Error(`kerberos.keytab ${file} holds no AES key (winrmd kerberos check lists it)`);
+  if (!keys.some((e) => e.enctype === ENCTYPE.aes256 || e.enctype === ENCTYPE.aes128)) throw new Error(`${where} holds no AES key (winrmd kerberos check lists it)`);
   return keys;
 }
 
@@ -181,8 +191,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // keytab is configured; under Microsoft's OID too, which Windows lists first) and NTLM.
   const mechanisms: Mechanism[] = [];
   const k = config.kerberos;
-  if (k.keytab) {
-    const keys = readKeytab(k.keytab);
+  if (k.keytab || k.keytabEnv) {
+    const keys = readKeytab(k);
     const acceptor = new KerberosAcceptor({ keys, principals: k.principals, maxSkewMs: k.maxSkewSeconds * 1000, enctypes: k.enctypes.map((e) => (e === 'aes256-cts-hmac-sha1-96' ? ENCTYPE.aes256 : ENCTYPE.aes128)) });
     const realms = k.realms.length ? k.realms : [...new Set(keys.map((e) => e.realm))];
     const kopts = { acceptor, users, realms, machineSources: k.machineSources, channelBinding: auth.cbtHardeningLevel };

@@ -167,6 +167,8 @@ export const configSchema = z.object({
   kerberos: z.object({
     /** An MIT keytab holding the keys of HTTP/<host> and HOST/<host> (`winrmd kerberos check` lists it); empty: no Kerberos. */
     keytab: z.string().default(''),
+    /** Or the name of an environment variable holding the keytab in base64 (a container's secret). */
+    keytabEnv: z.string().default(''),
     /** The service principals winrmd answers for (`HTTP/host.example.com`); empty: every one in the keytab. */
     principals: z.array(z.string()).default([]),
     /** Client realms accepted; alice@REALM is the winrmd user alice. Empty: the keytab's realms. */
@@ -177,7 +179,7 @@ export const configSchema = z.object({
     maxSkewSeconds: z.number().int().positive().default(300),
     /** Encryption types accepted; RC4 and DES are never accepted. */
     enctypes: z.array(z.enum(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'])).min(1).default(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96']),
-  }).default({}),
+  }).refine((k) => !(k.keytab && k.keytabEnv), 'give keytab or keytabEnv, not both').default({}),
   /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
   collector: z.object({
     enabled: z.boolean().default(true),

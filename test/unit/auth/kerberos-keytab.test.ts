@@ -65,3 +65,16 @@ describe('MIT keytabs', () => {
     expect(() => parseKeytab(file.subarray(0, file.length - 10))).toThrow(/past the end|cut short/);
   });
 });
+
+describe('the keytab as configured', () => {
+  it('from a file, or from an environment variable in base64; a missing one or one without AES keys stops the start with the reason', async () => {
+    const { readKeytab } = await import('../../../src/server.js');
+    const file = path.join(realm.dir, 'service.keytab');
+    expect(readKeytab({ keytab: file, keytabEnv: '' }).length).toBe(4);
+    expect(readKeytab({ keytab: '', keytabEnv: 'KT' }, { KT: readFileSync(file).toString('base64') }).length).toBe(4);
+    expect(() => readKeytab({ keytab: '', keytabEnv: 'KT' }, {})).toThrow('kerberos.keytabEnv KT: the variable is not set');
+    expect(() => readKeytab({ keytab: path.join(realm.dir, 'none'), keytabEnv: '' })).toThrow(/kerberos\.keytab .*none: ENOENT/);
+    realm.kadmin('addprinc -randkey -e rc4-hmac:normal HTTP/rc4.winrmd.test');
+    expect(() => readKeytab({ keytab: realm.keytab(path.join(realm.dir, 'rc4.keytab'), ['-e rc4-hmac:normal HTTP/rc4.winrmd.test']), keytabEnv: '' })).toThrow(/holds no AES key/);
+  });
+});
