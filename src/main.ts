@@ -15,7 +15,9 @@ import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
 import { SqliteUserStore } from './store/users.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
-import { SubscriptionError } from './eventing/subscription.js';
+import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
+import { compileQuery, matches } from './eventing/event-query.js';
+import { journalEventXml, journalFacts, readJournal } from './eventing/journal.js';
 import { ENCTYPE } from './auth/kerberos/crypto.js';
 import { describeKeytab, parseKeytab } from './auth/kerberos/keytab.js';
 
@@ -31,6 +33,10 @@ const USAGE = `usage:
 ${SUBSCRIPTION_USAGE}
   winrmd kerberos check [--keytab FILE]        list the keytab's principals, key versions and encryption types,
                                                and which of them winrmd can use
+  winrmd journal query (--query FILE | --channel C …) [--level 1,2] [--event-id N,…] [--after CURSOR]
+                       [--limit N] [--journal-dir DIR] [--format Raw|RenderedText]
+                                               the host's journal as the Windows events a query selects, one per
+                                               line (the cursor to go on from, on stderr): what a forwarder sends
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -143,6 +149,34 @@ function kerberosCommand(args: string[], keytab: string): number {
   return services.size > 0 ? 0 : 1;
 }
 
+async function journalCommand(args: string[], v: { query?: string; channel?: string[]; level?: string; 'event-id'?: string; after?: string; limit?: string; 'journal-dir'?: string; format?: string }): Promise<number> {
+  if (args[0] !== 'query' || (!v.query && !v.channel?.length)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const nums = (s: string | undefined) => (s ? s.split(',').map(Number) : []);
+  let query;
+  try {
+    query = compileQuery(v.query ? readFileSync(v.query, 'utf8') : simpleQuery(v.channel!, nums(v.level), nums(v['event-id'])));
+  } catch (err) {
+    console.error(`winrmd: ${(err as Error).message}`);
+    return 2;
+  }
+  const limit = Number(v.limit ?? 1000);
+  let entries;
+  try {
+    entries = await readJournal({ directory: v['journal-dir'] }, { afterCursor: v.after, limit });
+  } catch (err) {
+    console.error(`winrmd: ${(err as Error).message}`);
+    return 1;
+  }
+  const now = Date.now();
+  for (const e of entries) if (matches(query, journalFacts(e), now)) console.log(journalEventXml(e, { rendered: v.format === 'RenderedText' }));
+  const last = entries.at(-1)?.__CURSOR;
+  if (typeof last === 'string') console.error(`cursor: ${last}`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -157,6 +191,8 @@ async function main(argv: string[]): Promise<number> {
       output: { type: 'string', multiple: true }, enable: { type: 'boolean' }, silent: { type: 'string' },
       // winrmd kerberos
       keytab: { type: 'string' },
+      // winrmd journal
+      after: { type: 'string' }, limit: { type: 'string' }, 'journal-dir': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -167,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
+  if (command === 'journal') return journalCommand(rest, values);
   if (command === 'subscription') {
     const db = openDb(stateFile(config));
     const store = (await openCollectorStore(config, db))!;

@@ -9,6 +9,7 @@
 #   redis-server rsyslog               the collector's Redis and syslog outputs' real peers (started and stopped by the tests)
 #   postgresql                         the server binaries for the throw-away clusters of the PostgreSQL store's tests
 #   krb5-kdc krb5-admin-server krb5-user  MIT Kerberos: the throw-away realm (test/helpers/kdc.ts) and kinit
+#   systemd-journal-remote             writes the journal files the journal tests read (test/helpers/journal.ts)
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
@@ -24,6 +25,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v krb5kdc >/dev/null 2>&1 || need="$need krb5-kdc"
 command -v kadmin.local >/dev/null 2>&1 || need="$need krb5-admin-server"
 command -v kinit >/dev/null 2>&1 || need="$need krb5-user"
+[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need="$need systemd-journal-remote"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2
