@@ -36,6 +36,7 @@ import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js'
 import { createCore, type Core } from './wsman/core.js';
 import { registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
+import { Forwarder } from './eventing/forwarder.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
@@ -255,9 +256,19 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
     servesSubpaths: collector !== undefined,
   });
+  const fw = config.forwarder;
+  const forwarder = fw.targets.length > 0
+    ? new Forwarder({
+      targets: fw.targets.map((t) => ({ server: t.server, refreshSeconds: t.refreshSeconds, cert: readFileSync(t.certFile, 'utf8'), key: readFileSync(t.keyFile, 'utf8'), ...(t.caFile ? { ca: readFileSync(t.caFile, 'utf8') } : {}) })),
+      journal: fw.journalDirectory ? { directory: fw.journalDirectory } : {},
+      log: log.child({ component: 'forwarder' }),
+    })
+    : undefined;
+  forwarder?.start();
   return {
     core, app, users, log, providers, db, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
+      forwarder?.stop();
       stopWatching();
       overload.stop();
       core.close();

@@ -48,6 +48,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.clientCaFiles = https.clientCaFiles.map(here);
     config.collector.sourceCaFiles = config.collector.sourceCaFiles.map(here);
     config.kerberos.keytab = here(config.kerberos.keytab);
+    for (const t of config.forwarder.targets) Object.assign(t, { certFile: here(t.certFile), keyFile: here(t.keyFile), ...(t.caFile ? { caFile: here(t.caFile) } : {}) });
+    config.forwarder.journalDirectory = here(config.forwarder.journalDirectory);
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;

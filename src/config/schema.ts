@@ -190,6 +190,20 @@ export const configSchema = z.object({
      */
     sourceCaFiles: z.array(z.string()).default([]),
   }).default({}),
+  /** winrmd as a Windows event forwarder: the journal to the collectors named here (source-initiated subscriptions). */
+  forwarder: z.object({
+    targets: z.array(z.object({
+      /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ */
+      server: z.string().regex(/^https:\/\//, 'an https:// URL (a client certificate authenticates this machine)'),
+      refreshSeconds: z.number().int().min(1).default(60),
+      /** PEM files: this machine's certificate and key, and the CA the collector's certificate must chain to. */
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      caFile: z.string().optional(),
+    })).default([]),
+    /** A directory of journal files; empty: the host's journal. */
+    journalDirectory: z.string().default(''),
+  }).default({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({}),

@@ -24,9 +24,9 @@ export interface JournalSource {
 
 export class JournalError extends Error {}
 
-/** Entries after a cursor (from the start without one), oldest first, at most `limit`. */
-export function readJournal(src: JournalSource, o: { afterCursor?: string; limit: number }): Promise<JournalEntry[]> {
-  const args = ['-o', 'json', '--no-pager', '--all'];
+/** Entries after a cursor (from the start without one), oldest first, at most `limit`; or the newest one alone. */
+export function readJournal(src: JournalSource, o: { afterCursor?: string; limit: number; newest?: boolean }): Promise<JournalEntry[]> {
+  const args = ['-o', 'json', '--no-pager', '--all', ...(o.newest ? ['-n', '1'] : [])];
   if (src.directory) args.push('--directory', src.directory);
   for (const f of src.files ?? []) args.push(`--file=${f}`);
   if (o.afterCursor) args.push('--after-cursor', o.afterCursor);

@@ -1,0 +1,281 @@
+// winrmd as a Windows event forwarder (source-initiated, MS-WSMV 3.1.4.1.30): for each configured
+// `Server=` target it enumerates the collector's subscriptions as Windows does, reads the journal
+// from the bookmark the collector offers (its own, from the last Ack; `bookmark/earliest`; or, with
+// none, from now), selects with each subscription's QueryList, and posts batches of events with the
+// bookmark after the last entry read, one batch in flight per subscription, sent again until
+// acknowledged; a heartbeat when nothing was sent for the heartbeat interval. Over HTTPS with a
+// client certificate (the collector's Group Policy IssuerCA case).
+import { randomUUID } from 'node:crypto';
+import https from 'node:https';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { parseDuration } from '../provider-api.js';
+import { ACTION, ANONYMOUS, EVENTING, NS } from '../soap/names.js';
+import { child, children, el, parseXml, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
+import { compileQuery, matches, type EventQuery } from './event-query.js';
+import { journalEventXml, journalFacts, readJournal, type JournalSource } from './journal.js';
+
+export interface ForwarderTarget {
+  /** The Group Policy's Server= URL: `https://collector:5986/wsman/`. */
+  server: string;
+  refreshSeconds: number;
+  /** PEM: this machine's certificate and key, and the CA the collector's certificate must chain to. */
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+export interface ForwarderOptions {
+  targets: ForwarderTarget[];
+  journal: JournalSource;
+  log: Logger;
+  /** The MachineID sent (this host's name by default). */
+  machineId?: string;
+  /** How often a subscription's journal is read for new entries. */
+  pollMs?: number;
+}
+
+const LIMITS = { maxDepth: 64, maxAttributes: 64 };
+const MAX_BATCH = 100;
+
+interface Offer {
+  version: string;
+  name: string;
+  address: string;
+  identifier: string;
+  query: EventQuery;
+  bookmark?: string;
+  heartbeatMs: number;
+  maxTimeMs: number;
+  maxItems: number;
+  rendered: boolean;
+}
+
+class ForwarderError extends Error {}
+
+/** One keep-alive HTTPS client per target, UTF-8 envelopes, replies parsed. */
+function poster(t: ForwarderTarget) {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 4, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}) });
+  return {
+    post(url: string, xml: string): Promise<{ status: number; body: XmlNode | undefined }> {
+      return new Promise((resolve, reject) => {
+        const data = Buffer.from(xml, 'utf8');
+        const req = https.request(url, { method: 'POST', agent, timeout: 60_000, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': data.length, 'User-Agent': 'winrmd forwarder' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks);
+            let body: XmlNode | undefined;
+            try {
+              body = text.length ? parseXml(text[0] === 0xff && text[1] === 0xfe ? text.subarray(2).toString('utf16le') : text.toString('utf8'), LIMITS) : undefined;
+            } catch {
+              body = undefined;
+            }
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+        });
+        req.on('timeout', () => req.destroy(new ForwarderError('no answer within 60 s')));
+        req.on('error', reject);
+        req.end(data);
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+const seconds = (text: string | undefined, dflt: number) => {
+  const ms = text ? parseDuration(text.trim()) : undefined;
+  return ms === undefined ? dflt : ms;
+};
+
+/** The subscriptions of an EnumerateResponse, as a Windows forwarder reads them (each inner Subscribe on its own). */
+export function readOffers(envelope: XmlNode): Offer[] {
+  const items = child(child(child(envelope, NS.soap, 'Body'), NS.wsen, 'EnumerateResponse'), NS.wsman, 'Items');
+  return children(items, NS.subscription, 'Subscription').flatMap((sub) => {
+    const inner = child(sub, NS.soap, 'Envelope');
+    const subscribe = child(child(inner, NS.soap, 'Body'), NS.wse, 'Subscribe');
+    const delivery = child(subscribe, NS.wse, 'Delivery');
+    const notifyTo = child(delivery, NS.wse, 'NotifyTo');
+    const filter = child(subscribe, NS.wsman, 'Filter');
+    const options = children(child(child(inner, NS.soap, 'Header'), NS.wsman, 'OptionSet'), NS.wsman, 'Option');
+    const option = (n: string) => options.find((o) => o.attrs.Name === n);
+    const queryList = filter?.children[0];
+    if (!queryList) return [];
+    const bookmark = child(subscribe, NS.wsman, 'Bookmark');
+    return [{
+      version: textOf(child(sub, NS.subscription, 'Version'))?.trim() ?? '',
+      name: textOf(option('SubscriptionName'))?.trim() ?? '',
+      address: textOf(child(notifyTo, NS.wsa, 'Address'))?.trim() ?? '',
+      identifier: textOf(child(child(notifyTo, NS.wsa, 'ReferenceProperties'), NS.wse, 'Identifier'))?.trim() ?? '',
+      query: compileQuery(serialize(queryList)),
+      bookmark: bookmark ? (bookmark.children[0] ? serialize(bookmark.children[0]) : textOf(bookmark)?.trim()) : undefined,
+      heartbeatMs: seconds(textOf(child(delivery, NS.wsman, 'Heartbeats')), 3_600_000),
+      maxTimeMs: seconds(textOf(child(delivery, NS.wsman, 'MaxTime')), 30_000),
+      maxItems: Math.min(Number(textOf(child(delivery, NS.wsman, 'MaxElements')) ?? MAX_BATCH) || MAX_BATCH, MAX_BATCH),
+      rendered: textOf(option('ContentFormat'))?.trim() === 'RenderedText',
+    }];
+  });
+}
+
+/** Our bookmark: the journal cursor, in a BookmarkList a collector stores and offers back as it is. */
+const bookmarkXml = (cursor: string) => serialize(el('', 'BookmarkList', {}, el('', 'Bookmark', { Channel: 'journal', Cursor: cursor, IsCurrent: 'true' })));
+function cursorOf(bookmark: string | undefined): string | 'earliest' | undefined {
+  if (!bookmark) return undefined;
+  if (bookmark === EVENTING.bookmarkEarliest) return 'earliest';
+  try {
+    return children(parseXml(bookmark, LIMITS), '', 'Bookmark').find((b) => b.attrs.Cursor)?.attrs.Cursor;
+  } catch {
+    return undefined;
+  }
+}
+
+export class Forwarder {
+  private readonly stops: (() => void)[] = [];
+  private readonly machineId: string;
+
+  constructor(private readonly o: ForwarderOptions) {
+    this.machineId = o.machineId ?? os.hostname();
+  }
+
+  private envelope(to: string, action: string, body: XmlNode[], extra: XmlNode[] = [], resourceUri?: string): string {
+    const header = el(NS.soap, 'Header', {},
+      el(NS.wsa, 'To', {}, to),
+      resourceUri ? el(NS.wsman, 'ResourceURI', { 's:mustUnderstand': 'true' }, resourceUri) : undefined,
+      el(NS.machineId, 'MachineID', { 's:mustUnderstand': 'false' }, this.machineId),
+      el(NS.wsa, 'ReplyTo', {}, el(NS.wsa, 'Address', {}, ANONYMOUS)),
+      el(NS.wsa, 'Action', { 's:mustUnderstand': 'true' }, action),
+      el(NS.wsman, 'MaxEnvelopeSize', {}, '512000'),
+      el(NS.wsa, 'MessageID', {}, `uuid:${randomUUID().toUpperCase()}`),
+      el(NS.wsman, 'OperationTimeout', {}, 'PT60.000S'),
+      ...extra);
+    return serialize(el(NS.soap, 'Envelope', {}, header, el(NS.soap, 'Body', {}, ...body)));
+  }
+
+  start(): void {
+    for (const t of this.o.targets) this.stops.push(this.runTarget(t));
+  }
+
+  stop(): void {
+    for (const s of this.stops.splice(0)) s();
+  }
+
+  /** Enumerate now and every refreshSeconds; a subscription whose version changed starts over. */
+  private runTarget(t: ForwarderTarget): () => void {
+    const client = poster(t);
+    const running = new Map<string, () => void>();
+    let stopped = false;
+    const refresh = async () => {
+      let offers: Offer[];
+      try {
+        const reply = await client.post(t.server, this.envelope(t.server, ACTION.enumerate, [el(NS.wsen, 'Enumerate', {}, el(NS.wsman, 'OptimizeEnumeration'), el(NS.wsman, 'MaxElements', {}, '32000'))], [], EVENTING.subscriptionManager));
+        if (reply.status !== 200 || !reply.body) throw new ForwarderError(`Enumerate answered ${reply.status}`);
+        offers = readOffers(reply.body);
+        await client.post(t.server, this.envelope(t.server, EVENTING.end, [], [], EVENTING.fullDuplex)).catch(() => undefined);
+      } catch (err) {
+        this.o.log.warn({ event: 'forwarder_enumerate_failed', server: t.server, reason: (err as Error).message });
+        return;
+      }
+      const versions = new Set(offers.map((o) => o.version));
+      for (const [version, stop] of running) {
+        if (!versions.has(version)) {
+          stop();
+          running.delete(version);
+        }
+      }
+      for (const offer of offers) {
+        if (!running.has(offer.version) && !stopped) running.set(offer.version, this.runSubscription(client, offer));
+      }
+      this.o.log.info({ event: 'forwarder_subscriptions', server: t.server, subscriptions: offers.map((o) => o.name) });
+    };
+    void refresh();
+    const timer = setInterval(() => void refresh(), t.refreshSeconds * 1000);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      for (const stop of running.values()) stop();
+      client.close();
+    };
+  }
+
+  /** One batch in flight: read, select, post, wait for the Ack; again until stopped. */
+  private runSubscription(client: ReturnType<typeof poster>, offer: Offer): () => void {
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const sleep = (ms: number) => new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      timer.unref();
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
+    const pollMs = this.o.pollMs ?? 1000;
+    const loop = async () => {
+      const start = cursorOf(offer.bookmark);
+      // No bookmark: from now on (the journal's last entry); earliest: from its first.
+      let cursor: string | undefined = start === 'earliest' ? undefined : start ?? await this.lastCursor();
+      let lastSent = Date.now();
+      const identifier = el(NS.wse, 'Identifier', {}, offer.identifier);
+      const send = async (action: string, events: string[], bookmark?: string) => {
+        const body = [el(NS.wsman, 'Events', {}, ...events.map((e) => el(NS.wsman, 'Event', { Action: EVENTING.event }, raw(`<![CDATA[${e.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`))))];
+        const extra = [identifier, ...(bookmark ? [el(NS.wsman, 'Bookmark', {}, raw(bookmarkXml(bookmark)))] : []), el(NS.wsman, 'AckRequested')];
+        for (let attempt = 0; !stopped; attempt++) {
+          try {
+            const reply = await client.post(offer.address, this.envelope(offer.address, action, body, extra));
+            const ack = textOf(child(child(reply.body, NS.soap, 'Header'), NS.wsa, 'Action'))?.trim();
+            if (reply.status === 200 && ack === EVENTING.ack) return true;
+            if (reply.status === 404 || reply.status === 403) return false; // the subscription is gone, or not ours
+            throw new ForwarderError(`answered ${reply.status}`);
+          } catch (err) {
+            this.o.log.warn({ event: 'forwarder_delivery_failed', subscription: offer.name, attempt, reason: (err as Error).message });
+            await sleep(Math.min(60_000, 500 * 2 ** Math.min(attempt, 7)));
+          }
+        }
+        return false;
+      };
+      while (!stopped) {
+        let entries;
+        try {
+          entries = await readJournal(this.o.journal, { afterCursor: cursor, limit: 1000 });
+        } catch (err) {
+          this.o.log.warn({ event: 'forwarder_journal_unreadable', reason: (err as Error).message });
+          await sleep(pollMs * 5);
+          continue;
+        }
+        const now = Date.now();
+        const selected = entries.filter((e) => matches(offer.query, journalFacts(e), now));
+        if (entries.length > 0) {
+          // Batches of at most maxItems; the bookmark after each batch's last entry read.
+          const last = String(entries.at(-1)!.__CURSOR);
+          for (let i = 0; i < selected.length && !stopped; i += offer.maxItems) {
+            const batch = selected.slice(i, i + offer.maxItems);
+            const batchEnd = i + offer.maxItems >= selected.length ? last : String(batch.at(-1)!.__CURSOR);
+            if (!(await send(EVENTING.events, batch.map((e) => journalEventXml(e, { rendered: offer.rendered })), batchEnd))) return;
+            lastSent = Date.now();
+          }
+          cursor = last;
+          if (selected.length === 0 && Date.now() - lastSent >= offer.heartbeatMs) {
+            if (!(await send(EVENTING.heartbeat, [], cursor))) return;
+            lastSent = Date.now();
+          }
+        } else if (Date.now() - lastSent >= offer.heartbeatMs) {
+          if (!(await send(EVENTING.heartbeat, []))) return;
+          lastSent = Date.now();
+        }
+        await sleep(pollMs);
+      }
+    };
+    void loop().catch((err: Error) => this.o.log.error({ event: 'forwarder_failed', subscription: offer.name, err }));
+    return () => {
+      stopped = true;
+      wake?.();
+    };
+  }
+
+  private async lastCursor(): Promise<string | undefined> {
+    // The journal's newest entry: start after it.
+    const [newest] = await readJournal(this.o.journal, { limit: 1, newest: true }).catch(() => []);
+    return newest ? String(newest.__CURSOR) : undefined;
+  }
+}

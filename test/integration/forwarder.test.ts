@@ -1,0 +1,105 @@
+// winrmd to winrmd (issue 15 item 3): one instance forwards its journal as a Windows event
+// forwarder would, over HTTPS with its machine certificate; another collects. What the journal
+// held is sent from the earliest (ReadExistingEvents), what is written later follows, only what
+// the subscription's query selects, and a forwarder started again resumes from the bookmark the
+// collector stored: nothing acknowledged is sent twice, nothing is missed.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { simpleQuery } from '../../src/eventing/subscription.js';
+import { startServer, stateFile, type Winrmd } from '../../src/server.js';
+import { SqliteCollectorStore } from '../../src/store/collector.js';
+import { openDb } from '../../src/store/db.js';
+import { writeJournal } from '../helpers/journal.js';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
+
+let dir: string;
+let pki: TestPki;
+let collector: Winrmd;
+let journalDir: string;
+const out = () => path.join(dir, 'out', 'ws01.example.test.jsonl');
+const received = (): Record<string, any>[] => {
+  try {
+    return readFileSync(out(), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+};
+async function eventually<T>(read: () => T | undefined, what: string, ms = 15_000): Promise<T> {
+  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    const v = read();
+    if (v !== undefined) return v;
+  }
+  throw new Error(`never: ${what}`);
+}
+
+const entry = (message: string, priority: string, identifier = 'app') => ({ MESSAGE: message, PRIORITY: priority, SYSLOG_IDENTIFIER: identifier, _HOSTNAME: 'ws01' });
+
+async function startForwarder(): Promise<Winrmd> {
+  const config = configSchema.parse({
+    stateDir: path.join(dir, `forwarder-${Date.now()}`),
+    listeners: { http: { enabled: false }, https: { enabled: false } },
+    collector: { enabled: false },
+    forwarder: {
+      targets: [{ server: `https://127.0.0.1:${collector.httpsPort}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }],
+      journalDirectory: journalDir,
+    },
+    logging: { level: 'silent' },
+  });
+  return startServer({ config, providers: [], log: pino({ level: 'silent' }) });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-forward-'));
+  pki = makeTestPki(path.join(dir, 'pki'));
+  journalDir = path.join(dir, 'journal');
+  mkdirSync(journalDir);
+  writeJournal(journalDir, 'before', [entry('old info', '6'), entry('old error', '3'), entry('old debug', '7')]);
+  const config = configSchema.parse({
+    stateDir: path.join(dir, 'collector'),
+    listeners: { http: { enabled: false }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
+    collector: { sourceCaFiles: [pki.ca.cert] },
+    logging: { level: 'silent' },
+  });
+  mkdirSync(config.stateDir, { mode: 0o700 });
+  const db = openDb(stateFile(config));
+  // Everything of level Information or worse, from the journal's start.
+  await new SqliteCollectorStore(db).save({
+    name: 'linux', description: '', query: simpleQuery(['System', 'Security', 'Application'], [1, 2, 3, 4]), contentFormat: 'RenderedText', heartbeatIntervalS: 60, maxTimeS: 1,
+    maxEnvelopeSize: 512_000, readExistingEvents: true, ignoreChannelError: true, connectionRetry: { count: 5, intervalS: 60 }, sources: { allow: [], deny: [] }, uris: [],
+    outputs: [{ type: 'file', format: 'json', path: path.join(dir, 'out', '{source}.jsonl') }],
+  }, true);
+  db.close();
+  collector = await startServer({ config, providers: [], log: pino({ level: 'silent' }) });
+}, 60_000);
+
+afterAll(async () => {
+  await collector?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('winrmd forwarding its journal to a winrmd collector', () => {
+  it('sends what the journal held, then what comes later, selected by the query; a restart resumes from the stored bookmark', async () => {
+    const forwarder = await startForwarder();
+    const first = await eventually(() => (received().length >= 2 ? received() : undefined), 'the journal\'s existing entries');
+    expect(first.map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error']); // not the debug one
+    expect(first[0]!.winrmd.source).toBe('ws01.example.test');
+    expect(first[1]!.System.Level).toBe(2);
+
+    writeJournal(journalDir, 'later', [entry('new warning', '4', 'sshd'), entry('new debug', '7')]);
+    await eventually(() => (received().length >= 3 ? true : undefined), 'the entry written later');
+    expect(received()[2]!.RenderingInfo.Message).toBe('new warning');
+    expect(received()[2]!.System.Provider.Name).toBe('sshd');
+    await forwarder.close();
+
+    writeJournal(journalDir, 'while-down', [entry('written while the forwarder was stopped', '6')]);
+    const again = await startForwarder();
+    await eventually(() => (received().length >= 4 ? true : undefined), 'the entry written while it was down');
+    await new Promise((r) => setTimeout(r, 1500)); // one more poll: nothing is sent twice
+    await again.close();
+    expect(received().map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error', 'new warning', 'written while the forwarder was stopped']);
+  }, 60_000);
+});
