@@ -259,7 +259,12 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const fw = config.forwarder;
   const forwarder = fw.targets.length > 0
     ? new Forwarder({
-      targets: fw.targets.map((t) => ({ server: t.server, refreshSeconds: t.refreshSeconds, cert: readFileSync(t.certFile, 'utf8'), key: readFileSync(t.keyFile, 'utf8'), ...(t.caFile ? { ca: readFileSync(t.caFile, 'utf8') } : {}) })),
+      targets: fw.targets.map((t) => ({
+        server: t.server, refreshSeconds: t.refreshSeconds,
+        ...(t.certFile && t.keyFile ? { cert: readFileSync(t.certFile, 'utf8'), key: readFileSync(t.keyFile, 'utf8') } : {}),
+        ...(t.caFile ? { ca: readFileSync(t.caFile, 'utf8') } : {}),
+        ...(t.user && t.passwordFile ? { ntlm: { user: t.user, password: readFileSync(t.passwordFile, 'utf8').split(/\r?\n/)[0]! } } : {}),
+      })),
       journal: fw.journalDirectory ? { directory: fw.journalDirectory } : {},
       log: log.child({ component: 'forwarder' }),
     })

@@ -48,7 +48,9 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.clientCaFiles = https.clientCaFiles.map(here);
     config.collector.sourceCaFiles = config.collector.sourceCaFiles.map(here);
     config.kerberos.keytab = here(config.kerberos.keytab);
-    for (const t of config.forwarder.targets) Object.assign(t, { certFile: here(t.certFile), keyFile: here(t.keyFile), ...(t.caFile ? { caFile: here(t.caFile) } : {}) });
+    for (const t of config.forwarder.targets) {
+      for (const k of ['certFile', 'keyFile', 'caFile', 'passwordFile'] as const) if (t[k]) t[k] = here(t[k]!);
+    }
     config.forwarder.journalDirectory = here(config.forwarder.journalDirectory);
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }

@@ -193,14 +193,19 @@ export const configSchema = z.object({
   /** winrmd as a Windows event forwarder: the journal to the collectors named here (source-initiated subscriptions). */
   forwarder: z.object({
     targets: z.array(z.object({
-      /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ */
-      server: z.string().regex(/^https:\/\//, 'an https:// URL (a client certificate authenticates this machine)'),
+      /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ (or http:// with NTLM). */
+      server: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL'),
       refreshSeconds: z.number().int().min(1).default(60),
-      /** PEM files: this machine's certificate and key, and the CA the collector's certificate must chain to. */
-      certFile: z.string().min(1),
-      keyFile: z.string().min(1),
+      /** PEM files: this machine's certificate and key (certificate authentication, over HTTPS). */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
+      /** PEM: the CA the collector's certificate must chain to. */
       caFile: z.string().optional(),
-    })).default([]),
+      /** Or NTLM with message encryption: the account the collector knows this machine as, its password in a file. */
+      user: z.string().optional(),
+      passwordFile: z.string().optional(),
+    }).refine((t) => Boolean(t.certFile && t.keyFile) !== Boolean(t.user && t.passwordFile), 'give certFile and keyFile, or user and passwordFile')
+      .refine((t) => !t.certFile || t.server.startsWith('https:'), 'a client certificate needs an https:// server')).default([]),
     /** A directory of journal files; empty: the host's journal. */
     journalDirectory: z.string().default(''),
   }).default({}),

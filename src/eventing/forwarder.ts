@@ -4,25 +4,33 @@
 // none, from now), selects with each subscription's QueryList, and posts batches of events with the
 // bookmark after the last entry read, one batch in flight per subscription, sent again until
 // acknowledged; a heartbeat when nothing was sent for the heartbeat interval. Over HTTPS with a
-// client certificate (the collector's Group Policy IssuerCA case).
+// client certificate (the collector's Group Policy IssuerCA case), or with NTLM and message
+// encryption (an account the collector knows this machine as).
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { parseDuration } from '../provider-api.js';
 import { ACTION, ANONYMOUS, EVENTING, NS } from '../soap/names.js';
 import { child, children, el, parseXml, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
+import type { MessageSecurity } from '../auth/authenticator.js';
+import { authenticateMessage, clientSecurity, negotiateMessage } from '../auth/ntlm/initiator.js';
+import { ENCRYPTED_CONTENT_TYPE, openMessage, sealMessage } from '../http/encryption.js';
 import { compileQuery, matches, type EventQuery } from './event-query.js';
 import { journalEventXml, journalFacts, readJournal, type JournalSource } from './journal.js';
 
 export interface ForwarderTarget {
-  /** The Group Policy's Server= URL: `https://collector:5986/wsman/`. */
+  /** The Group Policy's Server= URL: `https://collector:5986/wsman/`, or http:// with NTLM. */
   server: string;
   refreshSeconds: number;
-  /** PEM: this machine's certificate and key, and the CA the collector's certificate must chain to. */
-  cert: string;
-  key: string;
+  /** PEM: this machine's certificate and key (certificate authentication over HTTPS). */
+  cert?: string;
+  key?: string;
+  /** PEM: the CA the collector's certificate must chain to. */
   ca?: string;
+  /** NTLM (Negotiate) with message encryption: the account the collector knows this machine as. */
+  ntlm?: { user: string; password: string };
 }
 
 export interface ForwarderOptions {
@@ -53,33 +61,80 @@ interface Offer {
 
 class ForwarderError extends Error {}
 
-/** One keep-alive HTTPS client per target, UTF-8 envelopes, replies parsed. */
+type Reply = { status: number; body: XmlNode | undefined };
+
+function parseReply(bytes: Buffer): XmlNode | undefined {
+  try {
+    return bytes.length ? parseXml(bytes[0] === 0xff && bytes[1] === 0xfe ? bytes.subarray(2).toString('utf16le') : bytes.toString('utf8'), LIMITS) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One client per target, UTF-8 envelopes, replies parsed. With a certificate: keep-alive HTTPS.
+ * With NTLM: one connection per address (NTLM authenticates a connection, MS-NTHT), a handshake
+ * on it first, every body sealed; a 401 (the connection was replaced, or the session ended) makes
+ * a new handshake and sends the message once more.
+ */
 function poster(t: ForwarderTarget) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 4, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}) });
-  return {
-    post(url: string, xml: string): Promise<{ status: number; body: XmlNode | undefined }> {
-      return new Promise((resolve, reject) => {
-        const data = Buffer.from(xml, 'utf8');
-        const req = https.request(url, { method: 'POST', agent, timeout: 60_000, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': data.length, 'User-Agent': 'winrmd forwarder' } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks);
-            let body: XmlNode | undefined;
-            try {
-              body = text.length ? parseXml(text[0] === 0xff && text[1] === 0xfe ? text.subarray(2).toString('utf16le') : text.toString('utf8'), LIMITS) : undefined;
-            } catch {
-              body = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-        });
-        req.on('timeout', () => req.destroy(new ForwarderError('no answer within 60 s')));
-        req.on('error', reject);
-        req.end(data);
+  const lib = t.server.startsWith('https:') ? https : http;
+  const tls = { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) };
+  const agents = new Map<string, http.Agent>();
+  const sessions = new Map<string, MessageSecurity>();
+  const agentFor = (url: string) => {
+    const origin = new URL(url).origin + (t.ntlm ? new URL(url).pathname : '');
+    let a = agents.get(origin);
+    if (!a) agents.set(origin, (a = lib === https ? new https.Agent({ keepAlive: true, maxSockets: t.ntlm ? 1 : 4, ...tls }) : new http.Agent({ keepAlive: true, maxSockets: 1 })));
+    return { agent: a, key: origin };
+  };
+  const raw = (url: string, agent: http.Agent, data: Buffer, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const req = lib.request(url, { method: 'POST', agent, timeout: 60_000, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(data.length), 'User-Agent': 'winrmd forwarder', ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       });
+      req.on('timeout', () => req.destroy(new ForwarderError('no answer within 60 s')));
+      req.on('error', reject);
+      req.end(data);
+    });
+  const handshake = async (url: string, agent: http.Agent, ntlm: { user: string; password: string }): Promise<MessageSecurity> => {
+    const negotiate = negotiateMessage();
+    const first = await raw(url, agent, Buffer.alloc(0), { Authorization: `Negotiate ${negotiate.toString('base64')}` });
+    const header = String(first.headers['www-authenticate'] ?? '');
+    if (first.status !== 401 || !/^Negotiate \S+/.test(header)) throw new ForwarderError(`the collector did not challenge NTLM (${first.status})`);
+    const auth = authenticateMessage(negotiate, Buffer.from(header.slice(header.indexOf(' ') + 1), 'base64'), { user: ntlm.user, password: ntlm.password, workstation: os.hostname().split('.')[0]!.toUpperCase().slice(0, 15) });
+    const done = await raw(url, agent, Buffer.alloc(0), { Authorization: `Negotiate ${auth.message.toString('base64')}` });
+    if (done.status !== 200) throw new ForwarderError(`the collector refused the NTLM credentials (${done.status})`);
+    return clientSecurity(auth.exportedSessionKey, auth.flags);
+  };
+  return {
+    async post(url: string, xml: string): Promise<Reply> {
+      const data = Buffer.from(xml, 'utf8');
+      const { agent, key } = agentFor(url);
+      if (!t.ntlm) {
+        const r = await raw(url, agent, data, {});
+        return { status: r.status, body: parseReply(r.body) };
+      }
+      for (let attempt = 0; ; attempt++) {
+        let security = sessions.get(key);
+        if (!security) sessions.set(key, (security = await handshake(url, agent, t.ntlm)));
+        const r = await raw(url, agent, sealMessage(data, 'application/soap+xml;charset=UTF-8', security), { 'Content-Type': ENCRYPTED_CONTENT_TYPE });
+        if (r.status === 401 && attempt === 0) {
+          sessions.delete(key);
+          continue;
+        }
+        const type = String(r.headers['content-type'] ?? '');
+        const plain = type.startsWith('multipart/encrypted') ? openMessage(r.body, type, security).plaintext : r.body;
+        return { status: r.status, body: parseReply(plain) };
+      }
     },
-    close: () => agent.destroy(),
+    close: () => {
+      for (const a of agents.values()) a.destroy();
+      agents.clear();
+      sessions.clear();
+    },
   };
 }
 

@@ -3,16 +3,18 @@
 // held is sent from the earliest (ReadExistingEvents), what is written later follows, only what
 // the subscription's query selects, and a forwarder started again resumes from the bookmark the
 // collector stored: nothing acknowledged is sent twice, nothing is missed.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialsFor } from '../../src/auth/passwords.js';
 import { configSchema } from '../../src/config/schema.js';
 import { simpleQuery } from '../../src/eventing/subscription.js';
 import { startServer, stateFile, type Winrmd } from '../../src/server.js';
 import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb } from '../../src/store/db.js';
+import { SqliteUserStore } from '../../src/store/users.js';
 import { writeJournal } from '../helpers/journal.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 
@@ -20,10 +22,9 @@ let dir: string;
 let pki: TestPki;
 let collector: Winrmd;
 let journalDir: string;
-const out = () => path.join(dir, 'out', 'ws01.example.test.jsonl');
-const received = (): Record<string, any>[] => {
+const received = (source = 'ws01.example.test'): Record<string, any>[] => {
   try {
-    return readFileSync(out(), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return readFileSync(path.join(dir, 'out', `${source}.jsonl`), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   } catch {
     return [];
   }
@@ -38,13 +39,13 @@ async function eventually<T>(read: () => T | undefined, what: string, ms = 15_00
 
 const entry = (message: string, priority: string, identifier = 'app') => ({ MESSAGE: message, PRIORITY: priority, SYSLOG_IDENTIFIER: identifier, _HOSTNAME: 'ws01' });
 
-async function startForwarder(): Promise<Winrmd> {
+async function startForwarder(target?: Record<string, unknown>): Promise<Winrmd> {
   const config = configSchema.parse({
     stateDir: path.join(dir, `forwarder-${Date.now()}`),
     listeners: { http: { enabled: false }, https: { enabled: false } },
     collector: { enabled: false },
     forwarder: {
-      targets: [{ server: `https://127.0.0.1:${collector.httpsPort}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }],
+      targets: [target ?? { server: `https://127.0.0.1:${collector.httpsPort}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }],
       journalDirectory: journalDir,
     },
     logging: { level: 'silent' },
@@ -60,12 +61,15 @@ beforeAll(async () => {
   writeJournal(journalDir, 'before', [entry('old info', '6'), entry('old error', '3'), entry('old debug', '7')]);
   const config = configSchema.parse({
     stateDir: path.join(dir, 'collector'),
-    listeners: { http: { enabled: false }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
+    listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
+    service: { allowUnencrypted: false },
     collector: { sourceCaFiles: [pki.ca.cert] },
     logging: { level: 'silent' },
   });
   mkdirSync(config.stateDir, { mode: 0o700 });
   const db = openDb(stateFile(config));
+  // A workgroup machine's account on the collector, for the NTLM case.
+  new SqliteUserStore(db).put({ name: 'WS02$', ...(await credentialsFor('ws02-Secret-1')), runAs: '', eventSource: true });
   // Everything of level Information or worse, from the journal's start.
   await new SqliteCollectorStore(db).save({
     name: 'linux', description: '', query: simpleQuery(['System', 'Security', 'Application'], [1, 2, 3, 4]), contentFormat: 'RenderedText', heartbeatIntervalS: 60, maxTimeS: 1,
@@ -101,5 +105,16 @@ describe('winrmd forwarding its journal to a winrmd collector', () => {
     await new Promise((r) => setTimeout(r, 1500)); // one more poll: nothing is sent twice
     await again.close();
     expect(received().map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error', 'new warning', 'written while the forwarder was stopped']);
+  }, 60_000);
+});
+
+describe('over plain HTTP with NTLM and message encryption (a workgroup machine\'s account)', () => {
+  it('forwards the same events, every body sealed', async () => {
+    writeFileSync(path.join(dir, 'ws02.secret'), 'ws02-Secret-1\n');
+    const forwarder = await startForwarder({ server: `http://127.0.0.1:${collector.httpPort}/wsman/SubscriptionManager/WEC`, refreshSeconds: 1, user: 'WS02$', passwordFile: path.join(dir, 'ws02.secret') });
+    const got = await eventually(() => (received('WS02$').length >= 4 ? received('WS02$') : undefined), 'the journal over NTLM');
+    await forwarder.close();
+    expect(got.map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error', 'new warning', 'written while the forwarder was stopped']);
+    expect(got[0]!.winrmd.source).toBe('WS02$');
   }, 60_000);
 });
