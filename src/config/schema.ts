@@ -194,7 +194,7 @@ export const configSchema = z.object({
   forwarder: z.object({
     targets: z.array(z.object({
       /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ (or http:// with NTLM). */
-      server: z.string().regex(/^https?:\/\//, 'an http:// or https:// URL'),
+      server: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
       refreshSeconds: z.number().int().min(1).default(60),
       /** PEM files: this machine's certificate and key (certificate authentication, over HTTPS). */
       certFile: z.string().optional(),
@@ -205,7 +205,7 @@ export const configSchema = z.object({
       user: z.string().optional(),
       passwordFile: z.string().optional(),
     }).refine((t) => Boolean(t.certFile && t.keyFile) !== Boolean(t.user && t.passwordFile), 'give certFile and keyFile, or user and passwordFile')
-      .refine((t) => !t.certFile || t.server.startsWith('https:'), 'a client certificate needs an https:// server')).default([]),
+      .refine((t) => !t.certFile || t.server.startsWith('https:'), 'a client certificate needs an HTTPS server')).default([]),
     /** A directory of journal files; empty: the host's journal. */
     journalDirectory: z.string().default(''),
   }).default({}),

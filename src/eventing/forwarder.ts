@@ -219,7 +219,19 @@ export class Forwarder {
     const client = poster(t);
     const running = new Map<string, () => void>();
     let stopped = false;
+    // One refresh at a time: an Enumerate slower than refreshSeconds must not start a second
+    // loop for the same subscription (two loops would send the same events twice).
+    let refreshing = false;
     const refresh = async () => {
+      if (refreshing || stopped) return;
+      refreshing = true;
+      try {
+        await refreshOnce();
+      } finally {
+        refreshing = false;
+      }
+    };
+    const refreshOnce = async () => {
       let offers: Offer[];
       try {
         const reply = await client.post(t.server, this.envelope(t.server, ACTION.enumerate, [el(NS.wsen, 'Enumerate', {}, el(NS.wsman, 'OptimizeEnumeration'), el(NS.wsman, 'MaxElements', {}, '32000'))], [], EVENTING.subscriptionManager));

@@ -11,6 +11,7 @@
 // The bookmark is the journal cursor.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { NS } from '../soap/names.js';
 import { escapeText } from '../soap/xml.js';
 import type { QueryableEvent } from './event-query.js';
 
@@ -105,7 +106,7 @@ export function journalEventXml(e: JournalEntry, o: { rendered: boolean; culture
   const rendering = o.rendered
     ? `<RenderingInfo Culture='${attr(o.culture ?? 'en-US')}'><Message>${text(f.message)}</Message><Level>${LEVEL_NAMES[f.level]}</Level><Channel>${f.channel}</Channel><Provider>${text(f.provider)}</Provider></RenderingInfo>`
     : '';
-  return `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='${attr(f.provider)}'/><EventID>${f.eventId}</EventID>`
+  return `<Event xmlns='${NS.event}'><System><Provider Name='${attr(f.provider)}'/><EventID>${f.eventId}</EventID>`
     + `<Level>${f.level}</Level><Task>0</Task><Keywords>0x80000000000000</Keywords><TimeCreated SystemTime='${time}'/><EventRecordID>${f.recordId}</EventRecordID>`
     + `${pid ? `<Execution ProcessID='${attr(pid)}' ThreadID='${attr(tid ?? pid)}'/>` : ''}<Channel>${f.channel}</Channel><Computer>${text(f.computer)}</Computer></System>`
     + `<EventData>${data}</EventData>${rendering}</Event>`;

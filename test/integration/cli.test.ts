@@ -185,7 +185,9 @@ describe('winrmd command line', () => {
 
     const second = await serve();
     expect(await eventually(() => processesWith('sleep 316'), (p) => p.length === 0)).toEqual([]);
-    expect(second.run.output()).toMatch(/"event":"orphans_swept","processes":[23]\b/); // the two sleeps, and the sh that started them
+    // The two sleeps and the sh that started them, at least: the sweep takes every dead server's
+    // orphans on the host, and other suites running beside this one may have left some.
+    expect(Number(/"event":"orphans_swept","processes":(\d+)/.exec(second.run.output())?.[1] ?? 0)).toBeGreaterThanOrEqual(2);
     // A third server sweeps too, but the second still runs: its commands are left alone.
     await second.carol.command(await second.carol.create(), 'sleep 317');
     const third = await serve();
