@@ -33,6 +33,13 @@ export async function testUsers(): Promise<MemoryUserStore> {
  */
 export const NO_LOCKOUT = { lockout: { userThreshold: 1_000_000, addressThreshold: 1_000_000 } };
 
+/**
+ * An in-process server shares its event loop with the test runner, and a loaded CI machine makes
+ * that loop late and busy with work that is not the server's: suites about clients turn load
+ * shedding off (pipeline.test.ts proves shedding on its own).
+ */
+export const NO_SHEDDING = { shedLoadAtLagMs: 0 };
+
 export async function testServer(overrides: Record<string, unknown> = {}, extraProviders: Provider[] = []) {
   const config: Config = configSchema.parse({ service: { allowUnencrypted: true }, security: NO_LOCKOUT, ...overrides });
   const users = await testUsers();

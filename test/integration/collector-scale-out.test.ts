@@ -12,7 +12,7 @@ import { startServer, type Winrmd } from '../../src/server.js';
 import { PgCollectorStore } from '../../src/store/collector-pg.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { testUsers } from '../helpers/server.js';
+import { testUsers, NO_SHEDDING } from '../helpers/server.js';
 import { bookmarkList, WefSource, windowsEvent } from '../helpers/wef-source.js';
 
 let pg: TestPostgres;
@@ -27,6 +27,7 @@ beforeAll(async () => {
   pki = makeTestPki(path.join(dir, 'pki'));
   for (const name of ['a', 'b']) {
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir: path.join(dir, name),
       listeners: { http: { enabled: false }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
       store: { url: pg.url },

@@ -17,7 +17,7 @@ import { simpleQuery, type SubscriptionSpec } from '../../src/eventing/subscript
 import { subscriptionCommand } from '../../src/eventing/subscription-cli.js';
 import { ACTIONS, envelope } from '../helpers/envelope.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { ALICE, basic, NO_LOCKOUT } from '../helpers/server.js';
+import { ALICE, basic, NO_LOCKOUT, NO_SHEDDING } from '../helpers/server.js';
 import { bookmarkList, select, subscriptionCreatedEvent, WefSource, windowsEvent, WEF, type Offer } from '../helpers/wef-source.js';
 import { xp } from '../helpers/xpath.js';
 
@@ -49,6 +49,7 @@ beforeAll(async () => {
   pki = makeTestPki(path.join(dir, 'pki'));
   outDir = path.join(dir, 'out');
   const config = configSchema.parse({
+    limits: NO_SHEDDING,
     stateDir: path.join(dir, 'state'),
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
     service: { allowUnencrypted: false },

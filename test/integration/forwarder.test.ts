@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFor } from '../../src/auth/passwords.js';
 import { configSchema } from '../../src/config/schema.js';
+import { NO_SHEDDING } from '../helpers/server.js';
 import { simpleQuery } from '../../src/eventing/subscription.js';
 import { startServer, stateFile, type Winrmd } from '../../src/server.js';
 import { SqliteCollectorStore } from '../../src/store/collector.js';
@@ -41,6 +42,7 @@ const entry = (message: string, priority: string, identifier = 'app') => ({ MESS
 
 async function startForwarder(target?: Record<string, unknown>): Promise<Winrmd> {
   const config = configSchema.parse({
+    limits: NO_SHEDDING,
     stateDir: path.join(dir, `forwarder-${Date.now()}`),
     listeners: { http: { enabled: false }, https: { enabled: false } },
     collector: { enabled: false },
@@ -60,6 +62,7 @@ beforeAll(async () => {
   mkdirSync(journalDir);
   writeJournal(journalDir, 'before', [entry('old info', '6'), entry('old error', '3'), entry('old debug', '7')]);
   const config = configSchema.parse({
+    limits: NO_SHEDDING,
     stateDir: path.join(dir, 'collector'),
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0, certFile: pki.server.cert, keyFile: pki.server.key } },
     service: { allowUnencrypted: false },

@@ -25,7 +25,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { decode, runGoClient, type Job, type StepResult } from '../helpers/go-client.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { ALICE, NO_LOCKOUT, testUsers } from '../helpers/server.js';
+import { ALICE, NO_LOCKOUT, NO_SHEDDING, testUsers } from '../helpers/server.js';
 
 type Base = Omit<Job, 'steps'>;
 interface LogLine { event?: string; level?: number; user?: string; status?: number; reason?: string }
@@ -34,7 +34,7 @@ interface LogLine { event?: string; level?: number; user?: string; status?: numb
 async function serverWithLog(config: Record<string, unknown>): Promise<{ server: Winrmd; log: LogLine[] }> {
   const log: LogLine[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void log.push(JSON.parse(line) as LogLine) });
-  const server = await startServer({ config: configSchema.parse(config), users: await testUsers(), log: logger });
+  const server = await startServer({ config: configSchema.parse({ limits: NO_SHEDDING, ...config }), users: await testUsers(), log: logger });
   return { server, log };
 }
 

@@ -13,7 +13,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { MemoryUserStore } from '../../src/store/users.js';
 import { decode, decodeBytes, runGoClient, type Job, type StepResult } from '../helpers/go-client.js';
-import { ALICE } from '../helpers/server.js';
+import { ALICE, NO_SHEDDING } from '../helpers/server.js';
 import { eventually, processesWith } from '../helpers/shell-client.js';
 
 describe('the Go winrm client against a real winrmd', () => {
@@ -25,6 +25,7 @@ describe('the Go winrm client against a real winrmd', () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'winrmd-go-'));
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir,
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
       service: { allowUnencrypted: true },

@@ -13,7 +13,7 @@ import { runJsonClient } from '../helpers/json-client.js';
 import { ACTIONS, enumerateBody, envelope, pullBody } from '../helpers/envelope.js';
 import { startIpmiSim, type IpmiSim } from '../helpers/ipmi-sim.js';
 import { everyNth, startUdpRelay } from '../helpers/udp-relay.js';
-import { ALICE, BOB, basic, NO_LOCKOUT, testServer, testUsers } from '../helpers/server.js';
+import { ALICE, BOB, basic, NO_LOCKOUT, testServer, testUsers, NO_SHEDDING } from '../helpers/server.js';
 import { enumerateAll, instancesIn, type WireInstance } from '../helpers/wsman-instances.js';
 import { xp } from '../helpers/xpath.js';
 
@@ -322,6 +322,7 @@ describe('pywinrm reads and controls a BMC configured in YAML terms', () => {
     process.env.WINRMD_TEST_BMC_PASSWORD = 'password';
     // The built-in provider from configuration, as `winrmd serve` builds it (password from the environment).
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir,
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
       service: { allowUnencrypted: true },

@@ -22,7 +22,7 @@ import { openDb } from '../../src/store/db.js';
 import { bookmarkList, prepare, readOffers, select, WefSource, windowsEvent, WEF } from '../helpers/wef-source.js';
 import { runJsonClient } from '../helpers/json-client.js';
 import { REALM, SERVICE_HOST, startRealm, type TestRealm } from '../helpers/kdc.js';
-import { NO_LOCKOUT, testUsers } from '../helpers/server.js';
+import { NO_LOCKOUT, testUsers, NO_SHEDDING } from '../helpers/server.js';
 import { xp } from '../helpers/xpath.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -41,6 +41,7 @@ let aliceEnv: NodeJS.ProcessEnv;
 
 async function serve(kerberos: Record<string, unknown> = {}): Promise<string> {
   const config = configSchema.parse({
+    limits: NO_SHEDDING,
     stateDir: path.join(dir, `state${servers.length}`),
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
     service: { allowUnencrypted: false },
@@ -164,6 +165,7 @@ describe('a domain event forwarder (its machine principal) delivers to the colle
     const wsEnv = realm.kinit('WS01$', 'ws01-Krb-1');
     const stateDir = path.join(dir, 'collector-state');
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir,
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
       service: { allowUnencrypted: false },
@@ -215,6 +217,7 @@ describe("pywinrm's Kerberos transport (python3-requests-kerberos, the client's 
 
   it('run_cmd and Get over HTTPS, and over plain HTTP where the configuration allows unencrypted messages (Debian\'s pykerberos cannot seal)', async () => {
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir: path.join(dir, 'pywinrm-state'),
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
       service: { allowUnencrypted: true },
@@ -251,6 +254,7 @@ describe('the unauthenticated matrix, Kerberos cases: every action, no provider 
   it('a replayed AP-REQ, a token that is not Kerberos, an AP-REQ with a changed byte, under Kerberos and Negotiate: 401', async () => {
     const widgets = widgetProvider();
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir: path.join(dir, 'matrix-state'),
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
       service: { allowUnencrypted: false },

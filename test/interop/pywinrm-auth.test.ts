@@ -22,7 +22,7 @@ import { startServer, type Winrmd } from '../../src/server.js';
 import { ACTIONS, envelope, URI } from '../helpers/envelope.js';
 import { runJsonClient } from '../helpers/json-client.js';
 import { makeTestPki, type CertPair, type TestPki } from '../helpers/pki.js';
-import { ALICE, NO_LOCKOUT, testUsers } from '../helpers/server.js';
+import { ALICE, NO_LOCKOUT, testUsers, NO_SHEDDING } from '../helpers/server.js';
 
 const PYTHON = '/usr/bin/python3';
 const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pywinrm_client.py');
@@ -186,6 +186,7 @@ describe('pywinrm 0.3.0 authentication against a real winrmd (allowUnencrypted f
     await chmod(root, 0o777); // the marker file of the "never" test would be written as nobody
     pki = makeTestPki(path.join(root, 'pki'));
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir: path.join(root, 'state'),
       listeners: {
         http: { host: '127.0.0.1', port: 0 },

@@ -16,7 +16,7 @@ import { hashPassword } from '../../src/auth/passwords.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { MemoryUserStore } from '../../src/store/users.js';
-import { ALICE, BOB } from '../helpers/server.js';
+import { ALICE, BOB, NO_SHEDDING } from '../helpers/server.js';
 import { ACTIONS, envelope, identify, URI } from '../helpers/envelope.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -104,6 +104,7 @@ describe('pywinrm 0.3.0 against a real winrmd', () => {
     await chmod(toolDir, 0o755);
     await writeFile(path.join(toolDir, 'pwsh'), '#!/bin/sh\nprintf %s "$4" | base64 -d | iconv -f UTF-16LE -t UTF-8\n', { mode: 0o755 });
     const config = configSchema.parse({
+    limits: NO_SHEDDING,
       stateDir,
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
       service: { allowUnencrypted: true },

@@ -16,7 +16,7 @@ import { startServer, type Winrmd } from '../../src/server.js';
 import { ACTIONS, enumerateBody, envelope, identify, URI } from '../helpers/envelope.js';
 import { runJsonClient } from '../helpers/json-client.js';
 import { negotiateMessage, NtlmTestClient, OneConnection } from '../helpers/ntlm-client.js';
-import { ALICE, NO_LOCKOUT, testUsers } from '../helpers/server.js';
+import { ALICE, NO_LOCKOUT, testUsers, NO_SHEDDING } from '../helpers/server.js';
 import { xp } from '../helpers/xpath.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -59,6 +59,7 @@ function run(job: { username: string; password: string; messages?: string[] }): 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'winrmd-spnego-'));
   const config = configSchema.parse({
+    limits: NO_SHEDDING,
     stateDir: path.join(root, 'state'),
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { enabled: false } },
     service: { allowUnencrypted: false, auth: { basic: true, negotiate: true } },
