@@ -236,7 +236,21 @@ export class Forwarder {
       try {
         const reply = await client.post(t.server, this.envelope(t.server, ACTION.enumerate, [el(NS.wsen, 'Enumerate', {}, el(NS.wsman, 'OptimizeEnumeration'), el(NS.wsman, 'MaxElements', {}, '32000'))], [], EVENTING.subscriptionManager));
         if (reply.status !== 200 || !reply.body) throw new ForwarderError(`Enumerate answered ${reply.status}`);
-        offers = readOffers(reply.body);
+        // The collector names where to deliver; winrmd follows only addresses of the server it was
+        // configured with (scheme, host and port): a collector cannot send this machine's
+        // credentials, or its events, anywhere else (DESIGN: an outbound client never follows an
+        // address the configuration does not allow).
+        const origin = new URL(t.server).origin;
+        offers = readOffers(reply.body).filter((o) => {
+          let same = false;
+          try {
+            same = new URL(o.address).origin === origin;
+          } catch {
+            same = false;
+          }
+          if (!same) this.o.log.warn({ event: 'forwarder_address_refused', server: t.server, subscription: o.name, address: o.address });
+          return same;
+        });
         await client.post(t.server, this.envelope(t.server, EVENTING.end, [], [], EVENTING.fullDuplex)).catch(() => undefined);
       } catch (err) {
         this.o.log.warn({ event: 'forwarder_enumerate_failed', server: t.server, reason: (err as Error).message });

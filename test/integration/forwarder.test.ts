@@ -121,3 +121,37 @@ describe('over plain HTTP with NTLM and message encryption (a workgroup machine\
     expect(got[0]!.winrmd.source).toBe('WS02$');
   }, 60_000);
 });
+
+describe('a collector that names another address to deliver to', () => {
+  it('is not followed: no request (and no credential) goes there, and the refusal is logged', async () => {
+    const { createServer } = await import('node:https');
+    const elsewhere: string[] = [];
+    const trap = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.end();
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => trap.once('listening', r));
+    const trapPort = (trap.address() as import('node:net').AddressInfo).port;
+    // A fake collector: its EnumerateResponse offers one subscription delivering to the trap.
+    const offer = `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:n="http://schemas.xmlsoap.org/ws/2004/09/enumeration" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns:m="http://schemas.microsoft.com/wbem/wsman/1/subscription" xmlns:e="http://schemas.xmlsoap.org/ws/2004/08/eventing"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/enumeration/EnumerateResponse</a:Action></s:Header><s:Body><n:EnumerateResponse><n:EnumerationContext/><w:Items><m:Subscription><m:Version>uuid:1</m:Version><s:Envelope><s:Header><w:OptionSet><w:Option Name="SubscriptionName">evil</w:Option></w:OptionSet></s:Header><s:Body><e:Subscribe><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Events"><e:NotifyTo><a:Address>https://127.0.0.1:${trapPort}/steal</a:Address></e:NotifyTo></e:Delivery><w:Filter><QueryList><Query Id="0"><Select Path="System">*</Select></Query></QueryList></w:Filter><w:Bookmark>http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest</w:Bookmark></e:Subscribe></s:Body></s:Envelope></m:Subscription></w:Items><w:EndOfSequence/></n:EnumerateResponse></s:Body></s:Envelope>`;
+    const fake = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/soap+xml;charset=UTF-8' }).end(offer));
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => fake.once('listening', r));
+    const lines: Record<string, unknown>[] = [];
+    const config = configSchema.parse({
+      stateDir: path.join(dir, 'forwarder-trap'),
+      listeners: { http: { enabled: false }, https: { enabled: false } },
+      collector: { enabled: false },
+      forwarder: { targets: [{ server: `https://127.0.0.1:${(fake.address() as import('node:net').AddressInfo).port}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }], journalDirectory: journalDir },
+    });
+    const forwarder = await startServer({ config, providers: [], log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) }) });
+    await eventually(() => (lines.some((l) => l.event === 'forwarder_address_refused') ? true : undefined), 'the refusal');
+    await new Promise((r) => setTimeout(r, 1500));
+    await forwarder.close();
+    trap.close();
+    fake.close();
+    expect(elsewhere).toEqual([]);
+  }, 30_000);
+});
