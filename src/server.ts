@@ -20,7 +20,7 @@ import { NegotiateAuthenticator, type Mechanism } from './auth/negotiate.js';
 import { MECH } from './auth/spnego.js';
 import { KerberosAcceptor } from './auth/kerberos/acceptor.js';
 import { ENCTYPE } from './auth/kerberos/crypto.js';
-import { parseKeytab } from './auth/kerberos/keytab.js';
+import { loadKeytab } from './auth/kerberos/keytab.js';
 import { KerberosMechanism } from './auth/kerberos/mechanism.js';
 import { FailureThrottle } from './auth/throttle.js';
 import type { Config } from './config/schema.js';
@@ -141,28 +141,6 @@ export async function openCollectorStore(config: Config, db: Db | undefined): Pr
   return db && new SqliteCollectorStore(db);
 }
 
-/**
- * The keytab, from its file or from the environment variable that holds it in base64, or a start
- * that says why not (it holds secrets: its file's mode is the operator's to keep).
- */
-export function readKeytab(k: { keytab: string; keytabEnv: string }, env: NodeJS.ProcessEnv = process.env) {
-  const where = k.keytabEnv ? `kerberos.keytabEnv ${k.keytabEnv}` : `kerberos.keytab ${k.keytab}`;
-  let keys;
-  try {
-    let bytes: Buffer;
-    if (k.keytabEnv) {
-      const value = env[k.keytabEnv];
-      if (!value) throw new Error('the variable is not set');
-      bytes = Buffer.from(value, 'base64');
-    } else bytes = readFileSync(k.keytab);
-    keys = parseKeytab(bytes);
-  } catch (err) {
-    throw new Error(`${where}: ${(err as Error).message}`);
-  }
-  if (!keys.some((e) => e.enctype === ENCTYPE.aes256 || e.enctype === ENCTYPE.aes128)) throw new Error(`${where} holds no AES key (winrmd kerberos check lists it)`);
-  return keys;
-}
-
 /** Everything but the sockets: what in-process tests drive with supertest. */
 export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
@@ -193,7 +171,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const mechanisms: Mechanism[] = [];
   const k = config.kerberos;
   if (k.keytab || k.keytabEnv) {
-    const keys = readKeytab(k);
+    const keys = loadKeytab(k);
     const acceptor = new KerberosAcceptor({ keys, principals: k.principals, maxSkewMs: k.maxSkewSeconds * 1000, enctypes: k.enctypes.map((e) => (e === 'aes256-cts-hmac-sha1-96' ? ENCTYPE.aes256 : ENCTYPE.aes128)) });
     const realms = k.realms.length ? k.realms : [...new Set(keys.map((e) => e.realm))];
     const kopts = { acceptor, users, realms, machineSources: k.machineSources, channelBinding: auth.cbtHardeningLevel };

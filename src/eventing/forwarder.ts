@@ -138,7 +138,8 @@ function poster(t: ForwarderTarget) {
   };
 }
 
-const seconds = (text: string | undefined, dflt: number) => {
+/** An xs:duration in milliseconds, or the default when absent or unreadable. */
+const durationMs = (text: string | undefined, dflt: number) => {
   const ms = text ? parseDuration(text.trim()) : undefined;
   return ms === undefined ? dflt : ms;
 };
@@ -164,8 +165,8 @@ export function readOffers(envelope: XmlNode): Offer[] {
       identifier: textOf(child(child(notifyTo, NS.wsa, 'ReferenceProperties'), NS.wse, 'Identifier'))?.trim() ?? '',
       query: compileQuery(serialize(queryList)),
       bookmark: bookmark ? (bookmark.children[0] ? serialize(bookmark.children[0]) : textOf(bookmark)?.trim()) : undefined,
-      heartbeatMs: seconds(textOf(child(delivery, NS.wsman, 'Heartbeats')), 3_600_000),
-      maxTimeMs: seconds(textOf(child(delivery, NS.wsman, 'MaxTime')), 30_000),
+      heartbeatMs: durationMs(textOf(child(delivery, NS.wsman, 'Heartbeats')), 3_600_000),
+      maxTimeMs: durationMs(textOf(child(delivery, NS.wsman, 'MaxTime')), 30_000),
       maxItems: Math.min(Number(textOf(child(delivery, NS.wsman, 'MaxElements')) ?? MAX_BATCH) || MAX_BATCH, MAX_BATCH),
       rendered: textOf(option('ContentFormat'))?.trim() === 'RenderedText',
     }];

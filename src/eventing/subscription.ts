@@ -151,6 +151,14 @@ export function simpleQuery(channels: string[], levels: number[] = [], eventIds:
   return `<QueryList><Query Id="0">${selects}</Query></QueryList>`;
 }
 
+/**
+ * A spec saved: the id it had (or a new one), always a new version (sources subscribe again,
+ * MS-WSMV 2.2.4.41), enabled as asked or as it was (a new one starts disabled).
+ */
+export function revision(spec: SubscriptionSpec, existing: Subscription | undefined, enabled?: boolean): Subscription {
+  return { ...spec, id: existing?.id ?? randomUUID(), version: randomUUID(), enabled: enabled ?? existing?.enabled ?? false, updatedAt: new Date().toISOString() };
+}
+
 /** The spec of a stored subscription: what `export` writes and `import` reads back. */
 export function specOf({ id, version, enabled, updatedAt, ...spec }: Subscription): SubscriptionSpec {
   return spec;

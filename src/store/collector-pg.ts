@@ -4,9 +4,8 @@
 // are grouped as there: deliveries that arrive while one commit runs ride in the next, and each
 // one's promise resolves once its commit has returned (synchronous_commit as the server has it,
 // on by default: durable).
-import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { parseSpec, specOf, type Subscription, type SubscriptionSpec } from '../eventing/subscription.js';
+import { parseSpec, revision, specOf, type Subscription, type SubscriptionSpec } from '../eventing/subscription.js';
 import { sourceStatusOf, type CollectorStore, type Delivery, type SourceRow, type SourceStatus } from './collector.js';
 import { foldName } from './db.js';
 
@@ -105,10 +104,7 @@ export class PgCollectorStore implements CollectorStore {
 
   async save(spec: SubscriptionSpec, enabled?: boolean): Promise<Subscription> {
     const checked = parseSpec(spec);
-    const existing = await this.find(checked.name);
-    const sub: Subscription = {
-      ...checked, id: existing?.id ?? randomUUID(), version: randomUUID(), enabled: enabled ?? existing?.enabled ?? false, updatedAt: new Date().toISOString(),
-    };
+    const sub = revision(checked, await this.find(checked.name), enabled);
     await this.pool.query(`INSERT INTO subscriptions (id, name_key, version, enabled, spec, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
       ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, version = excluded.version, enabled = excluded.enabled, spec = excluded.spec, updated_at = excluded.updated_at`,
     [sub.id, foldName(sub.name), sub.version, sub.enabled, JSON.stringify(checked), sub.updatedAt]);

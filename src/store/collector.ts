@@ -3,8 +3,7 @@
 // committed in groups: every delivery waiting when a commit starts rides in it, and each one's
 // promise resolves only once its commit is on disk (synchronous=FULL), so a source is
 // acknowledged after its bookmark is durable, and the rate is not bounded by fsyncs per second.
-import { randomUUID } from 'node:crypto';
-import { parseSpec, specOf, type Subscription, type SubscriptionSpec } from '../eventing/subscription.js';
+import { parseSpec, revision, specOf, type Subscription, type SubscriptionSpec } from '../eventing/subscription.js';
 import { foldName, type Db } from './db.js';
 
 /** One delivery from a source: what liveness and the bookmark record. */
@@ -110,14 +109,7 @@ export class SqliteCollectorStore implements CollectorStore {
 
   async save(spec: SubscriptionSpec, enabled?: boolean): Promise<Subscription> {
     const checked = parseSpec(spec);
-    const existing = this.findNow(checked.name);
-    const sub: Subscription = {
-      ...checked,
-      id: existing?.id ?? randomUUID(),
-      version: randomUUID(),
-      enabled: enabled ?? existing?.enabled ?? false,
-      updatedAt: new Date().toISOString(),
-    };
+    const sub = revision(checked, this.findNow(checked.name), enabled);
     this.db.prepare(`INSERT INTO subscriptions (id, name_key, version, enabled, spec, updated_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET name_key = excluded.name_key, version = excluded.version, enabled = excluded.enabled, spec = excluded.spec, updated_at = excluded.updated_at`)
       .run(sub.id, foldName(sub.name), sub.version, sub.enabled ? 1 : 0, JSON.stringify(checked), sub.updatedAt);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export const REALM = 'WINRMD.TEST';
 export const SERVICE_HOST = 'collector.winrmd.test';
@@ -26,13 +27,6 @@ export interface TestRealm {
   kinit(principal: string, password: string): NodeJS.ProcessEnv;
   stop(): void;
 }
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
 
 export async function startRealm(o: { enctypes?: string; maxLifeSeconds?: number } = {}): Promise<TestRealm> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-kdc-'));

@@ -4,9 +4,9 @@
 // initdb and postgres require.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 export interface TestPostgres {
   url: string;
@@ -19,13 +19,6 @@ function binaries(): string {
   if (!version) throw new Error('PostgreSQL server binaries are missing (test/setup.sh installs postgresql)');
   return path.join(root, version, 'bin');
 }
-
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
 
 export async function startPostgres(): Promise<TestPostgres> {
   const bin = binaries();

@@ -4,7 +4,6 @@
 // acknowledged event is in the output, and no stored bookmark is ahead of the events stored.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb } from '../../src/store/db.js';
 import { SqliteUserStore } from '../../src/store/users.js';
 import { bookmarkList, WefSource, windowsEvent, type Offer } from '../helpers/wef-source.js';
+import { freePort } from '../helpers/ports.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 // One process (tsx's loader, not its CLI, which would put a second process between the kill and the server).
@@ -22,12 +22,6 @@ const SOURCES = 8;
 const BATCHES_PER_SOURCE = 12;
 const KILLS = 3;
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the collector killed mid-delivery', () => {

@@ -17,21 +17,10 @@ import { parseSpec, type OutputSpec, type Subscription } from '../../src/eventin
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { windowsEvent } from '../helpers/wef-source.js';
 import { specNamed } from '../unit/store/contracts/collector-store.js';
+import { freePort } from '../helpers/ports.js';
+import { eventually } from '../helpers/shell-client.js';
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  });
-});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function eventually<T>(read: () => T | undefined, what: string, ms = 5000): Promise<T> {
-  for (const until = Date.now() + ms; Date.now() < until; await sleep(50)) {
-    const v = read();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`never: ${what}`);
-}
 
 const subscription = (outputs: OutputSpec[]): Subscription => ({ ...parseSpec({ ...specNamed('net'), outputs }), id: 'id-1', version: 'v-1', enabled: true, updatedAt: '' });
 const batch = (outputs: OutputSpec[], ids: number[]): Batch => ({
@@ -147,7 +136,7 @@ describe('syslog (RFC 5424)', () => {
     const outputs = new Outputs(log);
     await outputs.write(batch([{ type: 'syslog', transport: 'udp', host: '127.0.0.1', port: udp, facility: 16 }], [10]));
     await outputs.write(batch([{ type: 'syslog', transport: 'tcp', host: '127.0.0.1', port: tcp, facility: 4 }], [11, 12]));
-    const got = await eventually(() => (lines().length >= 3 ? lines() : undefined), 'three messages at rsyslog');
+    const got = await eventually(async () => lines(), (l) => l.length >= 3);
     const byRecord = (id: number) => got.find((l) => l.includes(`"EventRecordID":${id}`))!.split('|');
     const [host, app, msgid, pri, sd, msg] = byRecord(10);
     expect(host).toBe('ws01.example.test');
@@ -170,7 +159,7 @@ describe('syslog (RFC 5424)', () => {
     const server = net.createServer((s) => s.on('data', (d) => got.push(d.toString()))).listen(port, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     await outputs.write(batch([spec], [20]));
-    await eventually(() => (got.join('').includes('"EventRecordID":20') ? true : undefined), 'the resent batch');
+    expect(await eventually(async () => got.join('').includes('"EventRecordID":20'), (seen) => seen)).toBe(true);
     const framed = got.join('');
     const length = Number(framed.slice(0, framed.indexOf(' ')));
     expect(Buffer.byteLength(framed.slice(framed.indexOf(' ') + 1))).toBe(length);
@@ -197,7 +186,8 @@ describe('JSON lines over TCP and TLS', () => {
     const tcpSpec: OutputSpec = { type: 'tcp', host: '127.0.0.1', port: (plain.address() as net.AddressInfo).port, tls: false };
     const tlsSpec: OutputSpec = { type: 'tcp', host: '127.0.0.1', port: (secure.address() as net.AddressInfo).port, tls: true, caFile: pki.ca.cert };
     await outputs.write(batch([tcpSpec, tlsSpec], [30, 31]));
-    const read = (chunks: string[]) => eventually(() => (chunks.join('').split('\n').filter(Boolean).length >= 2 ? chunks.join('').trim().split('\n').map((l) => JSON.parse(l)) : undefined), 'two lines');
+    // Whole lines only: a line still arriving is not parsed.
+    const read = (chunks: string[]) => eventually(async () => chunks.join('').split('\n').slice(0, -1).map((l) => JSON.parse(l) as Record<string, any>), (l) => l.length >= 2);
     expect((await read(got)).map((e) => e.System.EventRecordID)).toEqual([30, 31]);
     expect((await read(secureGot)).map((e) => e.System.EventRecordID)).toEqual([30, 31]);
     // A server the CA did not issue is refused: the batch fails rather than going to an impostor.

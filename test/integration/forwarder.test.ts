@@ -17,6 +17,7 @@ import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb } from '../../src/store/db.js';
 import { SqliteUserStore } from '../../src/store/users.js';
 import { writeJournal } from '../helpers/journal.js';
+import { eventually } from '../helpers/shell-client.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 
 let dir: string;
@@ -30,13 +31,6 @@ const received = (source = 'ws01.example.test'): Record<string, any>[] => {
     return [];
   }
 };
-async function eventually<T>(read: () => T | undefined, what: string, ms = 15_000): Promise<T> {
-  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-    const v = read();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`never: ${what}`);
-}
 
 const entry = (message: string, priority: string, identifier = 'app') => ({ MESSAGE: message, PRIORITY: priority, SYSLOG_IDENTIFIER: identifier, _HOSTNAME: 'ws01' });
 
@@ -91,20 +85,20 @@ afterAll(async () => {
 describe('winrmd forwarding its journal to a winrmd collector', () => {
   it('sends what the journal held, then what comes later, selected by the query; a restart resumes from the stored bookmark', async () => {
     const forwarder = await startForwarder();
-    const first = await eventually(() => (received().length >= 2 ? received() : undefined), 'the journal\'s existing entries');
+    const first = await eventually(async () => received(), (r) => r.length >= 2, 15_000);
     expect(first.map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error']); // not the debug one
     expect(first[0]!.winrmd.source).toBe('ws01.example.test');
     expect(first[1]!.System.Level).toBe(2);
 
     writeJournal(journalDir, 'later', [entry('new warning', '4', 'sshd'), entry('new debug', '7')]);
-    await eventually(() => (received().length >= 3 ? true : undefined), 'the entry written later');
+    await eventually(async () => received(), (r) => r.length >= 3, 15_000);
     expect(received()[2]!.RenderingInfo.Message).toBe('new warning');
     expect(received()[2]!.System.Provider.Name).toBe('sshd');
     await forwarder.close();
 
     writeJournal(journalDir, 'while-down', [entry('written while the forwarder was stopped', '6')]);
     const again = await startForwarder();
-    await eventually(() => (received().length >= 4 ? true : undefined), 'the entry written while it was down');
+    await eventually(async () => received(), (r) => r.length >= 4, 15_000);
     await new Promise((r) => setTimeout(r, 1500)); // one more poll: nothing is sent twice
     await again.close();
     expect(received().map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error', 'new warning', 'written while the forwarder was stopped']);
@@ -115,7 +109,7 @@ describe('over plain HTTP with NTLM and message encryption (a workgroup machine\
   it('forwards the same events, every body sealed', async () => {
     writeFileSync(path.join(dir, 'ws02.secret'), 'ws02-Secret-1\n');
     const forwarder = await startForwarder({ server: `http://127.0.0.1:${collector.httpPort}/wsman/SubscriptionManager/WEC`, refreshSeconds: 1, user: 'WS02$', passwordFile: path.join(dir, 'ws02.secret') });
-    const got = await eventually(() => (received('WS02$').length >= 4 ? received('WS02$') : undefined), 'the journal over NTLM');
+    const got = await eventually(async () => received('WS02$'), (r) => r.length >= 4, 15_000);
     await forwarder.close();
     expect(got.map((e) => e.RenderingInfo.Message)).toEqual(['old info', 'old error', 'new warning', 'written while the forwarder was stopped']);
     expect(got[0]!.winrmd.source).toBe('WS02$');
@@ -147,7 +141,7 @@ describe('a collector that names another address to deliver to', () => {
       forwarder: { targets: [{ server: `https://127.0.0.1:${(fake.address() as import('node:net').AddressInfo).port}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }], journalDirectory: journalDir },
     });
     const forwarder = await startServer({ config, providers: [], log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) }) });
-    await eventually(() => (lines.some((l) => l.event === 'forwarder_address_refused') ? true : undefined), 'the refusal');
+    expect(await eventually(async () => lines.some((l) => l.event === 'forwarder_address_refused'), (seen) => seen, 15_000)).toBe(true);
     await new Promise((r) => setTimeout(r, 1500));
     await forwarder.close();
     trap.close();

@@ -1,7 +1,8 @@
 // MIT keytab files (the format `ktutil`, `kadmin ktadd` and Windows' `ktpass` write): the service
 // keys winrmd decrypts tickets with. Versions 0x0501 and 0x0502, big-endian; a negative record
 // size is a hole left by a deleted entry.
-import { ENCTYPE_NAMES } from './crypto.js';
+import { readFileSync } from 'node:fs';
+import { ENCTYPE, ENCTYPE_NAMES } from './crypto.js';
 
 export interface KeytabEntry {
   /** `HTTP/host.example.com` (components joined by /). */
@@ -79,4 +80,26 @@ export function parseKeytab(data: Buffer): KeytabEntry[] {
 /** `HTTP/host@REALM kvno 3 aes256-cts-hmac-sha1-96`, one per entry: what `winrmd kerberos check` prints. */
 export function describeKeytab(entries: KeytabEntry[]): string[] {
   return entries.map((e) => `${e.principal}@${e.realm}\tkvno ${e.kvno}\t${ENCTYPE_NAMES[e.enctype] ?? `enctype ${e.enctype}`}`);
+}
+
+/**
+ * The keytab, from its file or from the environment variable that holds it in base64, or a start
+ * that says why not (it holds secrets: its file's mode is the operator's to keep).
+ */
+export function loadKeytab(k: { keytab: string; keytabEnv: string }, env: NodeJS.ProcessEnv = process.env) {
+  const where = k.keytabEnv ? `kerberos.keytabEnv ${k.keytabEnv}` : `kerberos.keytab ${k.keytab}`;
+  let keys;
+  try {
+    let bytes: Buffer;
+    if (k.keytabEnv) {
+      const value = env[k.keytabEnv];
+      if (!value) throw new Error('the variable is not set');
+      bytes = Buffer.from(value, 'base64');
+    } else bytes = readFileSync(k.keytab);
+    keys = parseKeytab(bytes);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  }
+  if (!keys.some((e) => e.enctype === ENCTYPE.aes256 || e.enctype === ENCTYPE.aes128)) throw new Error(`${where} holds no AES key (winrmd kerberos check lists it)`);
+  return keys;
 }

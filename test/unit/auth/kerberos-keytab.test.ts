@@ -68,7 +68,7 @@ describe('MIT keytabs', () => {
 
 describe('the keytab as configured', () => {
   it('from a file, or from an environment variable in base64; a missing one or one without AES keys stops the start with the reason', async () => {
-    const { readKeytab } = await import('../../../src/server.js');
+    const { loadKeytab: readKeytab } = await import('../../../src/auth/kerberos/keytab.js');
     const file = path.join(realm.dir, 'service.keytab');
     expect(readKeytab({ keytab: file, keytabEnv: '' }).length).toBe(4);
     expect(readKeytab({ keytab: '', keytabEnv: 'KT' }, { KT: readFileSync(file).toString('base64') }).length).toBe(4);

@@ -14,7 +14,7 @@ export interface CollectorStoreFixture {
 export const specNamed = (name: string, extra: Partial<SubscriptionSpec> = {}): SubscriptionSpec => ({
   name, description: '', query: simpleQuery(['Security']), contentFormat: 'Raw', heartbeatIntervalS: 3600, maxTimeS: 30, maxEnvelopeSize: 512_000,
   readExistingEvents: false, ignoreChannelError: true, connectionRetry: { count: 5, intervalS: 60 }, sources: { allow: [], deny: [] }, uris: [],
-  outputs: [{ type: 'file', format: 'json', path: '/tmp/x.jsonl' }], ...extra,
+  outputs: [{ type: 'file', format: 'json', path: 'events/{source}.jsonl' }], ...extra,
 });
 
 const delivery = (subscriptionId: string, extra: Partial<Delivery> = {}): Delivery => ({
