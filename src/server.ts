@@ -1,6 +1,5 @@
 // The composition root: config → store → providers → core → listeners, and close() in reverse.
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +36,10 @@ import { createCore, type Core } from './wsman/core.js';
 import { registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
 import { Forwarder } from './eventing/forwarder.js';
+import { readCredentials } from './eventing/client.js';
+import { JournalHub } from './eventing/journal-feed.js';
+import { registerEventSource } from './eventing/source.js';
+import { CollectorSubscriber } from './eventing/subscriber.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
 import { accessPolicy, configuredRules } from './wsman/policy.js';
@@ -229,6 +232,15 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => c.fingerprint.replaceAll(':', '').toUpperCase());
     registerCollector(core, { ...collector, issuerThumbprints });
   }
+  const journal = config.journal.directory ? { directory: config.journal.directory } : {};
+  const eventSource = registerEventSource(core, {
+    journal: new JournalHub(journal),
+    deliveryTargets: config.eventing.deliveryTargets.map((t) => ({ url: t.url, credentials: readCredentials(t) })),
+    maxSubscriptionsPerUser: config.eventing.maxSubscriptionsPerUser,
+    selPollMs: config.ipmi.pollIntervalMs,
+    pullTimeoutMs: l.enumerationTimeoutMs,
+    log: log.child({ component: 'eventing' }),
+  });
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
@@ -237,21 +249,26 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const fw = config.forwarder;
   const forwarder = fw.targets.length > 0
     ? new Forwarder({
-      targets: fw.targets.map((t) => ({
-        server: t.server, refreshSeconds: t.refreshSeconds,
-        ...(t.certFile && t.keyFile ? { cert: readFileSync(t.certFile, 'utf8'), key: readFileSync(t.keyFile, 'utf8') } : {}),
-        ...(t.caFile ? { ca: readFileSync(t.caFile, 'utf8') } : {}),
-        ...(t.user && t.passwordFile ? { ntlm: { user: t.user, password: readFileSync(t.passwordFile, 'utf8').split(/\r?\n/)[0]! } } : {}),
-      })),
-      journal: fw.journalDirectory ? { directory: fw.journalDirectory } : {},
+      targets: fw.targets.map((t) => ({ server: t.server, refreshSeconds: t.refreshSeconds, credentials: readCredentials(t) })),
+      journal,
       log: log.child({ component: 'forwarder' }),
     })
     : undefined;
   forwarder?.start();
+  const subscriber = collector && config.collector.sources.length > 0
+    ? new CollectorSubscriber({
+      ...collector,
+      sources: config.collector.sources.map((src) => ({ ...src, credentials: readCredentials(src) })),
+      log: log.child({ component: 'collector-subscriptions' }),
+    })
+    : undefined;
+  subscriber?.start();
   return {
     core, app, users, log, providers, db, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       forwarder?.stop();
+      subscriber?.stop();
+      await eventSource.close();
       stopWatching();
       overload.stop();
       core.close();

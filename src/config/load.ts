@@ -48,10 +48,10 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     https.clientCaFiles = https.clientCaFiles.map(here);
     config.collector.sourceCaFiles = config.collector.sourceCaFiles.map(here);
     config.kerberos.keytab = here(config.kerberos.keytab);
-    for (const t of config.forwarder.targets) {
+    for (const t of [...config.forwarder.targets, ...config.eventing.deliveryTargets, ...config.collector.sources]) {
       for (const k of ['certFile', 'keyFile', 'caFile', 'passwordFile'] as const) if (t[k]) t[k] = here(t[k]!);
     }
-    config.forwarder.journalDirectory = here(config.forwarder.journalDirectory);
+    config.journal.directory = here(config.journal.directory);
     for (const bmc of config.ipmi.bmcs) if (bmc.passwordFile) bmc.passwordFile = here(bmc.passwordFile);
   }
   return config;

@@ -33,6 +33,31 @@ const bmcSchema = z.object({
 
 export type BmcConfig = z.infer<typeof bmcSchema>;
 
+/**
+ * A peer winrmd connects to, and how it authenticates there: a client certificate (certFile and
+ * keyFile, over HTTPS), or an account (user and passwordFile: NTLM with message encryption, or
+ * Basic over HTTPS with `basic: true`), or (where `open` allows) nothing. caFile: the CA the
+ * peer's certificate must chain to.
+ */
+function remote<T extends z.ZodRawShape>(shape: T, urlKey: keyof T & string, open = false) {
+  return z.object({
+    ...shape,
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    caFile: z.string().optional(),
+    user: z.string().optional(),
+    passwordFile: z.string().optional(),
+    basic: z.boolean().default(false),
+  }).superRefine((t, ctx) => {
+    const url = String((t as Record<string, unknown>)[urlKey]);
+    const cert = Boolean(t.certFile && t.keyFile);
+    const account = Boolean(t.user && t.passwordFile);
+    if (cert === account ? !(open && !cert) : false) ctx.addIssue({ code: 'custom', message: open ? 'give certFile and keyFile, or user and passwordFile, or neither' : 'give certFile and keyFile, or user and passwordFile' });
+    if (t.basic && !account) ctx.addIssue({ code: 'custom', message: 'basic needs user and passwordFile' });
+    if ((cert || t.basic) && !url.startsWith('https:')) ctx.addIssue({ code: 'custom', message: 'a client certificate or Basic needs an HTTPS address' });
+  });
+}
+
 export const configSchema = z.object({
   /** Where the SQLite state file and a generated certificate live. */
   stateDir: z.string().default('./state'),
@@ -189,25 +214,48 @@ export const configSchema = z.object({
      * (named by its subject common name) over HTTPS.
      */
     sourceCaFiles: z.array(z.string()).default([]),
+    /**
+     * Collector-initiated subscriptions: winrmd subscribes to each source here with the named
+     * subscription's query and stores what arrives through its outputs. `pull`: winrmd pulls;
+     * `push`: the source delivers to `notifyTo` (this collector's address as the source reaches
+     * it) and authenticates there as the event source `principal`.
+     */
+    sources: z.array(remote({
+      url: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
+      subscription: z.string().min(1),
+      mode: z.enum(['pull', 'push']).default('pull'),
+      notifyTo: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL').optional(),
+      principal: z.string().optional(),
+      /** Subscribe again this long before the granted expiry (Windows sources cannot Renew). */
+      expiresSeconds: z.number().int().min(10).default(3600),
+    }, 'url')).default([]),
+  }).default({}),
+  /** The systemd journal winrmd forwards and offers for subscription (the EventLog resource). */
+  journal: z.object({
+    /** A directory of journal files; empty: the host's journal. */
+    directory: z.string().default(''),
   }).default({}),
   /** winrmd as a Windows event forwarder: the journal to the collectors named here (source-initiated subscriptions). */
   forwarder: z.object({
-    targets: z.array(z.object({
+    targets: z.array(remote({
       /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ (or http:// with NTLM). */
       server: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
       refreshSeconds: z.number().int().min(1).default(60),
-      /** PEM files: this machine's certificate and key (certificate authentication, over HTTPS). */
-      certFile: z.string().optional(),
-      keyFile: z.string().optional(),
-      /** PEM: the CA the collector's certificate must chain to. */
-      caFile: z.string().optional(),
-      /** Or NTLM with message encryption: the account the collector knows this machine as, its password in a file. */
-      user: z.string().optional(),
-      passwordFile: z.string().optional(),
-    }).refine((t) => Boolean(t.certFile && t.keyFile) !== Boolean(t.user && t.passwordFile), 'give certFile and keyFile, or user and passwordFile')
-      .refine((t) => !t.certFile || t.server.startsWith('https:'), 'a client certificate needs an HTTPS server')).default([]),
-    /** A directory of journal files; empty: the host's journal. */
-    journalDirectory: z.string().default(''),
+    }, 'server')).default([]),
+  }).default({}),
+  /** WS-Eventing subscriptions to winrmd's own events (DSP0226 §10). */
+  eventing: z.object({
+    /** Open subscriptions per user; a Subscribe beyond them is QuotaLimit. */
+    maxSubscriptionsPerUser: z.number().int().min(0).default(16),
+    /**
+     * Where Push, PushWithAck and Events deliveries may go, and how winrmd authenticates there:
+     * a NotifyTo or EndTo address outside every `url` here is refused (EventDeliverToUnusable).
+     * Empty: only Pull subscriptions.
+     */
+    deliveryTargets: z.array(remote({
+      /** A NotifyTo address must have this scheme, host and port, and start with its path. */
+      url: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
+    }, 'url', true)).default([]),
   }).default({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

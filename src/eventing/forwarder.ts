@@ -6,31 +6,22 @@
 // acknowledged; a heartbeat when nothing was sent for the heartbeat interval. Over HTTPS with a
 // client certificate (the collector's Group Policy IssuerCA case), or with NTLM and message
 // encryption (an account the collector knows this machine as).
-import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { parseDuration } from '../provider-api.js';
-import { ACTION, ANONYMOUS, EVENTING, NS } from '../soap/names.js';
-import { child, children, el, parseXml, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
-import type { MessageSecurity } from '../auth/authenticator.js';
-import { authenticateMessage, clientSecurity, negotiateMessage } from '../auth/ntlm/initiator.js';
-import { ENCRYPTED_CONTENT_TYPE, openMessage, sealMessage } from '../http/encryption.js';
+import { ACTION, EVENTING, NS } from '../soap/names.js';
+import { child, children, el, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
+import { ClientError, requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
 import { compileQuery, matches, type EventQuery } from './event-query.js';
 import { journalEventXml, journalFacts, readJournal, type JournalSource } from './journal.js';
+import { bookmarkXml, cursorOf } from './journal-feed.js';
 
 export interface ForwarderTarget {
   /** The Group Policy's Server= URL: `https://collector:5986/wsman/`, or http:// with NTLM. */
   server: string;
   refreshSeconds: number;
-  /** PEM: this machine's certificate and key (certificate authentication over HTTPS). */
-  cert?: string;
-  key?: string;
-  /** PEM: the CA the collector's certificate must chain to. */
-  ca?: string;
-  /** NTLM (Negotiate) with message encryption: the account the collector knows this machine as. */
-  ntlm?: { user: string; password: string };
+  /** A client certificate over HTTPS (the collector's IssuerCA case), or NTLM: the account the collector knows this machine as. */
+  credentials: Credentials;
 }
 
 export interface ForwarderOptions {
@@ -43,7 +34,6 @@ export interface ForwarderOptions {
   pollMs?: number;
 }
 
-const LIMITS = { maxDepth: 64, maxAttributes: 64 };
 const MAX_BATCH = 100;
 
 interface Offer {
@@ -57,85 +47,6 @@ interface Offer {
   maxTimeMs: number;
   maxItems: number;
   rendered: boolean;
-}
-
-class ForwarderError extends Error {}
-
-type Reply = { status: number; body: XmlNode | undefined };
-
-function parseReply(bytes: Buffer): XmlNode | undefined {
-  try {
-    return bytes.length ? parseXml(bytes[0] === 0xff && bytes[1] === 0xfe ? bytes.subarray(2).toString('utf16le') : bytes.toString('utf8'), LIMITS) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * One client per target, UTF-8 envelopes, replies parsed. With a certificate: keep-alive HTTPS.
- * With NTLM: one connection per address (NTLM authenticates a connection, MS-NTHT), a handshake
- * on it first, every body sealed; a 401 (the connection was replaced, or the session ended) makes
- * a new handshake and sends the message once more.
- */
-function poster(t: ForwarderTarget) {
-  const lib = t.server.startsWith('https:') ? https : http;
-  const tls = { ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}), ...(t.ca ? { ca: t.ca } : {}) };
-  const agents = new Map<string, http.Agent>();
-  const sessions = new Map<string, MessageSecurity>();
-  const agentFor = (url: string) => {
-    const origin = new URL(url).origin + (t.ntlm ? new URL(url).pathname : '');
-    let a = agents.get(origin);
-    if (!a) agents.set(origin, (a = lib === https ? new https.Agent({ keepAlive: true, maxSockets: t.ntlm ? 1 : 4, ...tls }) : new http.Agent({ keepAlive: true, maxSockets: 1 })));
-    return { agent: a, key: origin };
-  };
-  const raw = (url: string, agent: http.Agent, data: Buffer, headers: Record<string, string>) =>
-    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const req = lib.request(url, { method: 'POST', agent, timeout: 60_000, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(data.length), 'User-Agent': 'winrmd forwarder', ...headers } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
-      req.on('timeout', () => req.destroy(new ForwarderError('no answer within 60 s')));
-      req.on('error', reject);
-      req.end(data);
-    });
-  const handshake = async (url: string, agent: http.Agent, ntlm: { user: string; password: string }): Promise<MessageSecurity> => {
-    const negotiate = negotiateMessage();
-    const first = await raw(url, agent, Buffer.alloc(0), { Authorization: `Negotiate ${negotiate.toString('base64')}` });
-    const header = String(first.headers['www-authenticate'] ?? '');
-    if (first.status !== 401 || !/^Negotiate \S+/.test(header)) throw new ForwarderError(`the collector did not challenge NTLM (${first.status})`);
-    const auth = authenticateMessage(negotiate, Buffer.from(header.slice(header.indexOf(' ') + 1), 'base64'), { user: ntlm.user, password: ntlm.password, workstation: os.hostname().split('.')[0]!.toUpperCase().slice(0, 15) });
-    const done = await raw(url, agent, Buffer.alloc(0), { Authorization: `Negotiate ${auth.message.toString('base64')}` });
-    if (done.status !== 200) throw new ForwarderError(`the collector refused the NTLM credentials (${done.status})`);
-    return clientSecurity(auth.exportedSessionKey, auth.flags);
-  };
-  return {
-    async post(url: string, xml: string): Promise<Reply> {
-      const data = Buffer.from(xml, 'utf8');
-      const { agent, key } = agentFor(url);
-      if (!t.ntlm) {
-        const r = await raw(url, agent, data, {});
-        return { status: r.status, body: parseReply(r.body) };
-      }
-      for (let attempt = 0; ; attempt++) {
-        let security = sessions.get(key);
-        if (!security) sessions.set(key, (security = await handshake(url, agent, t.ntlm)));
-        const r = await raw(url, agent, sealMessage(data, 'application/soap+xml;charset=UTF-8', security), { 'Content-Type': ENCRYPTED_CONTENT_TYPE });
-        if (r.status === 401 && attempt === 0) {
-          sessions.delete(key);
-          continue;
-        }
-        const type = String(r.headers['content-type'] ?? '');
-        const plain = type.startsWith('multipart/encrypted') ? openMessage(r.body, type, security).plaintext : r.body;
-        return { status: r.status, body: parseReply(plain) };
-      }
-    },
-    close: () => {
-      for (const a of agents.values()) a.destroy();
-      agents.clear();
-      sessions.clear();
-    },
-  };
 }
 
 /** An xs:duration in milliseconds, or the default when absent or unreadable. */
@@ -173,18 +84,6 @@ export function readOffers(envelope: XmlNode): Offer[] {
   });
 }
 
-/** Our bookmark: the journal cursor, in a BookmarkList a collector stores and offers back as it is. */
-const bookmarkXml = (cursor: string) => serialize(el('', 'BookmarkList', {}, el('', 'Bookmark', { Channel: 'journal', Cursor: cursor, IsCurrent: 'true' })));
-function cursorOf(bookmark: string | undefined): string | 'earliest' | undefined {
-  if (!bookmark) return undefined;
-  if (bookmark === EVENTING.bookmarkEarliest) return 'earliest';
-  try {
-    return children(parseXml(bookmark, LIMITS), '', 'Bookmark').find((b) => b.attrs.Cursor)?.attrs.Cursor;
-  } catch {
-    return undefined;
-  }
-}
-
 export class Forwarder {
   private readonly stops: (() => void)[] = [];
   private readonly machineId: string;
@@ -194,17 +93,7 @@ export class Forwarder {
   }
 
   private envelope(to: string, action: string, body: XmlNode[], extra: XmlNode[] = [], resourceUri?: string): string {
-    const header = el(NS.soap, 'Header', {},
-      el(NS.wsa, 'To', {}, to),
-      resourceUri ? el(NS.wsman, 'ResourceURI', { 's:mustUnderstand': 'true' }, resourceUri) : undefined,
-      el(NS.machineId, 'MachineID', { 's:mustUnderstand': 'false' }, this.machineId),
-      el(NS.wsa, 'ReplyTo', {}, el(NS.wsa, 'Address', {}, ANONYMOUS)),
-      el(NS.wsa, 'Action', { 's:mustUnderstand': 'true' }, action),
-      el(NS.wsman, 'MaxEnvelopeSize', {}, '512000'),
-      el(NS.wsa, 'MessageID', {}, `uuid:${randomUUID().toUpperCase()}`),
-      el(NS.wsman, 'OperationTimeout', {}, 'PT60.000S'),
-      ...extra);
-    return serialize(el(NS.soap, 'Envelope', {}, header, el(NS.soap, 'Body', {}, ...body)));
+    return requestEnvelope({ to, action, resourceUri, body, headers: [el(NS.machineId, 'MachineID', { 's:mustUnderstand': 'false' }, this.machineId), ...extra] });
   }
 
   start(): void {
@@ -217,7 +106,7 @@ export class Forwarder {
 
   /** Enumerate now and every refreshSeconds; a subscription whose version changed starts over. */
   private runTarget(t: ForwarderTarget): () => void {
-    const client = poster(t);
+    const client = wsmanClient(t.credentials);
     const running = new Map<string, () => void>();
     let stopped = false;
     // One refresh at a time: an Enumerate slower than refreshSeconds must not start a second
@@ -236,7 +125,7 @@ export class Forwarder {
       let offers: Offer[];
       try {
         const reply = await client.post(t.server, this.envelope(t.server, ACTION.enumerate, [el(NS.wsen, 'Enumerate', {}, el(NS.wsman, 'OptimizeEnumeration'), el(NS.wsman, 'MaxElements', {}, '32000'))], [], EVENTING.subscriptionManager));
-        if (reply.status !== 200 || !reply.body) throw new ForwarderError(`Enumerate answered ${reply.status}`);
+        if (reply.status !== 200 || !reply.body) throw new ClientError(`Enumerate answered ${reply.status}`);
         // The collector names where to deliver; winrmd follows only addresses of the server it was
         // configured with (scheme, host and port): a collector cannot send this machine's
         // credentials, or its events, anywhere else (DESIGN: an outbound client never follows an
@@ -281,7 +170,7 @@ export class Forwarder {
   }
 
   /** One batch in flight: read, select, post, wait for the Ack; again until stopped. */
-  private runSubscription(client: ReturnType<typeof poster>, offer: Offer): () => void {
+  private runSubscription(client: WsmanClient, offer: Offer): () => void {
     let stopped = false;
     let wake: (() => void) | undefined;
     const sleep = (ms: number) => new Promise<void>((r) => {
@@ -294,9 +183,9 @@ export class Forwarder {
     });
     const pollMs = this.o.pollMs ?? 1000;
     const loop = async () => {
-      const start = cursorOf(offer.bookmark);
+      const start = offer.bookmark ? cursorOf(offer.bookmark) : undefined;
       // No bookmark: from now on (the journal's last entry); earliest: from its first.
-      let cursor: string | undefined = start === 'earliest' ? undefined : start ?? await this.lastCursor();
+      let cursor: string | undefined = start === 'earliest' ? undefined : start?.cursor ?? await this.lastCursor();
       let lastSent = Date.now();
       const identifier = el(NS.wse, 'Identifier', {}, offer.identifier);
       const send = async (action: string, events: string[], bookmark?: string) => {
@@ -308,7 +197,7 @@ export class Forwarder {
             const ack = textOf(child(child(reply.body, NS.soap, 'Header'), NS.wsa, 'Action'))?.trim();
             if (reply.status === 200 && ack === EVENTING.ack) return true;
             if (reply.status === 404 || reply.status === 403) return false; // the subscription is gone, or not ours
-            throw new ForwarderError(`answered ${reply.status}`);
+            throw new ClientError(`answered ${reply.status}`);
           } catch (err) {
             this.o.log.warn({ event: 'forwarder_delivery_failed', subscription: offer.name, attempt, reason: (err as Error).message });
             await sleep(Math.min(60_000, 500 * 2 ** Math.min(attempt, 7)));

@@ -11,6 +11,8 @@ export interface ReplyMessage {
   action: string;
   /** The request's wsa:MessageID, copied verbatim (pywinrm asserts it). */
   relatesTo?: string;
+  /** Headers after the addressing ones (a w:Bookmark with a subscription's PullResponse). */
+  headers?: XmlNode[];
   body: XmlNode[];
 }
 
@@ -19,7 +21,8 @@ export function buildEnvelope(reply: ReplyMessage): string {
     el(NS.wsa, 'To', {}, ANONYMOUS),
     el(NS.wsa, 'Action', {}, reply.action),
     el(NS.wsa, 'MessageID', {}, `uuid:${randomUUID()}`),
-    reply.relatesTo ? el(NS.wsa, 'RelatesTo', {}, reply.relatesTo) : undefined);
+    reply.relatesTo ? el(NS.wsa, 'RelatesTo', {}, reply.relatesTo) : undefined,
+    ...(reply.headers ?? []));
   return envelope(header, reply.body);
 }
 

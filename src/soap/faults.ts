@@ -3,7 +3,7 @@
 // Subcodes and actions: DSP0226 Annex A / Table 29 (WS-Management), WS-Addressing 1.0 §6.4,
 // WS-Enumeration §5. Numeric codes: Windows' ERROR_WSMAN_* values (winerror.h), so that clients
 // that branch on them (pywinrm, the Go client: 2150858793 on Receive) behave as with Windows.
-import { ACTION, NS } from './names.js';
+import { ACTION, EVENTING, NS } from './names.js';
 
 export interface FaultSpec {
   /** SOAP 1.2 fault code (§5.4.6): the sender's mistake, ours, or a header not understood. */
@@ -102,6 +102,52 @@ const CATALOGUE = {
     code: 'Receiver', subcode: [NS.wsa, 'EndpointUnavailable'], action: ACTION.wsaFault,
     wsmanCode: 21, http: 500, // ERROR_NOT_READY: the device a provider manages cannot be used now
     reason: 'The device the resource represents cannot be reached or refused the service.',
+  },
+  // WS-Eventing (W3C submission 2004/08 §4; DSP0226 §10, Table 29); codes ERROR_WSMAN_EVENTING_*.
+  DeliveryModeRequestedUnavailable: {
+    code: 'Sender', subcode: [NS.wse, 'DeliveryModeRequestedUnavailable'], action: EVENTING.fault,
+    wsmanCode: 2150858782, http: 500, // 0x8033801E
+    reason: 'The event source does not support the requested delivery mode.',
+  },
+  InvalidExpirationTime: {
+    code: 'Sender', subcode: [NS.wse, 'InvalidExpirationTime'], action: EVENTING.fault,
+    wsmanCode: 2150858783, http: 500, // 0x8033801F
+    reason: 'The expiration time of the subscription is invalid: zero, or in the past.',
+  },
+  UnsupportedExpirationType: {
+    code: 'Sender', subcode: [NS.wse, 'UnsupportedExpirationType'], action: EVENTING.fault,
+    wsmanCode: 2150858784, http: 500, // 0x80338020
+    reason: 'The expiration is neither an xs:duration nor an xs:dateTime.',
+  },
+  FilteringNotSupported: {
+    code: 'Sender', subcode: [NS.wse, 'FilteringNotSupported'], action: EVENTING.fault,
+    wsmanCode: 2150858785, http: 500, // 0x80338021
+    reason: 'The event source does not filter this resource: remove the filter.',
+  },
+  FilteringRequestedUnavailable: {
+    code: 'Sender', subcode: [NS.wse, 'FilteringRequestedUnavailable'], action: EVENTING.fault,
+    wsmanCode: 2150858786, http: 500, // 0x80338022
+    reason: 'The event source does not support the requested filter dialect.',
+  },
+  EventSourceUnableToProcess: {
+    code: 'Receiver', subcode: [NS.wse, 'EventSourceUnableToProcess'], action: EVENTING.fault,
+    wsmanCode: 2150858787, http: 500, // 0x80338023
+    reason: 'The event source cannot process the subscription.',
+  },
+  UnableToRenew: {
+    code: 'Receiver', subcode: [NS.wse, 'UnableToRenew'], action: EVENTING.fault,
+    wsmanCode: 2150858788, http: 500, // 0x80338024
+    reason: 'The subscription cannot be renewed: it is unknown, ended or expired. Create a new subscription.',
+  },
+  EventDeliverToUnusable: {
+    code: 'Sender', subcode: [NS.wsman, 'EventDeliverToUnusable'], action: ACTION.wsmanFault,
+    wsmanCode: 2150858901, http: 500, // 0x80338095, Windows' "unusable address" for a NotifyTo it cannot use
+    reason: 'The event source cannot deliver to the NotifyTo or EndTo address.',
+  },
+  InvalidBookmark: {
+    code: 'Sender', subcode: [NS.wsman, 'InvalidBookmark'], action: ACTION.wsmanFault,
+    wsmanCode: 2150858808, http: 500, // 0x80338038 ERROR_WSMAN_INVALID_BOOKMARK
+    reason: 'The bookmark in the subscription is invalid: expired, corrupted or not from this event source.',
   },
   InternalError: {
     code: 'Receiver', subcode: [NS.wsman, 'InternalError'], action: ACTION.wsmanFault,

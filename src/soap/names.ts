@@ -107,7 +107,26 @@ export const RESOURCE = {
 const WSMAN_URI = 'http://schemas.dmtf.org/wbem/wsman/1/wsman';
 export const EVENTING = {
   subscribe: `${NS.wse}/Subscribe`,
+  subscribeResponse: `${NS.wse}/SubscribeResponse`,
+  renew: `${NS.wse}/Renew`,
+  renewResponse: `${NS.wse}/RenewResponse`,
+  getStatus: `${NS.wse}/GetStatus`,
+  getStatusResponse: `${NS.wse}/GetStatusResponse`,
+  unsubscribe: `${NS.wse}/Unsubscribe`,
+  unsubscribeResponse: `${NS.wse}/UnsubscribeResponse`,
   subscriptionEnd: `${NS.wse}/SubscriptionEnd`,
+  /** WS-Eventing's fault action (W3C submission 2004/08 §4). */
+  fault: `${NS.wse}/fault`,
+  /** Delivery modes (DSP0226 §10.2.9): one event per message, one acknowledged, batches, and pulled through an enumeration context. */
+  pushMode: `${NS.wse}/DeliveryModes/Push`,
+  pushWithAckMode: `${WSMAN_URI}/PushWithAck`,
+  pullMode: `${WSMAN_URI}/Pull`,
+  /** SubscriptionEnd statuses (WS-Eventing §3.5). */
+  deliveryFailure: `${NS.wse}/DeliveryFailure`,
+  sourceShuttingDown: `${NS.wse}/SourceShuttingDown`,
+  sourceCancelling: `${NS.wse}/SourceCancelling`,
+  /** The BMCs' event log and sensors (MS-WSMV 3.1.4.1.34.3.3, the SEL plugin). */
+  sel: 'http://schemas.microsoft.com/wbem/wsman/1/logrecord/sel',
   /** A batch of events, w:Events (DSP0226 §10.2.9.4); one event within it. */
   events: `${WSMAN_URI}/Events`,
   event: `${WSMAN_URI}/Event`,
@@ -172,8 +191,15 @@ export const SECURITY_PROFILE = {
 export const WSMAN_PROTOCOL_VERSION = 'http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd';
 
 /** DSP0226 fault detail URIs. */
+const FAULT_DETAIL_URI = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail';
 export const FAULT_DETAIL = {
-  maxEnvelopeSize: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
+  maxEnvelopeSize: `${FAULT_DETAIL_URI}/MaxEnvelopeSize`,
+  expirationTime: `${FAULT_DETAIL_URI}/ExpirationTime`,
+  heartbeats: `${FAULT_DETAIL_URI}/Heartbeats`,
+  deliveryRetries: `${FAULT_DETAIL_URI}/DeliveryRetries`,
+  unusableAddress: `${FAULT_DETAIL_URI}/UnusableAddress`,
+  maxElements: `${FAULT_DETAIL_URI}/MaxElements`,
+  maxTime: `${FAULT_DETAIL_URI}/MaxTime`,
 } as const;
 
 /** Response action for a custom method: `<resourceUri>/<Method>Response` (MS-WSMV 3.1.4.16). */

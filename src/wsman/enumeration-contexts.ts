@@ -3,6 +3,7 @@
 // iterator when it goes, so an abandoned enumeration holds nothing.
 import { randomUUID } from 'node:crypto';
 import { WsmanFault } from '../soap/faults.js';
+import type { XmlNode } from '../soap/xml.js';
 
 export interface OpenEnumeration<T> {
   id: string;
@@ -12,6 +13,14 @@ export interface OpenEnumeration<T> {
   pending?: Promise<IteratorResult<T>>;
   busy: boolean;
   timer?: NodeJS.Timeout;
+  /** Idle time before it is dropped: EnumerationTimeoutms, or a pull subscription's heartbeat interval. */
+  timeoutMs: number;
+  /** Headers for a PullResponse that took `taken` items (a subscription's w:Bookmark). */
+  replyHeaders?(taken: number): XmlNode[];
+  /** A Pull returns what is ready rather than wait to fill MaxElements (a subscription's events). */
+  eager?: boolean;
+  /** Called once when the context goes, for whatever reason (a subscription ends with it). */
+  onDrop?(): void;
 }
 
 export class EnumerationContexts<T> {
@@ -27,12 +36,12 @@ export class EnumerationContexts<T> {
     return this.open.size;
   }
 
-  create(owner: string, iterator: AsyncIterator<T>): OpenEnumeration<T> {
+  create(owner: string, iterator: AsyncIterator<T>, extra: Pick<OpenEnumeration<T>, 'replyHeaders' | 'onDrop' | 'eager'> & { timeoutMs?: number } = {}): OpenEnumeration<T> {
     const count = this.perUser.get(owner) ?? 0;
     if (count >= this.maxPerUser) {
       throw new WsmanFault('QuotaLimit', `The user ${owner} already has ${count} open enumerations (MaxEnumerationContextsPerUser = ${this.maxPerUser}).`);
     }
-    const e: OpenEnumeration<T> = { id: `uuid:${randomUUID()}`, owner, iterator, busy: false };
+    const e: OpenEnumeration<T> = { id: `uuid:${randomUUID()}`, owner, iterator, busy: false, ...extra, timeoutMs: extra.timeoutMs ?? this.timeoutMs };
     this.open.set(e.id, e);
     this.perUser.set(owner, count + 1);
     this.touch(e);
@@ -70,6 +79,7 @@ export class EnumerationContexts<T> {
     else this.perUser.delete(e.owner);
     // Let the provider free what the iteration holds; its failure changes nothing for the client.
     void Promise.resolve(e.iterator.return?.()).catch(() => undefined);
+    e.onDrop?.();
   }
 
   closeAll(): void {
@@ -78,7 +88,7 @@ export class EnumerationContexts<T> {
 
   private touch(e: OpenEnumeration<T>): void {
     clearTimeout(e.timer);
-    e.timer = setTimeout(() => this.drop(e), this.timeoutMs);
+    e.timer = setTimeout(() => this.drop(e), e.timeoutMs);
     e.timer.unref();
   }
 }

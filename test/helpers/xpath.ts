@@ -20,6 +20,8 @@ const select = xpath.useNamespaces({
   cs: `${URI.wmi}/Win32_ComputerSystem`,
   t: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Widget',
   rsp: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell',
+  e: 'http://schemas.xmlsoap.org/ws/2004/08/eventing',
+  ev: 'http://schemas.microsoft.com/win/2004/08/events/event',
 });
 
 export function parse(xml: string) {

@@ -42,8 +42,8 @@ async function startForwarder(target?: Record<string, unknown>): Promise<Winrmd>
     collector: { enabled: false },
     forwarder: {
       targets: [target ?? { server: `https://127.0.0.1:${collector.httpsPort}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }],
-      journalDirectory: journalDir,
     },
+    journal: { directory: journalDir },
     logging: { level: 'silent' },
   });
   return startServer({ config, providers: [], log: pino({ level: 'silent' }) });
@@ -138,7 +138,8 @@ describe('a collector that names another address to deliver to', () => {
       stateDir: path.join(dir, 'forwarder-trap'),
       listeners: { http: { enabled: false }, https: { enabled: false } },
       collector: { enabled: false },
-      forwarder: { targets: [{ server: `https://127.0.0.1:${(fake.address() as import('node:net').AddressInfo).port}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }], journalDirectory: journalDir },
+      forwarder: { targets: [{ server: `https://127.0.0.1:${(fake.address() as import('node:net').AddressInfo).port}/wsman/`, refreshSeconds: 1, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }] },
+      journal: { directory: journalDir },
     });
     const forwarder = await startServer({ config, providers: [], log: pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) }) });
     expect(await eventually(async () => lines.some((l) => l.event === 'forwarder_address_refused'), (seen) => seen, 15_000)).toBe(true);

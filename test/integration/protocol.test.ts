@@ -342,6 +342,42 @@ describe('time-bound behaviour', () => {
   });
 });
 
+describe('eventing faults (DSP0226 §10, W3C WS-Eventing §4)', () => {
+  let s: Server;
+  beforeAll(async () => {
+    // No journal where the configuration says: an EventLog subscription cannot be served.
+    s = await testServer({ journal: { directory: '/nonexistent/journal' }, eventing: { deliveryTargets: [{ url: 'http://127.0.0.1:9/sinks/' }] } });
+  });
+  afterAll(() => s.server.close());
+  const WSE = 'http://schemas.xmlsoap.org/ws/2004/08/eventing';
+  const EVENT_LOG = 'http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog';
+  const WIDGETS = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/*';
+  const PULL_MODE = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull';
+  const CREATED = "SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Test_Widget'";
+  const sub = (resourceUri: string, inner: string, mode = PULL_MODE) => () => envelope({
+    action: `${WSE}/Subscribe`, resourceUri,
+    body: `<e:Subscribe xmlns:e="${WSE}"><e:Delivery Mode="${mode}">${inner.includes('NotifyTo') ? inner.match(/<e:NotifyTo>.*<\/e:NotifyTo>/)![0] : ''}</e:Delivery>${inner.replace(/<e:NotifyTo>.*<\/e:NotifyTo>/, '')}</e:Subscribe>`,
+  });
+  const wql = (q: string) => `<w:Filter Dialect="${URI.wql}">${q}</w:Filter>`;
+  const rows: Row[] = [
+    { name: 'Subscribe, pull: a context and a subscription manager', request: sub(WIDGETS, wql(CREATED)), status: 200, checks: [
+      ['local-name(/s:Envelope/s:Body/*)', 'SubscribeResponse'],
+      ['count(/s:Envelope/s:Body/*/*[local-name()="EnumerationContext"])', '1'],
+    ] },
+    { name: 'Subscribe with an unknown delivery mode', request: sub(WIDGETS, wql(CREATED), 'http://example.org/mode/Carrier-Pigeon'), status: 500, fault: 'DeliveryModeRequestedUnavailable' },
+    { name: 'Subscribe expiring in the past', request: sub(WIDGETS, `<e:Expires>2001-01-01T00:00:00Z</e:Expires>${wql(CREATED)}`), status: 500, fault: 'InvalidExpirationTime' },
+    { name: 'Subscribe expiring "tomorrow"', request: sub(WIDGETS, `<e:Expires>tomorrow</e:Expires>${wql(CREATED)}`), status: 500, fault: 'UnsupportedExpirationType' },
+    { name: 'Subscribe to the SEL with a filter', request: sub('http://schemas.microsoft.com/wbem/wsman/1/logrecord/sel', wql(CREATED)), status: 500, fault: 'FilteringNotSupported' },
+    { name: 'Subscribe with an XPath filter on a class', request: sub(WIDGETS, `<w:Filter Dialect="http://www.w3.org/TR/1999/REC-xpath-19991116">/*</w:Filter>`), status: 500, fault: 'FilteringRequestedUnavailable' },
+    { name: 'Subscribe with a malformed instance event query', request: sub(WIDGETS, wql('SELECT * FROM __InstanceCreationEvent WHERE TargetInstance ISA \'Test_Widget\'')), status: 500, fault: 'CannotProcessFilter' },
+    { name: 'Subscribe to the EventLog with no journal to read', request: sub(EVENT_LOG, ''), status: 500, fault: 'EventSourceUnableToProcess' },
+    { name: 'Subscribe with a bookmark this source never gave', request: sub(WIDGETS, `${wql(CREATED)}<w:Bookmark><BookmarkList><Bookmark Channel="System" RecordId="7"/></BookmarkList></w:Bookmark>`), status: 500, fault: 'InvalidBookmark' },
+    { name: 'Subscribe, push to an address the configuration does not allow', request: sub(WIDGETS, `<e:NotifyTo><a:Address>http://169.254.169.254/latest</a:Address></e:NotifyTo>${wql(CREATED)}`, 'http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push'), status: 500, fault: 'EventDeliverToUnusable' },
+    { name: 'Renew of a subscription that does not exist', request: () => envelope({ action: `${WSE}/Renew`, headers: `<e:Identifier xmlns:e="${WSE}">uuid:00000000-0000-0000-0000-000000000000</e:Identifier>`, body: `<e:Renew xmlns:e="${WSE}"/>` }), status: 500, fault: 'UnableToRenew' },
+  ];
+  for (const row of rows) it(row.name, () => run(s, row));
+});
+
 describe('fault catalogue', () => {
   it('every fault in the catalogue was provoked by a row above', () => {
     expect([...provoked].sort()).toEqual(Object.keys(FAULTS).sort());

@@ -85,6 +85,7 @@ export async function pull(req: WsmanRequest, ctx: OpContext): Promise<ReplyMess
     throw err;
   }
   const reply = el(NS.wsen, 'PullResponse');
+  const headers = open.replyHeaders?.(items.length);
   if (!end) reply.children.push(el(NS.wsen, 'EnumerationContext', {}, open.id));
   reply.children.push(el(NS.wsen, 'Items', {}, ...items));
   if (end) {
@@ -93,7 +94,7 @@ export async function pull(req: WsmanRequest, ctx: OpContext): Promise<ReplyMess
   } else {
     ctx.enumerations.yield(open);
   }
-  return { action: ACTION.pullResponse, relatesTo: req.messageId, body: [reply] };
+  return { action: ACTION.pullResponse, relatesTo: req.messageId, headers, body: [reply] };
 }
 
 export async function release(req: WsmanRequest, ctx: OpContext): Promise<ReplyMessage> {
@@ -137,6 +138,11 @@ async function fillPage(open: OpenEnumeration<string>, items: XmlNode[], maxElem
   let size = ENVELOPE_OVERHEAD;
   while (items.length < maxElements) {
     open.pending ??= open.iterator.next();
+    if (open.eager && items.length > 0) {
+      // DSP0226 §10.2.9.5: events already waiting are answered now, not held for MaxElements.
+      const ready = await Promise.race([open.pending, new Promise<undefined>((r) => setImmediate(r, undefined))]);
+      if (page.stopped || ready === undefined) return { end: false };
+    }
     let next: IteratorResult<string>;
     try {
       next = await open.pending;

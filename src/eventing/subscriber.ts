@@ -1,0 +1,174 @@
+// Collector-initiated subscriptions (MS-WSMV 3.1.4.1.30 via DSP0226 §10.2; the reference's §4):
+// the collector subscribes to each configured source with a stored subscription's query, and what
+// arrives goes through the same outputs, bookmarks and status as source-initiated events.
+// - pull: winrmd pulls from the enumeration context the SubscribeResponse gave; a batch is
+//   written to the outputs and its bookmark committed before the next Pull (which is the
+//   acknowledgement), so a restart of either side resumes after the last batch stored;
+// - push: the source delivers Events to this collector's delivery path as an event source
+//   (collector.ts stores them); a source silent for two heartbeat intervals is subscribed again.
+// Windows sources cannot Renew (MS-WSMV 3.1.4.1.30.4): a subscription is made again before it
+// expires, and after any failure, always from the stored bookmark.
+import type { Logger } from 'pino';
+import type { CollectorStore } from '../store/collector.js';
+import { ACTION, DIALECT, EVENTING, NS } from '../soap/names.js';
+import { child, el, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
+import { requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
+import { DELIVERY_PATH } from './collector.js';
+import type { Outputs } from './outputs.js';
+import type { Subscription } from './subscription.js';
+
+export interface CollectedSource {
+  /** The source's WS-Management address: https://web01:5986/wsman. */
+  url: string;
+  /** The stored subscription whose query, batching and outputs apply. */
+  subscription: string;
+  mode: 'pull' | 'push';
+  /** push: this collector's base address as the source reaches it (https://collector:5986). */
+  notifyTo?: string;
+  /** The name the source's events are stored under (push: the principal it authenticates as). Default: the URL's host. */
+  principal?: string;
+  expiresSeconds: number;
+  credentials: Credentials;
+}
+
+export interface SubscriberOptions {
+  sources: CollectedSource[];
+  store: CollectorStore;
+  outputs: Outputs;
+  log: Logger;
+}
+
+const faultSubcode = (env: XmlNode | undefined) =>
+  textOf(child(child(child(child(child(env, NS.soap, 'Body'), NS.soap, 'Fault'), NS.soap, 'Code'), NS.soap, 'Subcode'), NS.soap, 'Value'))?.split(':').pop();
+
+class SubscribeError extends Error {}
+
+export class CollectorSubscriber {
+  private readonly stops: (() => void)[] = [];
+
+  constructor(private readonly o: SubscriberOptions) {}
+
+  start(): void {
+    for (const source of this.o.sources) this.stops.push(this.run(source));
+  }
+
+  stop(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  private run(source: CollectedSource): () => void {
+    const client = wsmanClient(source.credentials);
+    const principal = source.principal ?? new URL(source.url).hostname;
+    const log = this.o.log.child({ source: principal, mode: source.mode });
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const sleep = (ms: number) => new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      t.unref();
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+    const loop = async () => {
+      for (let failures = 0; !stopped;) {
+        try {
+          const sub = await this.o.store.find(source.subscription);
+          if (!sub?.enabled) throw new SubscribeError(`no enabled subscription is named ${source.subscription}`);
+          const made = await this.subscribe(client, source, sub, principal);
+          log.info({ event: 'collector_subscribed', url: source.url, subscription: sub.name, expiresSeconds: source.expiresSeconds });
+          failures = 0;
+          const until = Date.now() + source.expiresSeconds * 1000 * 0.9;
+          if (source.mode === 'pull') await this.pullUntil(client, source, sub, principal, made.context!, until, () => stopped);
+          else await this.watchUntil(sub, principal, until, () => stopped, sleep);
+          await this.unsubscribe(client, source.url, made.identifier).catch(() => undefined);
+        } catch (err) {
+          failures++;
+          log.warn({ event: 'collector_subscription_failed', url: source.url, reason: (err as Error).message, failures });
+          await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)));
+        }
+      }
+    };
+    void loop();
+    return () => {
+      stopped = true;
+      wake?.();
+      client.close();
+    };
+  }
+
+  private async subscribe(client: WsmanClient, source: CollectedSource, sub: Subscription, principal: string): Promise<{ identifier: string; context?: string }> {
+    const bookmark = (await this.o.store.bookmark(sub.id, principal)) ?? (sub.readExistingEvents ? EVENTING.bookmarkEarliest : undefined);
+    const heartbeat = `PT${sub.heartbeatIntervalS}S`;
+    const delivery = source.mode === 'pull'
+      ? el(NS.wse, 'Delivery', { Mode: EVENTING.pullMode }, el(NS.wsman, 'Heartbeats', {}, heartbeat))
+      : el(NS.wse, 'Delivery', { Mode: EVENTING.eventsMode },
+        el(NS.wse, 'NotifyTo', {}, el(NS.wsa, 'Address', {}, `${source.notifyTo!.replace(/\/+$/, '')}${DELIVERY_PATH}${sub.id}`),
+          el(NS.wsa, 'ReferenceProperties', {}, el(NS.wse, 'Identifier', {}, sub.version))),
+        el(NS.wsman, 'Heartbeats', {}, heartbeat),
+        el(NS.wsman, 'ConnectionRetry', { Total: String(sub.connectionRetry.count) }, `PT${sub.connectionRetry.intervalS}S`),
+        el(NS.wsman, 'MaxElements', {}, String(sub.maxItems ?? 100)),
+        el(NS.wsman, 'MaxTime', {}, `PT${sub.maxTimeS}S`),
+        el(NS.wsman, 'MaxEnvelopeSize', { Policy: 'Notify' }, String(sub.maxEnvelopeSize)));
+    const body = el(NS.wse, 'Subscribe', {},
+      delivery,
+      el(NS.wse, 'Expires', {}, `PT${source.expiresSeconds}S`),
+      el(NS.wsman, 'Filter', { Dialect: DIALECT.eventQuery }, raw(sub.query)),
+      bookmark ? el(NS.wsman, 'Bookmark', {}, bookmark === EVENTING.bookmarkEarliest ? bookmark : raw(bookmark)) : undefined,
+      el(NS.wsman, 'SendBookmarks'));
+    const options = el(NS.wsman, 'OptionSet', {}, el(NS.wsman, 'Option', { Name: 'ContentFormat' }, sub.contentFormat), el(NS.wsman, 'Option', { Name: 'SubscriptionName' }, sub.name));
+    const reply = await client.post(source.url, requestEnvelope({ to: source.url, action: EVENTING.subscribe, resourceUri: EVENTING.eventLog, headers: [options], body: [body] }));
+    const response = child(child(reply.body, NS.soap, 'Body'), NS.wse, 'SubscribeResponse');
+    if (reply.status !== 200 || !response) throw new SubscribeError(`Subscribe answered ${reply.status}${faultSubcode(reply.body) ? ` (${faultSubcode(reply.body)})` : ''}`);
+    const identifier = textOf(child(child(child(response, NS.wse, 'SubscriptionManager'), NS.wsa, 'ReferenceParameters'), NS.wse, 'Identifier'))
+      ?? textOf(child(child(child(response, NS.wse, 'SubscriptionManager'), NS.wsa, 'ReferenceProperties'), NS.wse, 'Identifier')) ?? '';
+    return { identifier, context: textOf(child(response, NS.wsen, 'EnumerationContext')) };
+  }
+
+  /** Pull until the subscription is to be made again: each batch stored, then the next Pull. */
+  private async pullUntil(client: WsmanClient, source: CollectedSource, sub: Subscription, principal: string, context: string, until: number, stopped: () => boolean): Promise<void> {
+    const address = new URL(source.url).hostname;
+    while (!stopped() && Date.now() < until) {
+      // Within the heartbeat interval, or the source ends the subscription (Windows' 0x8033800A).
+      const wait = Math.max(1, Math.min(sub.heartbeatIntervalS / 2, 60, (until - Date.now()) / 1000));
+      const reply = await client.post(source.url, requestEnvelope({
+        to: source.url, action: ACTION.pull, resourceUri: EVENTING.eventLog, operationTimeout: `PT${wait.toFixed(3)}S`,
+        body: [el(NS.wsen, 'Pull', {}, el(NS.wsen, 'EnumerationContext', {}, context), el(NS.wsen, 'MaxElements', {}, String(sub.maxItems ?? 100)))],
+      }), (wait + 30) * 1000);
+      const at = new Date();
+      if (faultSubcode(reply.body) === 'TimedOut') {
+        await this.o.store.record({ subscriptionId: sub.id, source: principal, address, version: sub.version, kind: 'heartbeat', at, events: 0 });
+        continue;
+      }
+      const response = child(child(reply.body, NS.soap, 'Body'), NS.wsen, 'PullResponse');
+      if (reply.status !== 200 || !response) throw new SubscribeError(`Pull answered ${reply.status}${faultSubcode(reply.body) ? ` (${faultSubcode(reply.body)})` : ''}`);
+      const events = (child(response, NS.wsen, 'Items')?.children ?? []).map((e) => serialize(e));
+      const bookmark = child(child(reply.body, NS.soap, 'Header'), NS.wsman, 'Bookmark')?.children[0];
+      if (events.length > 0) {
+        await this.o.outputs.write({ subscription: sub, events, origin: { source: principal, address, subscription: { name: sub.name, id: sub.id, version: sub.version }, receivedAt: at.toISOString() } });
+      }
+      // The bookmark is committed after the outputs have the events: the next Pull acknowledges them.
+      await this.o.store.record({ subscriptionId: sub.id, source: principal, address, version: sub.version, kind: events.length > 0 ? 'events' : 'heartbeat', at, events: events.length, ...(bookmark ? { bookmark: serialize(bookmark) } : {}) });
+      const next = textOf(child(response, NS.wsen, 'EnumerationContext'));
+      if (!next) throw new SubscribeError('the source ended the enumeration');
+      context = next;
+    }
+  }
+
+  /** Push: the deliveries arrive on their own; subscribe again when the source falls silent for two heartbeat intervals. */
+  private async watchUntil(sub: Subscription, principal: string, until: number, stopped: () => boolean, sleep: (ms: number) => Promise<void>): Promise<void> {
+    const started = Date.now();
+    const silence = 2 * sub.heartbeatIntervalS * 1000 + 5000;
+    while (!stopped() && Date.now() < until) {
+      await sleep(Math.min(1000, sub.heartbeatIntervalS * 250));
+      const status = (await this.o.store.sources(sub.id)).find((s) => s.source.toLowerCase() === principal.toLowerCase());
+      const last = Math.max(started, status ? Date.parse(status.lastSeen) : 0);
+      if (Date.now() - last > silence) throw new SubscribeError(`nothing delivered for ${Math.round((Date.now() - last) / 1000)} s (heartbeat ${sub.heartbeatIntervalS} s)`);
+    }
+  }
+
+  private async unsubscribe(client: WsmanClient, url: string, identifier: string): Promise<void> {
+    await client.post(url, requestEnvelope({ to: url, action: EVENTING.unsubscribe, resourceUri: EVENTING.eventLog, headers: [el(NS.wse, 'Identifier', {}, identifier)], body: [el(NS.wse, 'Unsubscribe')] }), 10_000);
+  }
+}
+
