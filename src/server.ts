@@ -267,7 +267,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     core, app, users, log, providers, db, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       forwarder?.stop();
-      subscriber?.stop();
+      await subscriber?.stop();
       await eventSource.close();
       stopWatching();
       overload.stop();
@@ -286,6 +286,9 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   const { log } = built;
   const l = config.limits;
   const servers: http.Server[] = [];
+  // Every socket, from its TCP connection on: closeAllConnections() knows only those whose TLS
+  // handshake is done, and one still shaking hands when the server closes would hold close() open.
+  const sockets = new Set<import('node:net').Socket>();
   // Node enforces headersTimeout and requestTimeout only when it checks connections; check often
   // enough that a slowloris client is cut off close to the configured bound.
   const serverOptions = { connectionsCheckingInterval: Math.min(1000, l.headersTimeoutMs) };
@@ -296,6 +299,10 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
     s.headersTimeout = l.headersTimeoutMs;
     s.requestTimeout = l.requestTimeoutMs;
     s.maxConnections = l.maxConnections;
+    s.on('connection', (socket: import('node:net').Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     servers.push(s);
     return s;
   };
@@ -308,7 +315,9 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
   const running: Winrmd = {
     ...built,
     async close() {
-      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      for (const socket of sockets) socket.destroy();
+      await closed;
       await built.close();
     },
   };

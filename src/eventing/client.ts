@@ -92,7 +92,8 @@ export function requestEnvelope(p: EnvelopeParts): string {
 }
 
 export interface WsmanClient {
-  post(url: string, xml: string, timeoutMs?: number): Promise<ClientReply>;
+  /** `signal` abandons the request (a long poll when its owner stops). */
+  post(url: string, xml: string, timeoutMs?: number, signal?: AbortSignal): Promise<ClientReply>;
   close(): void;
 }
 
@@ -109,10 +110,10 @@ export function wsmanClient(c: Credentials): WsmanClient {
     }
     return { agent: a, key };
   };
-  const send = (url: URL, agent: http.Agent, data: Buffer, headers: Record<string, string>, timeoutMs: number) =>
+  const send = (url: URL, agent: http.Agent, data: Buffer, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
       const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, { method: 'POST', agent, timeout: timeoutMs, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(data.length), 'User-Agent': 'winrmd', ...headers } }, (res) => {
+      const req = lib.request(url, { method: 'POST', agent, timeout: timeoutMs, signal, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': String(data.length), 'User-Agent': 'winrmd', ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -139,24 +140,24 @@ export function wsmanClient(c: Credentials): WsmanClient {
     return clientSecurity(auth.exportedSessionKey, auth.flags);
   };
   return {
-    async post(address, xml, timeoutMs = 60_000) {
+    async post(address, xml, timeoutMs = 60_000, signal) {
       const url = new URL(address);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ClientError(`${address} is not an HTTP or HTTPS address`);
       const data = Buffer.from(xml, 'utf8');
       const { agent, key } = agentFor(url);
       if (c.basic) {
         if (url.protocol !== 'https:') throw new ClientError('Basic credentials are sent over HTTPS only');
-        const r = await send(url, agent, data, { Authorization: `Basic ${Buffer.from(`${c.basic.user}:${c.basic.password}`).toString('base64')}` }, timeoutMs);
+        const r = await send(url, agent, data, { Authorization: `Basic ${Buffer.from(`${c.basic.user}:${c.basic.password}`).toString('base64')}` }, timeoutMs, signal);
         return { status: r.status, body: parseReply(r.body) };
       }
       if (!c.ntlm) {
-        const r = await send(url, agent, data, {}, timeoutMs);
+        const r = await send(url, agent, data, {}, timeoutMs, signal);
         return { status: r.status, body: parseReply(r.body) };
       }
       for (let attempt = 0; ; attempt++) {
         let security = sessions.get(key);
         if (!security) sessions.set(key, (security = await handshake(url, agent, c.ntlm, timeoutMs)));
-        const r = await send(url, agent, sealMessage(data, 'application/soap+xml;charset=UTF-8', security), { 'Content-Type': ENCRYPTED_CONTENT_TYPE }, timeoutMs);
+        const r = await send(url, agent, sealMessage(data, 'application/soap+xml;charset=UTF-8', security), { 'Content-Type': ENCRYPTED_CONTENT_TYPE }, timeoutMs, signal);
         if (r.status === 401 && attempt === 0) {
           sessions.delete(key);
           continue;

@@ -44,7 +44,7 @@ const faultSubcode = (env: XmlNode | undefined) =>
 class SubscribeError extends Error {}
 
 export class CollectorSubscriber {
-  private readonly stops: (() => void)[] = [];
+  private readonly stops: (() => Promise<void>)[] = [];
 
   constructor(private readonly o: SubscriberOptions) {}
 
@@ -52,17 +52,21 @@ export class CollectorSubscriber {
     for (const source of this.o.sources) this.stops.push(this.run(source));
   }
 
-  stop(): void {
-    for (const stop of this.stops.splice(0)) stop();
+  /** Stops every loop; each unsubscribes what it holds (bounded by the client's timeout) before its connections close. */
+  async stop(): Promise<void> {
+    await Promise.all(this.stops.splice(0).map((stop) => stop()));
   }
 
-  private run(source: CollectedSource): () => void {
+  private run(source: CollectedSource): () => Promise<void> {
     const client = wsmanClient(source.credentials);
     const principal = source.principal ?? new URL(source.url).hostname;
     const log = this.o.log.child({ source: principal, mode: source.mode });
     let stopped = false;
+    // Aborts a Pull in flight (a long poll) when the collector stops.
+    const abort = new AbortController();
     let wake: (() => void) | undefined;
     const sleep = (ms: number) => new Promise<void>((r) => {
+      if (stopped) return r();
       const t = setTimeout(r, ms);
       t.unref();
       wake = () => {
@@ -72,27 +76,33 @@ export class CollectorSubscriber {
     });
     const loop = async () => {
       for (let failures = 0; !stopped;) {
+        let made: { identifier: string; context?: string } | undefined;
         try {
           const sub = await this.o.store.find(source.subscription);
           if (!sub?.enabled) throw new SubscribeError(`no enabled subscription is named ${source.subscription}`);
-          const made = await this.subscribe(client, source, sub, principal);
+          made = await this.subscribe(client, source, sub, principal);
           log.info({ event: 'collector_subscribed', url: source.url, subscription: sub.name, expiresSeconds: source.expiresSeconds });
           failures = 0;
           const until = Date.now() + source.expiresSeconds * 1000 * 0.9;
-          if (source.mode === 'pull') await this.pullUntil(client, source, sub, principal, made.context!, until, () => stopped);
+          if (source.mode === 'pull') await this.pullUntil(client, source, sub, principal, made.context!, until, () => stopped, abort.signal);
           else await this.watchUntil(sub, principal, until, () => stopped, sleep);
-          await this.unsubscribe(client, source.url, made.identifier).catch(() => undefined);
         } catch (err) {
-          failures++;
-          log.warn({ event: 'collector_subscription_failed', url: source.url, reason: (err as Error).message, failures });
-          await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)));
+          if (!stopped) {
+            failures++;
+            log.warn({ event: 'collector_subscription_failed', url: source.url, reason: (err as Error).message, failures });
+          }
         }
+        // Made again below (or not at all once stopped): the source can let this one go.
+        if (made) await this.unsubscribe(client, source.url, made.identifier).catch(() => undefined);
+        if (failures > 0) await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)));
       }
     };
-    void loop();
-    return () => {
+    const done = loop();
+    return async () => {
       stopped = true;
+      abort.abort();
       wake?.();
+      await done;
       client.close();
     };
   }
@@ -126,7 +136,7 @@ export class CollectorSubscriber {
   }
 
   /** Pull until the subscription is to be made again: each batch stored, then the next Pull. */
-  private async pullUntil(client: WsmanClient, source: CollectedSource, sub: Subscription, principal: string, context: string, until: number, stopped: () => boolean): Promise<void> {
+  private async pullUntil(client: WsmanClient, source: CollectedSource, sub: Subscription, principal: string, context: string, until: number, stopped: () => boolean, signal: AbortSignal): Promise<void> {
     const address = new URL(source.url).hostname;
     while (!stopped() && Date.now() < until) {
       // Within the heartbeat interval, or the source ends the subscription (Windows' 0x8033800A).
@@ -134,7 +144,7 @@ export class CollectorSubscriber {
       const reply = await client.post(source.url, requestEnvelope({
         to: source.url, action: ACTION.pull, resourceUri: EVENTING.eventLog, operationTimeout: `PT${wait.toFixed(3)}S`,
         body: [el(NS.wsen, 'Pull', {}, el(NS.wsen, 'EnumerationContext', {}, context), el(NS.wsen, 'MaxElements', {}, String(sub.maxItems ?? 100)))],
-      }), (wait + 30) * 1000);
+      }), (wait + 30) * 1000, signal);
       const at = new Date();
       if (faultSubcode(reply.body) === 'TimedOut') {
         await this.o.store.record({ subscriptionId: sub.id, source: principal, address, version: sub.version, kind: 'heartbeat', at, events: 0 });
@@ -168,7 +178,7 @@ export class CollectorSubscriber {
   }
 
   private async unsubscribe(client: WsmanClient, url: string, identifier: string): Promise<void> {
-    await client.post(url, requestEnvelope({ to: url, action: EVENTING.unsubscribe, resourceUri: EVENTING.eventLog, headers: [el(NS.wse, 'Identifier', {}, identifier)], body: [el(NS.wse, 'Unsubscribe')] }), 10_000);
+    await client.post(url, requestEnvelope({ to: url, action: EVENTING.unsubscribe, resourceUri: EVENTING.eventLog, headers: [el(NS.wse, 'Identifier', {}, identifier)], body: [el(NS.wse, 'Unsubscribe')] }), 5000);
   }
 }
 
