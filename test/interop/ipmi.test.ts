@@ -356,3 +356,42 @@ describe('pywinrm reads and controls a BMC configured in YAML terms', () => {
     expect(cycle.output).toMatchObject({ ReturnValue: '0' });
   });
 });
+
+describe('the SEL resource: BMC events for subscribers (MS-WSMV 3.1.4.1.34.3.3)', () => {
+  let sim: IpmiSim;
+  let t: Awaited<ReturnType<typeof testServer>>;
+  const SEL = 'http://schemas.microsoft.com/wbem/wsman/1/logrecord/sel';
+  const WSE = 'http://schemas.xmlsoap.org/ws/2004/08/eventing';
+  beforeAll(async () => {
+    sim = await startIpmiSim();
+    const ipmi = createIpmiProvider({ pollIntervalMs: 300, bmcs: [bmcOptions(sim)] });
+    t = await testServer({ limits: NO_SHEDDING, ipmi: { pollIntervalMs: 300 } }, [ipmi]);
+  }, 30_000);
+  afterAll(async () => {
+    await t?.server.close();
+    await sim?.stop();
+  });
+
+  it('a threshold crossing and the SEL record it logs reach a pull subscriber, each once', async () => {
+    const subscribed = await t.post(envelope({ action: `${WSE}/Subscribe`, resourceUri: SEL, body: `<e:Subscribe xmlns:e="${WSE}"><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"/></e:Subscribe>` }));
+    expect(subscribed.status, subscribed.body).toBe(200);
+    const context = xp(subscribed.body, '//n:EnumerationContext');
+    await new Promise((r) => setTimeout(r, 1000)); // the first poll is the baseline
+    const before = rows(await sim.ipmitool('sel', 'elist')).length;
+    await sim.console('sensor_set_value 0x20 0 1 90 1'); // CPU Temp over its upper non-critical threshold, with an event
+    const events: string[] = [];
+    await until(async () => {
+      const res = await t.post(envelope({ action: ACTIONS.pull, body: pullBody(context, 10), operationTimeout: 'PT2S' }));
+      if (res.status === 200) events.push(...(res.body as string).split('</n:Items>')[0]!.split('<n:Items>')[1]!.split(/(?=<p:__Instance)/).filter(Boolean));
+      return events.some((e) => e.includes('__InstanceModificationEvent')) && events.some((e) => e.includes('__InstanceCreationEvent'));
+    }, 15_000);
+    const modified = events.filter((e) => e.includes('__InstanceModificationEvent'));
+    expect(modified.length).toBe(1);
+    expect(xp(modified[0]!, '//*[local-name()="TargetInstance"]/*/*[local-name()="CurrentState"]')).toBe('Upper Non-Critical');
+    expect(xp(modified[0]!, '//*[local-name()="PreviousInstance"]/*/*[local-name()="CurrentState"]')).toBe('Normal');
+    const logged = rows(await sim.ipmitool('sel', 'elist')).length - before;
+    expect(logged).toBeGreaterThanOrEqual(1); // ipmi_sim logs the crossing in its SEL
+    expect(events.filter((e) => e.includes('__InstanceCreationEvent')).length).toBe(logged);
+    await sim.console('sensor_set_value 0x20 0 1 45 0');
+  }, 30_000);
+});
