@@ -224,6 +224,10 @@ export const configSchema = z.object({
       url: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
       subscription: z.string().min(1),
       mode: z.enum(['pull', 'push']).default('pull'),
+      /** What to subscribe to: the EventLog (the subscription's QueryList), a class or namespace with `wql`, or the SEL resource. */
+      resourceUri: z.string().optional(),
+      /** For a class or namespace: the instance event query (SELECT * FROM __InstanceCreationEvent WITHIN 5 WHERE TargetInstance ISA 'Win32_Process'). */
+      wql: z.string().optional(),
       notifyTo: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL').optional(),
       principal: z.string().optional(),
       /** Subscribe again this long before the granted expiry (Windows sources cannot Renew). */

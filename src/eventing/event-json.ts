@@ -51,10 +51,11 @@ export function eventToJson(xml: string, origin: EventOrigin): Record<string, un
   let root: XmlNode;
   try {
     root = parseXml(xml, LIMITS);
-    if (root.name !== 'Event') throw new Error(`the root element is ${root.name}, not Event`);
   } catch (err) {
     return { winrmd: origin, error: `the event cannot be read: ${(err as Error).message}`, raw: xml };
   }
+  // Not a Windows event: a CIM instance event (__InstanceCreationEvent, …) from a collector-initiated subscription.
+  if (root.name !== 'Event') return { [root.name]: value(root), winrmd: origin };
   const out: Record<string, unknown> = {};
   for (const c of root.children) {
     if (c.name === 'System') {

@@ -221,6 +221,21 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     }
   };
 
+  /**
+   * The authentication a subscriber asks deliveries to use (DSP0226 §10.2.2 w:Auth Profile, or
+   * MS-WSMV 3.1.4.1.30.3's c:Policy of alternatives in NotifyTo) must be how the configuration
+   * authenticates at that address: winrmd does not take credentials from a subscriber.
+   */
+  const checkProfiles = (delivery: XmlNode | undefined, e: Epr | undefined) => {
+    const asked = profilesIn(delivery);
+    if (!e || asked.length === 0) return;
+    const target = o.deliveryTargets.find((t) => isUnder(e.address, t.url))!;
+    const has = authKind(target.credentials);
+    if (!asked.some((p) => profileKind(p) === has)) {
+      throw new WsmanFault('EventDeliverToUnusable', `The subscription asks deliveries authenticated by ${asked.join(' or ')}; eventing.deliveryTargets authenticates at ${target.url} with ${has}.`, FAULT_DETAIL.unusableAddress);
+    }
+  };
+
   core.routes.resolvers.push((req) => {
     const uri = req.resourceUri.toLowerCase();
     if (uri === EVENTING.eventLog.toLowerCase()) return { kind: 'capability', route: ROUTE.eventLog, selectors: {} };
@@ -239,6 +254,7 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     if (mode !== 'pull' && !settings.notifyTo) throw new WsmanFault('EventDeliverToUnusable', `A ${mode} subscription needs e:NotifyTo.`, FAULT_DETAIL.unusableAddress);
     checkAddress(settings.notifyTo, 'NotifyTo');
     checkAddress(settings.endTo, 'EndTo');
+    checkProfiles(delivery, settings.notifyTo);
     const expiresAt = readExpires(settings.expires);
     const owner = ctx.caller.user;
     const owned = [...subscriptions.values()].filter((s) => s.owner === owner);
@@ -629,6 +645,18 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
 }
 
 const SEL_NAMESPACE = 'root/hardware';
+
+type AuthKind = 'certificate' | 'negotiate' | 'basic' | 'none';
+const authKind = (c: Credentials): AuthKind => (c.cert ? 'certificate' : c.ntlm ? 'negotiate' : c.basic ? 'basic' : 'none');
+const profileKind = (profile: string): AuthKind | undefined =>
+  profile.endsWith('/mutual') ? 'certificate' : profile.endsWith('/spnego-kerberos') ? 'negotiate' : profile.endsWith('/basic') ? 'basic' : undefined;
+
+/** Every security profile named under e:Delivery (w:Auth, or the Authentication alternatives of a c:Policy). */
+function profilesIn(node: XmlNode | undefined): string[] {
+  if (!node) return [];
+  const own = (node.name === 'Auth' || node.name === 'Authentication') && node.attrs.Profile ? [node.attrs.Profile] : [];
+  return [...own, ...node.children.flatMap(profilesIn)];
+}
 
 const sameEpr = (a: Epr | undefined, b: Epr | undefined) =>
   a !== undefined && b !== undefined && a.address === b.address && a.parameters.map((p) => serialize(p)).join() === b.parameters.map((p) => serialize(p)).join();

@@ -23,6 +23,10 @@ export interface CollectedSource {
   /** The stored subscription whose query, batching and outputs apply. */
   subscription: string;
   mode: 'pull' | 'push';
+  /** What is subscribed to (default: the EventLog, with the subscription's QueryList). */
+  resourceUri?: string;
+  /** The instance event query, for a class or namespace resource. */
+  wql?: string;
   /** push: this collector's base address as the source reaches it (https://collector:5986). */
   notifyTo?: string;
   /** The name the source's events are stored under (push: the principal it authenticates as). Default: the URL's host. */
@@ -42,6 +46,13 @@ const faultSubcode = (env: XmlNode | undefined) =>
   textOf(child(child(child(child(child(env, NS.soap, 'Body'), NS.soap, 'Fault'), NS.soap, 'Code'), NS.soap, 'Subcode'), NS.soap, 'Value'))?.split(':').pop();
 
 class SubscribeError extends Error {}
+
+/** The EventLog is filtered by the subscription's QueryList; a class by the configured WQL; the SEL takes none. */
+function filterFor(source: CollectedSource, sub: Subscription): XmlNode | undefined {
+  if (source.wql) return el(NS.wsman, 'Filter', { Dialect: DIALECT.wql }, source.wql);
+  if ((source.resourceUri ?? EVENTING.eventLog) === EVENTING.eventLog) return el(NS.wsman, 'Filter', { Dialect: DIALECT.eventQuery }, raw(sub.query));
+  return undefined;
+}
 
 export class CollectorSubscriber {
   private readonly stops: (() => Promise<void>)[] = [];
@@ -123,11 +134,11 @@ export class CollectorSubscriber {
     const body = el(NS.wse, 'Subscribe', {},
       delivery,
       el(NS.wse, 'Expires', {}, `PT${source.expiresSeconds}S`),
-      el(NS.wsman, 'Filter', { Dialect: DIALECT.eventQuery }, raw(sub.query)),
+      filterFor(source, sub),
       bookmark ? el(NS.wsman, 'Bookmark', {}, bookmark === EVENTING.bookmarkEarliest ? bookmark : raw(bookmark)) : undefined,
       el(NS.wsman, 'SendBookmarks'));
     const options = el(NS.wsman, 'OptionSet', {}, el(NS.wsman, 'Option', { Name: 'ContentFormat' }, sub.contentFormat), el(NS.wsman, 'Option', { Name: 'SubscriptionName' }, sub.name));
-    const reply = await client.post(source.url, requestEnvelope({ to: source.url, action: EVENTING.subscribe, resourceUri: EVENTING.eventLog, headers: [options], body: [body] }));
+    const reply = await client.post(source.url, requestEnvelope({ to: source.url, action: EVENTING.subscribe, resourceUri: source.resourceUri ?? EVENTING.eventLog, headers: [options], body: [body] }));
     const response = child(child(reply.body, NS.soap, 'Body'), NS.wse, 'SubscribeResponse');
     if (reply.status !== 200 || !response) throw new SubscribeError(`Subscribe answered ${reply.status}${faultSubcode(reply.body) ? ` (${faultSubcode(reply.body)})` : ''}`);
     const identifier = textOf(child(child(child(response, NS.wse, 'SubscriptionManager'), NS.wsa, 'ReferenceParameters'), NS.wse, 'Identifier'))

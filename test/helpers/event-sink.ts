@@ -48,6 +48,8 @@ export interface SubscribeOptions {
   sendBookmarks?: boolean;
   options?: Record<string, string>;
   operationTimeout?: string;
+  /** DSP0226 §10.2.2: how the subscriber wants deliveries authenticated (a security profile URI). */
+  authProfile?: string;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -58,6 +60,7 @@ export function subscribe(o: SubscribeOptions): string {
     + (o.endTo ? `<e:EndTo><a:Address>${o.endTo}</a:Address>${ref}</e:EndTo>` : '')
     + `<e:Delivery Mode="${o.mode ?? EVT.push}">`
     + (o.notifyTo ? `<e:NotifyTo><a:Address>${o.notifyTo}</a:Address>${ref}</e:NotifyTo>` : '')
+    + (o.authProfile ? `<w:Auth Profile="${o.authProfile}"/>` : '')
     + (o.heartbeats ? `<w:Heartbeats>${o.heartbeats}</w:Heartbeats>` : '')
     + (o.connectionRetry ? `<w:ConnectionRetry Total="${o.connectionRetry.total}">${o.connectionRetry.interval}</w:ConnectionRetry>` : '')
     + (o.maxElements ? `<w:MaxElements>${o.maxElements}</w:MaxElements>` : '')

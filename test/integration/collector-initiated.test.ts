@@ -10,6 +10,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFor } from '../../src/auth/passwords.js';
+import { spawn } from 'node:child_process';
+import { createOsProvider } from '../../providers/os/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { simpleQuery } from '../../src/eventing/subscription.js';
 import { startServer, stateFile, type Winrmd } from '../../src/server.js';
@@ -38,6 +40,7 @@ const received = (source: string): string[] => {
 };
 
 function startSource(): Promise<Winrmd> {
+  // The OS provider: its classes give instance events.
   const config = configSchema.parse({
     limits: NO_SHEDDING,
     stateDir: path.join(dir, 'source'),
@@ -48,7 +51,7 @@ function startSource(): Promise<Winrmd> {
     eventing: { deliveryTargets: [{ url: `https://127.0.0.1:${port.collectorHttps}/wsman/subscriptions/`, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }] },
     logging: { level: 'silent' },
   });
-  return startServer({ config, providers: [], log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  return startServer({ config, providers: [createOsProvider()], log: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
 }
 
 function startCollector(sources: Record<string, unknown>[]): Promise<Winrmd> {
@@ -166,4 +169,34 @@ describe('collector-initiated, push (Events) with client certificates', () => {
       await source.close();
     }
   }, 150_000);
+});
+
+describe('collector-initiated, instance events of the OS provider', () => {
+  it('a process started on the source is stored at the collector as an __InstanceCreationEvent', async () => {
+    const source = await startSource();
+    const collector = await startCollector([{
+      url: `http://127.0.0.1:${port.sourceHttp}/wsman`, subscription: 'linux-pull', mode: 'pull', principal: 'web01-processes', user: 'collector', passwordFile: path.join(dir, 'collector.secret'),
+      resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process', wql: "SELECT * FROM __InstanceCreationEvent WITHIN 1 WHERE TargetInstance ISA 'Win32_Process' AND TargetInstance.Name = 'sleep'",
+    }]);
+    const events = () => {
+      try {
+        return readFileSync(path.join(dir, 'out', 'web01-processes.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 2500)); // subscribed, and the baseline taken
+      const child = spawn('sleep', ['7'], { stdio: 'ignore' });
+      const got = await eventually(async () => events(), (e) => e.some((x) => String(x.__InstanceCreationEvent?.TargetInstance?.Win32_Process?.ProcessId) === String(child.pid)), 15_000);
+      child.kill();
+      const mine = got.filter((x) => String(x.__InstanceCreationEvent?.TargetInstance?.Win32_Process?.ProcessId) === String(child.pid));
+      expect(mine.length).toBe(1);
+      expect(mine[0].__InstanceCreationEvent.TargetInstance.Win32_Process.Name).toBe('sleep');
+      expect(mine[0].winrmd.source).toBe('web01-processes');
+    } finally {
+      await collector.close();
+      await source.close();
+    }
+  }, 60_000);
 });

@@ -270,6 +270,10 @@ describe('the life of a subscription', () => {
     }
     const res = await s.post(subscribe({ resourceUri: WIDGET, mode: EVT.pull, endTo: 'http://10.0.0.1/end', filter: { text: CREATED } }));
     expect(faultOf(res.body)).toBe('EventDeliverToUnusable');
+    // An allowed address, but the subscriber wants client certificates where the configuration sends none.
+    const mutual = await s.post(subscribe({ resourceUri: WIDGET, mode: EVT.push, notifyTo: sink.url, authProfile: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual', filter: { text: CREATED } }));
+    expect(faultOf(mutual.body)).toBe('EventDeliverToUnusable');
+    expect(xp(mutual.body, '//s:Reason/s:Text')).toMatch(/https\/mutual.*authenticates at .* with none/);
     expect(sink.deliveries).toEqual([]);
   });
 });
