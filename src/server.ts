@@ -33,7 +33,7 @@ import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
 import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
-import { registerCollector } from './eventing/collector.js';
+import { confineEventSources, registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
 import { Forwarder } from './eventing/forwarder.js';
 import { readCredentials } from './eventing/client.js';
@@ -231,6 +231,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   if (collector) {
     const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => c.fingerprint.replaceAll(':', '').toUpperCase());
     registerCollector(core, { ...collector, issuerThumbprints });
+  } else {
+    confineEventSources(core);
   }
   const journal = config.journal.directory ? { directory: config.journal.directory } : {};
   const eventSource = registerEventSource(core, {

@@ -52,6 +52,13 @@ function eventsOf(body: XmlNode | undefined): string[] {
   return children(body, NS.wsman, 'Event').map((e) => (e.children.length > 0 ? serialize(e.children[0]!) : e.text.trim()));
 }
 
+/** With the collector off, an event source has nothing it may reach (its one place is the collector). */
+export function confineEventSources(core: Core): void {
+  core.addHook('authorize', (ex: Exchange) => {
+    if (isSource(ex.caller)) throw new WsmanFault('AccessDenied', `${ex.caller!.user} is an event source, and this server's event collector is off.`);
+  });
+}
+
 export function registerCollector(core: Core, opts: CollectorOptions): void {
   const { store, outputs } = opts;
 

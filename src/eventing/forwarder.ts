@@ -34,7 +34,12 @@ export interface ForwarderOptions {
   pollMs?: number;
 }
 
-const MAX_BATCH = 100;
+/** Events per batch at most, when the collector names no MaxElements (Windows' own batches are MaxItems or MaxEnvelopeSize bound). */
+const MAX_BATCH = 1000;
+/** Room for the envelope around a batch's events. */
+const ENVELOPE_ROOM = 4096;
+/** Journal entries read at a time. */
+const READ_PAGE = 5000;
 
 interface Offer {
   version: string;
@@ -46,6 +51,8 @@ interface Offer {
   heartbeatMs: number;
   maxTimeMs: number;
   maxItems: number;
+  /** The collector's MaxEnvelopeSize: a batch's envelope stays under it (DSP0226 §10.2.9.4). */
+  maxEnvelopeSize: number;
   rendered: boolean;
 }
 
@@ -79,6 +86,7 @@ export function readOffers(envelope: XmlNode): Offer[] {
       heartbeatMs: durationMs(textOf(child(delivery, NS.wsman, 'Heartbeats')), 3_600_000),
       maxTimeMs: durationMs(textOf(child(delivery, NS.wsman, 'MaxTime')), 30_000),
       maxItems: Math.min(Number(textOf(child(delivery, NS.wsman, 'MaxElements')) ?? MAX_BATCH) || MAX_BATCH, MAX_BATCH),
+      maxEnvelopeSize: Math.max(8192, Number(textOf(child(delivery, NS.wsman, 'MaxEnvelopeSize')) ?? 512_000) || 512_000),
       rendered: textOf(option('ContentFormat'))?.trim() === 'RenderedText',
     }];
   });
@@ -208,7 +216,7 @@ export class Forwarder {
       while (!stopped) {
         let entries;
         try {
-          entries = await readJournal(this.o.journal, { afterCursor: cursor, limit: 1000 });
+          entries = await readJournal(this.o.journal, { afterCursor: cursor, limit: READ_PAGE });
         } catch (err) {
           this.o.log.warn({ event: 'forwarder_journal_unreadable', reason: (err as Error).message });
           await sleep(pollMs * 5);
@@ -217,12 +225,17 @@ export class Forwarder {
         const now = Date.now();
         const selected = entries.filter((e) => matches(offer.query, journalFacts(e), now));
         if (entries.length > 0) {
-          // Batches of at most maxItems; the bookmark after each batch's last entry read.
+          // Batches of at most maxItems within the envelope size; the bookmark after each batch's
+          // last entry read (the last batch's: after the page's last entry, selected or not).
           const last = String(entries.at(-1)!.__CURSOR);
-          for (let i = 0; i < selected.length && !stopped; i += offer.maxItems) {
-            const batch = selected.slice(i, i + offer.maxItems);
-            const batchEnd = i + offer.maxItems >= selected.length ? last : String(batch.at(-1)!.__CURSOR);
-            if (!(await send(EVENTING.events, batch.map((e) => journalEventXml(e, { rendered: offer.rendered })), batchEnd))) return;
+          const events = selected.map((e) => ({ cursor: String(e.__CURSOR), xml: journalEventXml(e, { rendered: offer.rendered }) }));
+          for (let i = 0; i < events.length && !stopped;) {
+            let size = ENVELOPE_ROOM;
+            let n = 0;
+            while (i + n < events.length && n < offer.maxItems && (n === 0 || size + events[i + n]!.xml.length + 128 <= offer.maxEnvelopeSize)) size += events[i + n++]!.xml.length + 128;
+            const batch = events.slice(i, i + n);
+            i += n;
+            if (!(await send(EVENTING.events, batch.map((e) => e.xml), i >= events.length ? last : batch.at(-1)!.cursor))) return;
             lastSent = Date.now();
           }
           cursor = last;
@@ -234,7 +247,8 @@ export class Forwarder {
           if (!(await send(EVENTING.heartbeat, []))) return;
           lastSent = Date.now();
         }
-        await sleep(pollMs);
+        // A full page means more is waiting: read on at once (a backlog is not paced by the poll).
+        if (entries.length < READ_PAGE) await sleep(pollMs);
       }
     };
     void loop().catch((err: Error) => this.o.log.error({ event: 'forwarder_failed', subscription: offer.name, err }));

@@ -21,6 +21,9 @@ export interface MemorySample {
 
 /** The one account the benchmark uses (Basic on every request; the server caches the verification). */
 export const BENCH_USER = { user: 'bench', password: 'bench-Secret-1' };
+/** The collector bench's event-source accounts (serve-collector.ts makes them; the forwarders use them). */
+export const SOURCE_PASSWORD = 'bench-Source-1';
+export const sourceName = (i: number) => `WS${String(i + 1).padStart(5, '0')}$`;
 export const BENCH_AUTH = `Basic ${Buffer.from(`${BENCH_USER.user}:${BENCH_USER.password}`).toString('base64')}`;
 
 export type ServerReady = { type: 'ready'; port: number; httpsPort?: number };

@@ -13,10 +13,8 @@ import { startServer } from '../../src/server.js';
 import { SqliteCollectorStore } from '../../src/store/collector.js';
 import { openDb } from '../../src/store/db.js';
 import { SqliteUserStore } from '../../src/store/users.js';
-import { exitWithParent, memorySample } from './protocol.js';
+import { exitWithParent, memorySample, SOURCE_PASSWORD, sourceName } from './protocol.js';
 
-export const SOURCE_PASSWORD = 'bench-Source-1';
-export const sourceName = (i: number) => `WS${String(i + 1).padStart(5, '0')}$`;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-bench-collector-'));
@@ -38,7 +36,7 @@ async function main(): Promise<void> {
   })();
   await new SqliteCollectorStore(db).save({
     name: 'bench', description: '', query: simpleQuery(['Security']), contentFormat: 'RenderedText', heartbeatIntervalS: 3600, maxTimeS: 30, maxEnvelopeSize: 512_000,
-    readExistingEvents: false, ignoreChannelError: true, connectionRetry: { count: 5, intervalS: 60 }, sources: { allow: [], deny: [] }, uris: [],
+    readExistingEvents: process.env.BENCH_COLLECTOR_EXISTING === '1', ignoreChannelError: true, connectionRetry: { count: 5, intervalS: 60 }, sources: { allow: [], deny: [] }, uris: [],
     outputs: [{ type: 'file', format: process.env.BENCH_COLLECTOR_FORMAT === 'raw' ? 'raw' : 'json', path: path.join(dir, 'out', '{source}.jsonl') }],
   }, true);
   db.close();

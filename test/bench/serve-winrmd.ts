@@ -28,6 +28,12 @@ async function main(): Promise<void> {
     logging: { level: 'silent' },
     // The IPMI section's BMC (ipmi.ts): the ipmi configuration section as JSON.
     ...(process.env.BENCH_IPMI_CONFIG ? { ipmi: JSON.parse(process.env.BENCH_IPMI_CONFIG) } : {}),
+    // The event source section (eventing.ts): a journal and room for its subscriptions.
+    ...(process.env.BENCH_JOURNAL_DIR ? { journal: { directory: process.env.BENCH_JOURNAL_DIR } } : {}),
+    ...(process.env.BENCH_SUBSCRIPTIONS ? {
+      eventing: { maxSubscriptionsPerUser: Number(process.env.BENCH_SUBSCRIPTIONS) },
+      limits: { maxEnumerationContextsPerUser: Number(process.env.BENCH_SUBSCRIPTIONS) + 64 },
+    } : {}),
   });
   const users = new MemoryUserStore();
   const runAs = process.getuid?.() === 0 ? 'nobody' : os.userInfo().username;

@@ -3,7 +3,7 @@
 // kept-alive connection with one batch in flight, as Windows sends them. A batch is the same
 // bytes for every source (made once: UTF-16LE, SLDC when asked): the collector keys what it
 // stores by the authenticated principal, not by anything in the envelope.
-import { sourceName, SOURCE_PASSWORD } from './serve-collector.js';
+import { sourceName, SOURCE_PASSWORD } from './protocol.js';
 import { exitWithParent } from './protocol.js';
 import { prepare, WefSource, bookmarkList, type Offer } from '../helpers/wef-source.js';
 import { renderedEvent } from './wef-events.js';

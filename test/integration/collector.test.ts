@@ -17,7 +17,7 @@ import { simpleQuery, type SubscriptionSpec } from '../../src/eventing/subscript
 import { subscriptionCommand } from '../../src/eventing/subscription-cli.js';
 import { ACTIONS, envelope } from '../helpers/envelope.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { ALICE, basic, NO_LOCKOUT, NO_SHEDDING } from '../helpers/server.js';
+import { ALICE, basic, NO_LOCKOUT, NO_SHEDDING, testServer } from '../helpers/server.js';
 import { bookmarkList, select, subscriptionCreatedEvent, WefSource, windowsEvent, WEF, type Offer } from '../helpers/wef-source.js';
 import { xp } from '../helpers/xpath.js';
 
@@ -300,6 +300,18 @@ describe('sources are principals of their own kind', () => {
     c.close();
     expect(reply.status).toBe(500);
     expect(xp(reply.body.toString(), 'string(//s:Subcode/s:Value)')).toBe('w:AccessDenied');
+  });
+
+  it('with the collector off, an --event-source user reaches nothing at all (AccessDenied), not even a subscription of its own', async () => {
+    const t = await testServer({ collector: { enabled: false } });
+    t.server.users.put({ name: 'WS09$', ...(await credentialsFor('ws09-Secret-1')), runAs: 'nobody', eventSource: true });
+    const auth = basic({ user: 'WS09$', password: 'ws09-Secret-1' });
+    for (const xml of [envelope({ action: ACTIONS.get, resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_OperatingSystem' }),
+      envelope({ action: 'http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe', resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog', body: '<e:Subscribe xmlns:e="http://schemas.xmlsoap.org/ws/2004/08/eventing"><e:Delivery Mode="http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull"/></e:Subscribe>' })]) {
+      const res = await t.post(xml, auth);
+      expect(xp(res.body, 'string(//s:Subcode/s:Value)')).toBe('w:AccessDenied');
+    }
+    await t.server.close();
   });
 
   it('only the collector answers on paths under /wsman/', async () => {

@@ -24,11 +24,13 @@ describe('eventToJson', () => {
     expect(j.UserData).toEqual({ LogFileCleared: { SubjectUserName: 'admin' } });
   });
 
-  it('an event that is not XML, or not an Event, is kept with the reason', () => {
+  it('an event that is not XML is kept with the reason; a CIM instance event is JSON under its class name', () => {
     const broken = eventToJson('<Event><System>', origin) as Record<string, any>;
     expect(broken.error).toMatch(/cannot be read/);
     expect(broken.raw).toBe('<Event><System>');
-    expect((eventToJson('<Other/>', origin) as Record<string, any>).error).toMatch(/not Event/);
+    const cim = eventToJson('<p:__InstanceCreationEvent xmlns:p="urn:x"><p:TargetInstance><p:Win32_Process><p:ProcessId>42</p:ProcessId></p:Win32_Process></p:TargetInstance></p:__InstanceCreationEvent>', origin) as Record<string, any>;
+    expect(cim.__InstanceCreationEvent.TargetInstance.Win32_Process.ProcessId).toBe('42');
+    expect(cim.winrmd).toEqual(origin);
     expect((eventToJson('<!DOCTYPE x [<!ENTITY a "b">]><Event/>', origin) as Record<string, any>).error).toMatch(/document type/);
   });
 });
