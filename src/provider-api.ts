@@ -102,9 +102,11 @@ export interface MethodDecl {
  * declare it, the policy alone decides who may (DESIGN.md, the authorize hook).
  * - `runsAsAccount`: starts or signals processes as the caller's runAs account (a root account
  *   needs a grant);
- * - `changesHardware`: changes real hardware state (BMC power, clearing a BMC's event log).
+ * - `changesHardware`: changes real hardware state (BMC power, clearing a BMC's event log);
+ * - `readsEventLog`: reads the host's journal (a subscription to the EventLog resource), which
+ *   holds every service's messages and the auth facilities (Windows: Event Log Readers).
  */
-export type Effect = 'runsAsAccount' | 'changesHardware';
+export type Effect = 'runsAsAccount' | 'changesHardware' | 'readsEventLog';
 
 /** One CIM instance: its concrete class name and its property values. */
 export interface Instance {

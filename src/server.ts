@@ -110,7 +110,7 @@ const USER_WATCH_MS = 2000;
  * such a user still has running (shells, processes). Their requests are refused by then: the
  * authenticators read the store on every request, an NTLM connection included.
  */
-function watchUsers(users: UserStore, providers: Provider[], log: Logger): () => void {
+function watchUsers(users: UserStore, providers: Pick<Provider, 'name' | 'endUser'>[], log: Logger): () => void {
   const snapshot = () => new Map(users.list().map((u) => [foldName(u.name), { name: u.name, credential: credentialOf(u) }]));
   let known = snapshot();
   let version = users.version();
@@ -160,7 +160,6 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   ];
   const providers = [...(opts.providers ?? builtIn), ...(opts.extraProviders ?? [])];
   for (const p of providers) await p.load?.({ log: log.child({ provider: p.name }), config: {} });
-  const stopWatching = watchUsers(users, providers, log);
   const overload = watchOverload(config.limits.shedLoadAtLagMs);
   const slots = new UnauthenticatedSlots(config.limits.maxUnauthenticatedConnectionsPerAddress, log);
 
@@ -243,6 +242,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     pullTimeoutMs: l.enumerationTimeoutMs,
     log: log.child({ component: 'eventing' }),
   });
+  // What a removed user still has running ends: shells and processes, and subscriptions.
+  const stopWatching = watchUsers(users, [...providers, { name: 'eventing', endUser: (user) => eventSource.endUser(user) }], log);
   const app = createApp({
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,

@@ -104,6 +104,8 @@ export const configSchema = z.object({
     rootRunAsUsers: z.array(z.string()).default([]),
     /** Users who may change hardware state: BMC power control and clearing its event log. */
     hardwareControlUsers: z.array(z.string()).default([]),
+    /** Users who may subscribe to the host's journal (the EventLog resource), as Windows' Event Log Readers. */
+    eventLogReaders: z.array(z.string()).default([]),
     /** Brute-force back-off: failed credentials per user and per source address. */
     lockout: z.object({
       userThreshold: z.number().int().positive().default(5),

@@ -163,8 +163,12 @@ export function wsmanClient(c: Credentials): WsmanClient {
           continue;
         }
         const type = String(r.headers['content-type'] ?? '');
-        const plain = type.startsWith('multipart/encrypted') ? openMessage(r.body, type, security).plaintext : r.body;
-        return { status: r.status, body: parseReply(plain) };
+        // A sealed request is answered sealed: a plain body could have been written by anyone on the way.
+        if (!type.startsWith('multipart/encrypted')) {
+          if (r.body.length > 0) throw new ClientError(`${url.origin} answered a sealed message in clear text (HTTP ${r.status})`);
+          return { status: r.status };
+        }
+        return { status: r.status, body: parseReply(openMessage(r.body, type, security).plaintext) };
       }
     },
     close() {
@@ -175,12 +179,20 @@ export function wsmanClient(c: Credentials): WsmanClient {
   };
 }
 
-/** Whether `address` lies under `allowed`: the same scheme, host and port, and a path that starts with the allowed one. */
+/**
+ * Whether `address` lies under `allowed`: the same scheme, host and port, no user information,
+ * and a path that is the allowed one or continues it after a `/` (so `/sinks` admits
+ * `/sinks/a`, not `/sinksevil`). Escaped slashes, backslashes and `;` parameters are refused:
+ * a receiving server may read them as other paths than the one compared.
+ */
 export function isUnder(address: string, allowed: string): boolean {
   try {
     const a = new URL(address);
     const b = new URL(allowed);
-    return a.origin === b.origin && a.username === '' && a.password === '' && a.pathname.startsWith(b.pathname);
+    if (a.origin !== b.origin || a.username !== '' || a.password !== '') return false;
+    if (/%2f|%5c|;/i.test(a.pathname)) return false;
+    const base = b.pathname.endsWith('/') ? b.pathname : `${b.pathname}/`;
+    return a.pathname === b.pathname || a.pathname.startsWith(base);
   } catch {
     return false;
   }

@@ -48,6 +48,16 @@ export class JournalHub {
     return this.tail;
   }
 
+  /** Whether the hub can answer for this cursor from memory (the newest entry, or one it keeps). */
+  knows(cursor: string): boolean {
+    return cursor === this.tail || this.recent.some((e) => cursorOfEntry(e) === cursor);
+  }
+
+  /** The newest entry's cursor as last read. */
+  get newest(): string | undefined {
+    return this.tail;
+  }
+
   /** Entries after `cursor` (from the first without one), oldest first, at most `limit`. */
   async after(cursor: string | undefined, limit: number): Promise<JournalEntry[]> {
     await this.refresh(false);
@@ -95,7 +105,13 @@ export function journalFeed(hub: JournalHub, o: JournalFeedOptions): Feed {
     intervalMs: hub.intervalMs,
     async poll(): Promise<FeedEvent[]> {
       const entries = await hub.after(cursor, 1000);
-      if (entries.length === 0) return [];
+      if (entries.length === 0) {
+        // Nothing after a cursor the hub does not hold (one from a bookmark that names no entry
+        // of this journal, or past its end): start from the journal's end, so that this feed
+        // reads from memory like the others instead of running journalctl every poll.
+        if (cursor !== undefined && !hub.knows(cursor) && hub.newest !== undefined) cursor = hub.newest;
+        return [];
+      }
       cursor = cursorOfEntry(entries.at(-1)!);
       const now = Date.now();
       return entries

@@ -25,6 +25,8 @@ export interface JournalSource {
 
 export class JournalError extends Error {}
 
+const READ_TIMEOUT_MS = 30_000;
+
 /** Entries after a cursor (from the start without one), oldest first, at most `limit`; or the newest one alone. */
 export function readJournal(src: JournalSource, o: { afterCursor?: string; limit: number; newest?: boolean }): Promise<JournalEntry[]> {
   const args = ['-o', 'json', '--no-pager', '--all', ...(o.newest ? ['-n', '1'] : [])];
@@ -50,8 +52,15 @@ export function readJournal(src: JournalSource, o: { afterCursor?: string; limit
         child.kill('SIGTERM');
       }
     });
+    // A journalctl that hangs (a journal on a stuck file system) must not hold its readers for ever.
+    const timer = setTimeout(() => {
+      done = true;
+      child.kill('SIGKILL');
+      reject(new JournalError(`journalctl did not finish within ${READ_TIMEOUT_MS / 1000} s`));
+    }, READ_TIMEOUT_MS);
     child.on('error', (e) => reject(new JournalError(`journalctl cannot run: ${e.message}`)));
     child.on('close', (code) => {
+      clearTimeout(timer);
       if (!done && code !== 0) return reject(new JournalError(`the journal cannot be read: ${err.trim().split('\n').pop() || `journalctl exited ${code}`}`));
       resolve(out);
     });

@@ -49,20 +49,25 @@ export interface EventSourceOptions {
 }
 
 type Mode = 'push' | 'pushWithAck' | 'events' | 'pull';
-const MODES: Record<string, Mode> = {
-  [EVENTING.pushMode]: 'push', [EVENTING.pushWithAckMode]: 'pushWithAck', [EVENTING.eventsMode]: 'events', [EVENTING.pullMode]: 'pull',
-};
+const MODES = new Map<string, Mode>([[EVENTING.pushMode, 'push'], [EVENTING.pushWithAckMode, 'pushWithAck'], [EVENTING.eventsMode, 'events'], [EVENTING.pullMode, 'pull']]);
 
 /** An endpoint reference (WS-Addressing 2004/08): where, and the headers each message to it carries. */
 interface Epr { address: string; parameters: XmlNode[] }
 
 const ROUTE = { eventLog: 'eventing/eventlog', sel: 'eventing/sel' } as const;
+const STEERING = new Set<string>([NS.wsa, NS.wsman, NS.wsmv, NS.soap]);
 /** Room kept in a delivery for the envelope around the events (DSP0226 §10.2.9.4: the envelope counts). */
 const ENVELOPE_ROOM = 2048;
 /** setTimeout's bound: longer expiries are waited for in steps. */
 const MAX_TIMER = 2 ** 31 - 1;
 /** Events kept per subscription before its feed is read no further (the journal waits where it is). */
 const MAX_QUEUE = 10_000;
+/** Bounds of what a subscriber may ask: retries, their interval, heartbeats and batching times, and expiry. */
+const MAX_RETRIES = 100;
+const MIN_RETRY_INTERVAL_MS = 100;
+const MAX_INTERVAL_MS = 7 * 86_400_000;
+/** Windows' own collectors ask PT3960732748.184S (about 125 years): room for that, not for Infinity. */
+const MAX_EXPIRY_MS = 200 * 365 * 86_400_000;
 
 class Subscription {
   readonly id = `uuid:${randomUUID().toUpperCase()}`;
@@ -73,8 +78,9 @@ class Subscription {
   expiresAt?: number;
   /** What the Pull iterator handed out, in order, not yet counted into a PullResponse. */
   handedOut: (string | undefined)[] = [];
-  private wakers: (() => void)[] = [];
-  timers: NodeJS.Timeout[] = [];
+  private readonly wakers = new Set<() => void>();
+  expiryTimer?: NodeJS.Timeout;
+  pollTimer?: NodeJS.Timeout;
   stopDelivery?: () => void;
   dropContext?: () => void;
 
@@ -87,17 +93,23 @@ class Subscription {
   ) {}
 
   wake(): void {
-    for (const w of this.wakers.splice(0)) w();
+    const now = [...this.wakers];
+    this.wakers.clear();
+    for (const w of now) w();
   }
 
   /** Resolves at the next wake() or after ms. */
   waitFor(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.min(ms, MAX_TIMER));
-      this.wakers.push(() => {
+      const waker = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        this.wakers.delete(waker);
+        resolve();
+      }, Math.min(ms, MAX_TIMER));
+      this.wakers.add(waker);
     });
   }
 }
@@ -125,7 +137,11 @@ function epr(node: XmlNode | undefined, what: string): Epr | undefined {
   if (!node) return undefined;
   const address = textOf(child(node, NS.wsa, 'Address'));
   if (!address) throw new WsmanFault('EventDeliverToUnusable', `The ${what} endpoint reference has no Address.`, FAULT_DETAIL.unusableAddress);
-  const parameters = [...(child(node, NS.wsa, 'ReferenceProperties')?.children ?? []), ...(child(node, NS.wsa, 'ReferenceParameters')?.children ?? [])];
+  // Reference parameters become headers of every delivery (WS-Addressing 2004/08 §2.3): those in
+  // the addressing and WS-Management namespaces would steer the receiver (its Action, To,
+  // ResourceURI, selectors, options) and are not taken.
+  const parameters = [...(child(node, NS.wsa, 'ReferenceProperties')?.children ?? []), ...(child(node, NS.wsa, 'ReferenceParameters')?.children ?? [])]
+    .filter((p) => !STEERING.has(p.ns));
   return { address, parameters };
 }
 
@@ -145,14 +161,15 @@ export function readExpires(text: string | undefined, now = Date.now()): number 
     at = Date.parse(t);
   }
   if (at <= now) throw new WsmanFault('InvalidExpirationTime', `The expiration ${t} is zero or in the past.`, FAULT_DETAIL.expirationTime);
+  if (!(at - now <= MAX_EXPIRY_MS)) throw new WsmanFault('InvalidExpirationTime', `The expiration ${t} is more than 200 years away.`, FAULT_DETAIL.expirationTime);
   return at;
 }
 
-function durationOf(node: XmlNode | undefined, what: string, detail: string, min: number): number | undefined {
+function durationOf(node: XmlNode | undefined, what: string, detail: string, min: number, max = MAX_INTERVAL_MS): number | undefined {
   const text = textOf(node);
   if (text === undefined) return undefined;
   const ms = parseDuration(text);
-  if (ms === undefined || ms < min) throw new WsmanFault('InvalidParameter', `${what} must be an xs:duration of at least ${min / 1000} s, not "${text}".`, detail);
+  if (ms === undefined || ms < min || ms > max) throw new WsmanFault('InvalidParameter', `${what} must be an xs:duration from ${min / 1000} s to ${max / 86_400_000} days, not "${text}".`, detail);
   return ms;
 }
 
@@ -169,9 +186,13 @@ function readSettings(subscribe: XmlNode, mode: Mode, maxEnvelopeSize: number): 
   const retry = child(delivery, NS.wsman, 'ConnectionRetry');
   const retryIntervalMs = durationOf(retry, 'ConnectionRetry', FAULT_DETAIL.deliveryRetries, 0) ?? 60_000;
   const retries = retry ? Number(retry.attrs.Total ?? 0) : 5;
-  // MS-WSMV 3.1.4.1.30.2: the interval and Total are both zero or both more than zero.
+  // MS-WSMV 3.1.4.1.30.2: the interval and Total are both zero or both more than zero; winrmd
+  // also bounds them, so that a sink that fails is not hammered for ever.
   if (retry && (!Number.isInteger(retries) || retries < 0 || (retries === 0) !== (retryIntervalMs === 0))) {
     throw new WsmanFault('InvalidParameter', 'ConnectionRetry needs a Total and an interval both zero or both more than zero.', FAULT_DETAIL.deliveryRetries);
+  }
+  if (retries > MAX_RETRIES || (retries > 0 && retryIntervalMs < MIN_RETRY_INTERVAL_MS)) {
+    throw new WsmanFault('InvalidParameter', `ConnectionRetry allows at most ${MAX_RETRIES} retries, at least ${MIN_RETRY_INTERVAL_MS / 1000} s apart.`, FAULT_DETAIL.deliveryRetries);
   }
   const size = child(delivery, NS.wsman, 'MaxEnvelopeSize');
   const policy = size?.attrs.Policy ?? 'Skip';
@@ -197,6 +218,8 @@ function readSettings(subscribe: XmlNode, mode: Mode, maxEnvelopeSize: number): 
 
 export interface EventSource {
   readonly size: number;
+  /** The user was removed or given a new password: their subscriptions end. */
+  endUser(user: string): Promise<void>;
   /** Ends every subscription, telling each subscriber with an EndTo that the source is shutting down. */
   close(): Promise<void>;
 }
@@ -248,8 +271,8 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     if (!body || body.ns !== NS.wse || body.name !== 'Subscribe') throw new WsmanFault('SchemaValidationError', 'The body must be an e:Subscribe element.');
     const delivery = child(body, NS.wse, 'Delivery');
     const modeUri = delivery?.attrs.Mode ?? EVENTING.pushMode; // WS-Eventing §3.1: Push when absent
-    const mode = MODES[modeUri];
-    if (!mode) throw new WsmanFault('DeliveryModeRequestedUnavailable', `The delivery mode ${modeUri} is not supported: ${Object.keys(MODES).join(', ')}.`);
+    const mode = MODES.get(modeUri);
+    if (!mode) throw new WsmanFault('DeliveryModeRequestedUnavailable', `The delivery mode ${modeUri} is not supported: ${[...MODES.keys()].join(', ')}.`);
     const settings = readSettings(body, mode, req.maxEnvelopeSize);
     if (mode !== 'pull' && !settings.notifyTo) throw new WsmanFault('EventDeliverToUnusable', `A ${mode} subscription needs e:NotifyTo.`, FAULT_DETAIL.unusableAddress);
     checkAddress(settings.notifyTo, 'NotifyTo');
@@ -257,38 +280,46 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     checkProfiles(delivery, settings.notifyTo);
     const expiresAt = readExpires(settings.expires);
     const owner = ctx.caller.user;
+    const feed = await feedFor(req, ctx, target, body, settings);
+    // From here to the registration nothing waits: the quota is counted where it is taken.
     const owned = [...subscriptions.values()].filter((s) => s.owner === owner);
     // The same subscriber subscribing again to the same sink (after it lost track, or restarted)
     // replaces its subscription, so one sink is not delivered the same events twice.
     const replaced = settings.notifyTo && owned.find((s) => sameEpr(s.settings.notifyTo, settings.notifyTo));
     if (!replaced && owned.length >= o.maxSubscriptionsPerUser) {
+      feed.close?.();
       throw new WsmanFault('QuotaLimit', `The user ${owner} has ${owned.length} subscriptions (eventing.maxSubscriptionsPerUser = ${o.maxSubscriptionsPerUser}).`);
     }
-    const feed = await feedFor(req, ctx, target, body, settings);
-    if (replaced) end(replaced, 'replaced');
     const manager = req.to && /^https?:/i.test(req.to) ? req.to : `${ctx.info.secure ? 'https' : 'http'}://${ctx.info.headers.host ?? 'localhost'}/wsman`;
     const sub = new Subscription(owner, mode, feed, settings, manager);
-    subscriptions.set(sub.id, sub);
-    setExpiry(sub, expiresAt);
     const response = el(NS.wse, 'SubscribeResponse', {},
       el(NS.wse, 'SubscriptionManager', {},
         el(NS.wsa, 'Address', {}, manager),
         el(NS.wsa, 'ReferenceParameters', {}, el(NS.wse, 'Identifier', {}, sub.id))),
       settings.expires ? el(NS.wse, 'Expires', {}, settings.expires) : undefined);
     if (mode === 'pull') {
-      // DSP0226 §10.2.9.5: the events are pulled through an enumeration context.
-      const open = ctx.enumerations.create(owner, pullIterator(sub), {
-        timeoutMs: settings.heartbeatMs ?? o.pullTimeoutMs,
-        replyHeaders: (taken) => pulledBookmark(sub, taken),
-        eager: true,
-        onDrop: () => end(sub, 'not pulled'),
-      });
+      // DSP0226 §10.2.9.5: the events are pulled through an enumeration context (which has its
+      // own quota: taken first, so that a refusal leaves nothing behind).
+      let open;
+      try {
+        open = ctx.enumerations.create(owner, pullIterator(sub), {
+          timeoutMs: settings.heartbeatMs ?? o.pullTimeoutMs,
+          replyHeaders: (taken) => pulledBookmark(sub, taken),
+          eager: true,
+          onDrop: () => end(sub, 'not pulled'),
+        });
+      } catch (err) {
+        feed.close?.();
+        throw err;
+      }
       sub.dropContext = () => ctx.enumerations.drop(open);
       ctx.enumerations.yield(open);
       response.children.push(el(NS.wsen, 'EnumerationContext', {}, open.id));
-    } else {
-      sub.stopDelivery = deliver(sub);
     }
+    if (replaced) end(replaced, 'replaced');
+    subscriptions.set(sub.id, sub);
+    setExpiry(sub, expiresAt);
+    if (mode !== 'pull') sub.stopDelivery = deliver(sub);
     startPolling(sub);
     log.info({ event: 'subscription_created', id: sub.id, user: owner, mode, resourceUri: req.resourceUri, notifyTo: settings.notifyTo?.address, expires: settings.expires });
     return { action: EVENTING.subscribeResponse, relatesTo: req.messageId, body: [response] };
@@ -332,7 +363,8 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     },
   });
   const subscribeRoute = { operation: 'subscribe', handler: subscribe };
-  for (const route of ['class', 'namespace', ROUTE.eventLog, ROUTE.sel]) core.routes.add(route, EVENTING.subscribe, subscribeRoute);
+  for (const route of ['class', 'namespace', ROUTE.sel]) core.routes.add(route, EVENTING.subscribe, subscribeRoute);
+  core.routes.add(ROUTE.eventLog, EVENTING.subscribe, { ...subscribeRoute, effects: ['readsEventLog'] });
 
   // ---- feeds ----
 
@@ -425,15 +457,14 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
   // ---- the life of a subscription ----
 
   function setExpiry(sub: Subscription, at: number | undefined) {
-    for (const t of sub.timers.splice(0)) clearTimeout(t);
+    clearTimeout(sub.expiryTimer);
     sub.expiresAt = at;
     if (at === undefined) return;
     const arm = () => {
       const left = at - Date.now();
       if (left <= 0) return end(sub, 'expired');
-      const t = setTimeout(arm, Math.min(left, MAX_TIMER));
-      t.unref();
-      sub.timers = [t];
+      sub.expiryTimer = setTimeout(arm, Math.min(left, MAX_TIMER));
+      sub.expiryTimer.unref();
     };
     arm();
   }
@@ -454,9 +485,8 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
         }
       }
       if (!sub.ended) {
-        const t = setTimeout(() => void poll(), sub.feed.intervalMs);
-        t.unref();
-        sub.timers.push(t);
+        sub.pollTimer = setTimeout(() => void poll(), sub.feed.intervalMs);
+        sub.pollTimer.unref();
       }
     };
     void poll();
@@ -467,7 +497,8 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
     if (sub.ended) return;
     sub.ended = true;
     subscriptions.delete(sub.id);
-    for (const t of sub.timers.splice(0)) clearTimeout(t);
+    clearTimeout(sub.expiryTimer);
+    clearTimeout(sub.pollTimer);
     sub.feed.close?.();
     sub.stopDelivery?.();
     sub.dropContext?.();
@@ -634,6 +665,9 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
   return {
     get size() {
       return subscriptions.size;
+    },
+    async endUser(user) {
+      for (const sub of [...subscriptions.values()]) if (sub.owner.toLowerCase() === user.toLowerCase()) end(sub, 'user_ended', EVENTING.sourceCancelling);
     },
     async close() {
       const open = [...subscriptions.values()];

@@ -88,7 +88,7 @@ export class EnumerationContexts<T> {
 
   private touch(e: OpenEnumeration<T>): void {
     clearTimeout(e.timer);
-    e.timer = setTimeout(() => this.drop(e), e.timeoutMs);
+    e.timer = setTimeout(() => this.drop(e), Math.min(e.timeoutMs, 2 ** 31 - 1));
     e.timer.unref();
   }
 }

@@ -22,6 +22,7 @@ export interface PolicyRule {
 export interface Grants {
   rootRunAsUsers: readonly string[];
   hardwareControlUsers: readonly string[];
+  eventLogReaders: readonly string[];
 }
 
 /**
@@ -43,6 +44,13 @@ export function configuredRules(grants: Grants, isRootAccount: (account: string)
       applies: () => true,
       grantedTo: grants.hardwareControlUsers,
       refusal: (caller) => `${caller.user} may not change hardware state (security.hardwareControlUsers grants it).`,
+    },
+    {
+      name: 'eventLogReaders',
+      effect: 'readsEventLog',
+      applies: () => true,
+      grantedTo: grants.eventLogReaders,
+      refusal: (caller) => `${caller.user} may not read the host's journal (security.eventLogReaders grants it, as Windows' Event Log Readers group does).`,
     },
   ];
 }

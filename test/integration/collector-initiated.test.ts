@@ -46,6 +46,7 @@ function startSource(): Promise<Winrmd> {
     stateDir: path.join(dir, 'source'),
     listeners: { http: { host: '127.0.0.1', port: port.sourceHttp }, https: { host: '127.0.0.1', port: port.sourceHttps, certFile: pki.server.cert, keyFile: pki.server.key } },
     collector: { enabled: false },
+    security: { eventLogReaders: ['collector'] },
     journal: { directory: journalDir },
     // Deliveries go to the collector's delivery paths only, with this machine's certificate.
     eventing: { deliveryTargets: [{ url: `https://127.0.0.1:${port.collectorHttps}/wsman/subscriptions/`, certFile: pki.source.cert, keyFile: pki.source.key, caFile: pki.ca.cert }] },

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { envelope, pullBody } from '../helpers/envelope.js';
 import { contextOf, EVT, identifierOf, manage, startSink, subscribe, type Sink } from '../helpers/event-sink.js';
 import { writeJournal } from '../helpers/journal.js';
-import { basic, BOB, NO_SHEDDING, testServer } from '../helpers/server.js';
+import { basic, BOB, NO_LOCKOUT, NO_SHEDDING, testServer } from '../helpers/server.js';
 import { eventually } from '../helpers/shell-client.js';
 import { xp, xpAll } from '../helpers/xpath.js';
 
@@ -41,6 +41,7 @@ beforeAll(async () => {
   sink = await startSink();
   s = await testServer({
     limits: NO_SHEDDING,
+    security: { ...NO_LOCKOUT, eventLogReaders: ['alice'] },
     journal: { directory: journalDir },
     eventing: { maxSubscriptionsPerUser: 4, deliveryTargets: [{ url: new URL('/', sink.url).href }] },
   });
@@ -206,6 +207,12 @@ describe('the life of a subscription', () => {
     expect(xp(res.body, '//e:RenewResponse/e:Expires')).toBe('PT120S');
     res = await s.post(manage(EVT.getStatus, id));
     expect(xp(res.body, '//e:GetStatusResponse/e:Expires')).toMatch(/^PT1[12]\d\.\d{3}S$/);
+    // Renewed, it goes on delivering.
+    await new Promise((r) => setTimeout(r, 1200));
+    s.widgets.widgets.set('r1', widget('r1'));
+    res = await pull(contextOf(reply));
+    expect(xp(res.body, '//n:Items/*/*[local-name()="TargetInstance"]/*/*[local-name()="Id"]')).toBe('r1');
+    s.widgets.widgets.delete('r1');
     // Bob's view: no such subscription.
     res = await s.post(manage(EVT.unsubscribe, id), basic(BOB));
     expect(faultOf(res.body)).toBe('DestinationUnreachable');
@@ -258,13 +265,27 @@ describe('the life of a subscription', () => {
     for (let i = 0; i < 3; i++) ids.push(identifierOf(await subscribed({ resourceUri: WIDGET, mode: EVT.pull, filter: { text: CREATED } })));
     const over = await s.post(subscribe({ resourceUri: WIDGET, mode: EVT.pull, filter: { text: CREATED } }));
     expect(faultOf(over.body)).toBe('QuotaLimit');
+    // Subscribes sent at once are counted as they are taken: no more than the quota get through.
+    for (const id of ids.slice(1)) await s.post(manage(EVT.unsubscribe, id));
+    const burst = await Promise.all(Array.from({ length: 8 }, () => s.post(subscribe({ resourceUri: EVT.eventLog, mode: EVT.pull }))));
+    expect(burst.filter((r) => r.status === 200).length).toBe(3);
+    expect(burst.filter((r) => faultOf(r.body) === 'QuotaLimit').length).toBe(5);
+    ids.splice(1, 3, ...burst.filter((r) => r.status === 200).map((r) => identifierOf(r.body)));
     // Bob has his own quota.
     expect((await s.post(subscribe({ resourceUri: WIDGET, mode: EVT.pull, filter: { text: CREATED } }), basic(BOB))).status).toBe(200);
     for (const id of ids) await s.post(manage(EVT.unsubscribe, id));
   });
 
+  it('the journal is read only by those security.eventLogReaders names', async () => {
+    const res = await s.post(subscribe({ resourceUri: EVT.eventLog, mode: EVT.pull }), basic(BOB));
+    expect(faultOf(res.body)).toBe('AccessDenied');
+    expect(xp(res.body, '//s:Reason/s:Text')).toMatch(/eventLogReaders/);
+  });
+
   it('an address outside eventing.deliveryTargets is refused before anything is sent', async () => {
-    for (const notifyTo of ['http://169.254.169.254/latest/meta-data', 'http://127.0.0.1:1/x', 'file:///etc/passwd', `${sink.url.replace('127.0.0.1', 'localhost')}`]) {
+    const origin = new URL(sink.url).origin;
+    for (const notifyTo of ['http://169.254.169.254/latest/meta-data', 'http://127.0.0.1:1/x', 'file:///etc/passwd', `${sink.url.replace('127.0.0.1', 'localhost')}`,
+      `http://user:pw@${new URL(sink.url).host}/sink`, `${origin}/sink%2F..%2Fadmin`, `${origin}/sink;x`]) {
       const res = await s.post(subscribe({ resourceUri: WIDGET, mode: EVT.push, notifyTo, filter: { text: CREATED } }));
       expect(faultOf(res.body), notifyTo).toBe('EventDeliverToUnusable');
     }

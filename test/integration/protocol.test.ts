@@ -346,7 +346,7 @@ describe('eventing faults (DSP0226 §10, W3C WS-Eventing §4)', () => {
   let s: Server;
   beforeAll(async () => {
     // No journal where the configuration says: an EventLog subscription cannot be served.
-    s = await testServer({ journal: { directory: '/nonexistent/journal' }, eventing: { deliveryTargets: [{ url: 'http://127.0.0.1:9/sinks/' }] } });
+    s = await testServer({ security: { eventLogReaders: ['alice'] }, journal: { directory: '/nonexistent/journal' }, eventing: { deliveryTargets: [{ url: 'http://127.0.0.1:9/sinks/' }] } });
   });
   afterAll(() => s.server.close());
   const WSE = 'http://schemas.xmlsoap.org/ws/2004/08/eventing';

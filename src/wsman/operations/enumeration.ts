@@ -159,6 +159,9 @@ async function fillPage(open: OpenEnumeration<string>, items: XmlNode[], maxElem
     if (size + itemSize > maxEnvelope) {
       if (items.length === 0) {
         open.pending = undefined;
+        // A subscription's event too large for any PullResponse is skipped, as MaxEnvelopeSize's
+        // default Policy says (DSP0226 §10.2.9.4), rather than ending the subscription.
+        if (open.eager) continue;
         throw new WsmanFault('EncodingLimit', `One item is larger than the MaxEnvelopeSize of ${maxEnvelope} octets.`);
       }
       return { end: false }; // keep open.pending: the item goes first in the next Pull
