@@ -3,6 +3,7 @@
 #   WINRMD_USER            a user to add (or update) before starting
 #   WINRMD_PASSWORD_FILE   the file holding that user's password (first line); never an env value
 #   WINRMD_RUN_AS          the Linux account the user's processes run as (default: nobody)
+#   WINRMD_ROLE            that user's role (default: helper; viewer, elevated, administrator, …)
 #   WINRMD_APP             where winrmd is installed (default: /app)
 set -eu
 app="${WINRMD_APP:-/app}"
@@ -12,6 +13,6 @@ if [ -n "${WINRMD_USER:-}" ]; then
     echo "winrmd-entrypoint: WINRMD_USER needs a readable WINRMD_PASSWORD_FILE" >&2
     exit 2
   fi
-  node "$app/dist/src/main.js" user add "$WINRMD_USER" --run-as "${WINRMD_RUN_AS:-nobody}" --config "$config" < "$WINRMD_PASSWORD_FILE"
+  node "$app/dist/src/main.js" user add "$WINRMD_USER" --run-as "${WINRMD_RUN_AS:-nobody}" --role "${WINRMD_ROLE:-helper}" --config "$config" < "$WINRMD_PASSWORD_FILE"
 fi
 exec node "$app/dist/src/main.js" "$@" --config "$config"

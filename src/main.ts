@@ -13,7 +13,8 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
-import { SqliteUserStore } from './store/users.js';
+import { DEFAULT_ROLE, rolesOf, SqliteUserStore } from './store/users.js';
+import { BUILT_IN_ROLES } from './admin/access.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
 import { compileQuery, matches } from './eventing/event-query.js';
@@ -23,10 +24,13 @@ import { describeKeytab, parseKeytab } from './auth/kerberos/keytab.js';
 
 const USAGE = `usage:
   winrmd serve [--config FILE]                 run the server
-  winrmd user add NAME [--run-as ACCOUNT] [--event-source]
-                                               add or update a user (password from a prompt or stdin);
-                                               an event source is a Windows forwarder (the collector only)
-  winrmd user list                             list users
+  winrmd user add NAME [--run-as ACCOUNT] [--role ROLE …] [--event-source]
+                                               add or update a user (password from a prompt or stdin) with
+                                               its roles (default helper: viewer, helper, elevated,
+                                               administrator, or a security.roles name); an event source is a
+                                               Windows forwarder (the collector only)
+  winrmd user roles NAME ROLE…                 give a user exactly these roles
+  winrmd user list                             list users and their roles
   winrmd user remove NAME                      remove a user
   winrmd cert generate [--host NAME] [--force] write a self-signed HTTPS certificate (TLS 1.2/1.3 listener)
                                                to stateDir, where serve picks it up
@@ -69,8 +73,14 @@ async function readPassword(): Promise<string> {
   return answer;
 }
 
-async function userCommand(config: Config, args: string[], runAs: string | undefined, eventSource: boolean): Promise<number> {
+async function userCommand(config: Config, args: string[], runAs: string | undefined, eventSource: boolean, roles: string[] | undefined): Promise<number> {
   const [verb, name] = args;
+  const known = (r: string) => r.toLowerCase() in BUILT_IN_ROLES || Object.keys(config.security.roles).some((c) => c.toLowerCase() === r.toLowerCase());
+  const badRole = [...(roles ?? []), ...(verb === 'roles' ? args.slice(2) : [])].find((r) => !known(r));
+  if (badRole) {
+    console.error(`winrmd: no role is named ${badRole} (built in: ${Object.keys(BUILT_IN_ROLES).join(', ')}; or one of security.roles)`);
+    return 2;
+  }
   const db = openDb(stateFile(config));
   const users = new SqliteUserStore(db);
   try {
@@ -84,12 +94,20 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
         }
         // Both forms: the scrypt hash for Basic, the NT hash for NTLM. Neither gives back the password.
         // An event source starts no process: its runAs is never used.
-        users.put({ name, ...(await credentialsFor(password)), runAs: eventSource ? '' : runAs ?? name, ...(eventSource ? { eventSource } : {}) });
-        console.log(`${eventSource ? 'event source' : 'user'} ${name} saved${eventSource ? '' : ` (runs as ${runAs ?? name})`} in ${stateFile(config)}`);
+        const given = eventSource ? ['event-source'] : roles ?? [DEFAULT_ROLE];
+        users.put({ name, ...(await credentialsFor(password)), runAs: eventSource ? '' : runAs ?? name, ...(eventSource ? { eventSource } : {}), roles: given });
+        console.log(`${eventSource ? 'event source' : 'user'} ${name} saved${eventSource ? '' : ` (runs as ${runAs ?? name}; roles ${given.join(', ')})`} in ${stateFile(config)}`);
+        return 0;
+      }
+      case 'roles': {
+        const user = name ? users.get(name) : undefined;
+        if (!user || args.length < 3) break;
+        users.put({ ...user, roles: args.slice(2) });
+        console.log(`user ${user.name}: roles ${args.slice(2).join(', ')}`);
         return 0;
       }
       case 'list':
-        for (const u of users.list()) console.log(`${u.name}\t${u.eventSource ? 'event source' : `runAs=${u.runAs}`}\tntlm=${u.ntHash ? 'yes' : 'no (add again to set)'}`);
+        for (const u of users.list()) console.log(`${u.name}\t${u.eventSource ? 'event source' : `runAs=${u.runAs}\troles=${rolesOf(u).join(',')}`}\tntlm=${u.ntHash ? 'yes' : 'no (add again to set)'}`);
         return 0;
       case 'remove':
         if (!name) break;
@@ -182,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      config: { type: 'string' }, 'run-as': { type: 'string' }, 'event-source': { type: 'boolean' }, host: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' }, 'run-as': { type: 'string' }, 'event-source': { type: 'boolean' }, role: { type: 'string', multiple: true }, host: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       // winrmd subscription
       query: { type: 'string' }, channel: { type: 'string', multiple: true }, level: { type: 'string' }, 'event-id': { type: 'string' },
       format: { type: 'string' }, heartbeat: { type: 'string' }, 'max-time': { type: 'string' }, 'max-items': { type: 'string' },
@@ -201,7 +219,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const config = loadConfig(values.config ?? defaultConfigFile());
-  if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false);
+  if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false, values.role);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
   if (command === 'journal') return journalCommand(rest, values);
   if (command === 'subscription') {

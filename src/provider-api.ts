@@ -98,7 +98,7 @@ export interface MethodDecl {
 }
 
 /**
- * What an operation does that the access policy decides on (src/wsman/policy.ts): providers
+ * What an operation does that the access policy decides on (src/admin/access.ts): providers
  * declare it, the policy alone decides who may (DESIGN.md, the authorize hook).
  * - `runsAsAccount`: starts or signals processes as the caller's runAs account (a root account
  *   needs a grant);

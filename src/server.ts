@@ -11,6 +11,7 @@ import { createShellProvider } from '../providers/shell/index.js';
 import { createIpmiProvider } from '../providers/ipmi/index.js';
 import { createConfigProvider, type ConfigSnapshot } from '../providers/config/index.js';
 import { lookupAccount } from '../providers/common/run-as.js';
+import { run, sharedReadings } from '../providers/common/system.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import { CertificateAuthenticator } from './auth/certificate.js';
@@ -31,7 +32,7 @@ import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
 import type { Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
-import { credentialOf, SqliteUserStore, type UserStore } from './store/users.js';
+import { credentialOf, rolesOf, SqliteUserStore, type UserStore } from './store/users.js';
 import { createCore, type Core } from './wsman/core.js';
 import { confineEventSources, registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
@@ -42,7 +43,7 @@ import { registerEventSource } from './eventing/source.js';
 import { CollectorSubscriber } from './eventing/subscriber.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
-import { accessPolicy, configuredRules } from './wsman/policy.js';
+import { AccessPolicy } from './admin/access.js';
 
 export interface ServerOptions {
   config: Config;
@@ -100,6 +101,16 @@ export function createLogger(config: Config): Logger {
   // Defence in depth: the code never logs credentials, and these paths are redacted regardless.
   return pino({ level: config.logging.level, redact: ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization'] });
 }
+
+/** The Linux groups of an account (for security.groupRoles), asked of NSS at most once a minute. */
+const accountGroups = sharedReadings(async (account: string): Promise<string[]> => {
+  if (!/^[^-:\s][^:\s]*$/.test(account)) return [];
+  try {
+    return (await run('id', ['-Gn', '--', account])).trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}, 60_000);
 
 /** How often the user store is checked for users removed or given a new password. */
 const USER_WATCH_MS = 2000;
@@ -224,7 +235,21 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // The one access policy (src/wsman/policy.ts), consulted before any provider is called.
   // Whether a runAs account is root, looked up through NSS as the providers do (and shared with them).
   const isRoot = async (account: string) => (await lookupAccount(account))?.uid === 0;
-  core.addHook('authorize', accessPolicy(configuredRules(config.security, isRoot)));
+  const access = new AccessPolicy({
+    config: config.security,
+    userRoles: (user) => {
+      const u = users.get(user);
+      return u ? rolesOf(u) : [];
+    },
+    groupsOf: accountGroups,
+    isRoot,
+    warn: (obj, msg) => log.warn(obj, msg),
+  });
+  for (const u of users.list()) {
+    const unknown = rolesOf(u).filter((r) => !access.has(r));
+    if (unknown.length > 0) log.warn({ event: 'unknown_roles', user: u.name, roles: unknown }, 'roles that exist nowhere grant nothing');
+  }
+  core.addHook('authorize', access.authorize);
   const store = collecting ? await openCollectorStore(config, db) : undefined;
   const collector = store && { store, outputs: new Outputs(log.child({ component: 'collector' })) };
   if (collector) {

@@ -2,6 +2,7 @@
 // WinRM's own (MS-WSMV 2.2.4.10, as `winrm get winrm/config` shows them) and are secure: no users, Basic
 // over plain HTTP refused.
 import { z } from 'zod/v3';
+import { BUILT_IN_ROLES, FAMILIES, GRANTS } from '../admin/access.js';
 
 const listenerFields = (port: number) => ({
   enabled: z.boolean().default(true),
@@ -32,6 +33,14 @@ const bmcSchema = z.object({
   .refine((b) => [b.password, b.passwordFile, b.passwordEnv].filter((x) => x !== undefined).length <= 1, 'give one of password, passwordFile, passwordEnv');
 
 export type BmcConfig = z.infer<typeof bmcSchema>;
+
+const conditionsSchema = z.object({
+  addresses: z.array(z.string().regex(/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/, 'an address or CIDR range')).optional(),
+  methods: z.array(z.enum(['basic', 'negotiate', 'certificate'])).optional(),
+  httpsOnly: z.boolean().optional(),
+  validFrom: z.string().datetime({ offset: true }).optional(),
+  validUntil: z.string().datetime({ offset: true }).optional(),
+}).strict();
 
 /**
  * A peer winrmd connects to, and how it authenticates there: a client certificate (certFile and
@@ -104,8 +113,25 @@ export const configSchema = z.object({
     rootRunAsUsers: z.array(z.string()).default([]),
     /** Users who may change hardware state: BMC power control and clearing its event log. */
     hardwareControlUsers: z.array(z.string()).default([]),
-    /** Users who may subscribe to the host's journal (the EventLog resource), as Windows' Event Log Readers. */
+    /** Users who may subscribe to the host's journal (the EventLog resource), as Windows' Event Log Readers. Deprecated: the eventLogRead grant. */
     eventLogReaders: z.array(z.string()).default([]),
+    /** Custom roles (beside viewer, helper, elevated, administrator, event-source): rules, grants and conditions. */
+    roles: z.record(z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, 'a role name: letters, digits, _ . -'), z.object({
+      rules: z.array(z.object({
+        resources: z.array(z.string().min(1)).min(1),
+        operations: z.array(z.enum(['*', ...FAMILIES])).min(1),
+        methods: z.array(z.string().min(1)).optional(),
+        effect: z.enum(['allow', 'deny']),
+      })).default([]),
+      grants: z.array(z.enum(GRANTS)).default([]),
+    })).default({}).refine((r) => Object.keys(r).every((n) => !(n.toLowerCase() in BUILT_IN_ROLES)), 'a custom role cannot take a built-in role\'s name'),
+    /** Roles the members of a Linux group (of a user's runAs account) hold. */
+    groupRoles: z.record(z.string(), z.array(z.string())).default({}),
+    /** Conditional access, per role and per user: source addresses, authentication methods, HTTPS only, a validity period. */
+    conditions: z.object({
+      roles: z.record(z.string(), conditionsSchema).default({}),
+      users: z.record(z.string(), conditionsSchema).default({}),
+    }).default({}),
     /** Brute-force back-off: failed credentials per user and per source address. */
     lockout: z.object({
       userThreshold: z.number().int().positive().default(5),

@@ -57,6 +57,9 @@ const MIGRATIONS: string[] = [
    )`,
   // Users that are Windows event forwarders: principals of their own kind (the collector only).
   `ALTER TABLE users ADD COLUMN event_source INTEGER NOT NULL DEFAULT 0`,
+  // Roles (src/admin/access.ts): users from before had full control as their own account, which
+  // is what helper grants; they keep it.
+  `ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '["helper"]'`,
 ];
 
 /** How user names are compared: the one folding both stores use. */

@@ -12,7 +12,13 @@ export interface UserRecord {
   runAs: string;
   /** A Windows event forwarder, not a person: it may use the event collector and nothing else. */
   eventSource?: boolean;
+  /** Roles (src/admin/access.ts); absent: helper, what a user could do before roles existed. */
+  roles?: string[];
 }
+
+/** The roles a user record holds. */
+export const rolesOf = (u: UserRecord): string[] => u.roles ?? [DEFAULT_ROLE];
+export const DEFAULT_ROLE = 'helper';
 
 /** A user's stored secrets as one value: when it changes, the password has changed (or been set again). */
 export const credentialOf = (u: UserRecord): string => `${u.passwordHash}\0${u.ntHash ?? ''}`;
@@ -37,7 +43,7 @@ export class SqliteUserStore implements UserStore {
   private ownWrites = 0;
 
   constructor(private readonly db: Db) {
-    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source FROM users WHERE name_key = ?');
+    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles FROM users WHERE name_key = ?');
   }
 
   version(): number {
@@ -53,9 +59,9 @@ export class SqliteUserStore implements UserStore {
   put(user: UserRecord): void {
     this.ownWrites++;
     this.db
-      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, event_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as, event_source = excluded.event_source`)
-      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, user.eventSource ? 1 : 0, new Date().toISOString());
+      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, event_source, roles, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as, event_source = excluded.event_source, roles = excluded.roles`)
+      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, user.eventSource ? 1 : 0, JSON.stringify(rolesOf(user)), new Date().toISOString());
   }
 
   remove(name: string): boolean {
@@ -64,7 +70,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
+    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
   }
 }
 
@@ -74,10 +80,12 @@ interface Row {
   nt_hash: string | null;
   run_as: string;
   event_source: number;
+  roles: string;
 }
 
 const fromRow = (r: Row): UserRecord => ({
   name: r.name, passwordHash: r.password_hash, ...(r.nt_hash ? { ntHash: r.nt_hash } : {}), runAs: r.run_as, ...(r.event_source ? { eventSource: true } : {}),
+  roles: JSON.parse(r.roles) as string[],
 });
 
 export class MemoryUserStore implements UserStore {
@@ -95,7 +103,7 @@ export class MemoryUserStore implements UserStore {
 
   put(user: UserRecord): void {
     this.writes++;
-    this.users.set(foldName(user.name), { ...user });
+    this.users.set(foldName(user.name), { ...user, roles: rolesOf(user) });
   }
 
   remove(name: string): boolean {

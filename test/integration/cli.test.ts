@@ -42,14 +42,14 @@ describe('winrmd command line', () => {
   it('adds a user from stdin, storing a salted hash and the NT hash, never the password', async () => {
     const run = winrmd(['user', 'add', 'carol', '--run-as', 'nobody', '--config', config], { input: 'carol-Pw-1\n' });
     expect(await run.done).toBe(0);
-    expect(run.output()).toContain('user carol saved (runs as nobody)');
+    expect(run.output()).toContain('user carol saved (runs as nobody; roles helper)');
     const db = readFileSync(path.join(dir, 'state', 'winrmd.db'));
     expect(db.includes(Buffer.from('carol-Pw-1'))).toBe(false);
     expect(db.includes(Buffer.from('carol-Pw-1', 'utf16le'))).toBe(false);
     expect(db.includes(Buffer.from(ntHash('carol-Pw-1').toString('hex')))).toBe(true);
     const list = winrmd(['user', 'list', '--config', config]);
     expect(await list.done).toBe(0);
-    expect(list.output()).toContain('carol\trunAs=nobody\tntlm=yes');
+    expect(list.output()).toContain('carol\trunAs=nobody\troles=helper\tntlm=yes');
   });
 
   it('cert generate writes a self-signed pair to stateDir, and replaces it only with --force', async () => {

@@ -25,10 +25,10 @@ describe('docker/', () => {
 
   it('the entrypoint seeds a user from a password file, then runs the command', async () => {
     expect(existsSync(path.join(root, 'dist/src/main.js')), 'npm test builds dist/ first').toBe(true);
-    const r = await entrypoint(['user', 'list'], { WINRMD_USER: 'alice', WINRMD_PASSWORD_FILE: secret, WINRMD_STATE_DIR: state });
+    const r = await entrypoint(['user', 'list'], { WINRMD_USER: 'alice', WINRMD_PASSWORD_FILE: secret, WINRMD_STATE_DIR: state, WINRMD_ROLE: 'viewer' });
     expect(r.code).toBe(0);
-    expect(r.out).toContain('user alice saved (runs as nobody)');
-    expect(r.out).toContain('alice\trunAs=nobody');
+    expect(r.out).toContain('user alice saved (runs as nobody; roles viewer)');
+    expect(r.out).toContain('alice\trunAs=nobody\troles=viewer');
     expect(r.out).not.toContain('from-a-secret-file');
   });
 

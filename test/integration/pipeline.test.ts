@@ -6,54 +6,24 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellProvider } from '../../providers/shell/index.js';
 import { configSchema } from '../../src/config/schema.js';
-import { PROVIDER_API_VERSION, type CimClass, type Instance, type Provider } from '../../src/provider-api.js';
 import { createCore } from '../../src/wsman/core.js';
 import { FAULTS } from '../../src/soap/faults.js';
 import type { RequestInfo, RequestRecord } from '../../src/wsman/exchange.js';
 import { ACTIONS, envelope, identify, URI } from '../helpers/envelope.js';
 import { ALICE, basic, testServer } from '../helpers/server.js';
 import { xp } from '../helpers/xpath.js';
+import { DEVICE_URI, deviceFixture, PAIR_URI } from '../fixtures/device-provider.js';
 
-const NS = 'root/test';
-const PAIR_URI = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Pair';
-const DEVICE_URI = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Device';
+
+
 const SHELL_CMD = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd';
 const PROC = `${URI.wmi}/Win32_Process`;
 const ROOTY = { user: 'rooty', password: 'rooty-Secret-3' };
 
-/** A class with two keys, and a device whose method changes hardware; counts what reaches it. */
-function fixture() {
-  const Pair: CimClass = { name: 'Test_Pair', namespace: NS, keys: ['Name', 'Kind'], properties: { Name: { type: 'string' }, Kind: { type: 'string' }, Value: { type: 'uint32' } } };
-  const Device: CimClass = {
-    name: 'Test_Device', namespace: NS, keys: ['Id'], properties: { Id: { type: 'string' } },
-    methods: { PowerOff: { input: {}, output: { ReturnValue: { type: 'uint32' } }, effects: ['changesHardware'] } },
-  };
-  const pairs: Instance[] = [
-    { className: 'Test_Pair', properties: { Name: 'sshd', Kind: 'service', Value: 1 } },
-    { className: 'Test_Pair', properties: { Name: 'sshd', Kind: 'socket', Value: 2 } },
-    { className: 'Test_Pair', properties: { Name: 'cron', Kind: 'service', Value: 3 } },
-  ];
-  const seen = { invokes: 0 };
-  const provider: Provider = {
-    apiVersion: PROVIDER_API_VERSION,
-    name: 'fixture',
-    classes: [Pair, Device],
-    async *enumerate(req) {
-      if (req.className === 'Test_Pair') yield* pairs;
-      if (req.className === 'Test_Device') yield { className: 'Test_Device', properties: { Id: 'bmc1' } };
-    },
-    async invoke() {
-      seen.invokes++;
-      return { ReturnValue: 0 };
-    },
-  };
-  return { provider, seen };
-}
-
 describe('the pipeline over the real app', () => {
   let s: Awaited<ReturnType<typeof testServer>>;
   let granted: Awaited<ReturnType<typeof testServer>>;
-  const fx = fixture();
+  const fx = deviceFixture();
   const records: RequestRecord[] = [];
   const faults: RequestRecord[] = [];
   const shellOptions = configSchema.parse({}).shell;
@@ -62,7 +32,7 @@ describe('the pipeline over the real app', () => {
     s = await testServer({}, [fx.provider, createShellProvider(shellOptions)]);
     s.server.core.addHook('onReply', (r) => records.push(r));
     s.server.core.addHook('onFault', (r) => faults.push(r));
-    granted = await testServer({ security: { hardwareControlUsers: ['ALICE'], rootRunAsUsers: ['rooty'], lockout: { userThreshold: 1e6, addressThreshold: 1e6 } } }, [fixture().provider]);
+    granted = await testServer({ security: { hardwareControlUsers: ['ALICE'], rootRunAsUsers: ['rooty'], lockout: { userThreshold: 1e6, addressThreshold: 1e6 } } }, [deviceFixture().provider]);
   });
   afterAll(async () => {
     await s.server.close();
@@ -119,7 +89,7 @@ describe('the pipeline over the real app', () => {
       const res = await powerOff(s);
       expect(res.status).toBe(500);
       expect(xp(res.body, 'string(//s:Subcode/s:Value)')).toBe('w:AccessDenied');
-      expect(xp(res.body, 'string(//s:Reason/s:Text)')).toContain('security.hardwareControlUsers');
+      expect(xp(res.body, 'string(//s:Reason/s:Text)')).toContain('hardwareControl grant');
       expect(fx.seen.invokes).toBe(before);
       expect(s.logLines.some((l) => l.includes('"event":"access_denied"') && l.includes('"rule":"hardwareControl"'))).toBe(true);
     });
@@ -135,7 +105,7 @@ describe('the pipeline over the real app', () => {
       const res = await s.post(envelope({ action: ACTIONS.create, resourceUri: SHELL_CMD, body: '<rsp:Shell xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>' }), basic(ROOTY));
       expect(res.status).toBe(500);
       expect(xp(res.body, 'string(//s:Subcode/s:Value)')).toBe('w:AccessDenied');
-      expect(xp(res.body, 'string(//s:Reason/s:Text)')).toContain('security.rootRunAsUsers');
+      expect(xp(res.body, 'string(//s:Reason/s:Text)')).toContain('rootRunAs grant');
       expect(shells.shells.ownedBy('rooty').length).toBe(0);
     });
 

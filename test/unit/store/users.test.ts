@@ -65,7 +65,8 @@ describe('the users table migration to a folded key', () => {
       old.close();
       const db = openDb(file);
       const users = new SqliteUserStore(db);
-      expect(users.get('ALICE')).toEqual({ name: 'Alice', passwordHash: 'scrypt$a', ntHash: 'aa', runAs: 'alice' });
+      // Users from before roles keep what they could do: helper.
+      expect(users.get('ALICE')).toEqual({ name: 'Alice', passwordHash: 'scrypt$a', ntHash: 'aa', runAs: 'alice', roles: ['helper'] });
       expect(users.get('JÖRG')?.runAs).toBe('joerg');
       expect(users.list()).toHaveLength(2);
       db.close();

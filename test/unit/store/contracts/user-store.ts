@@ -12,7 +12,7 @@ export interface UserStoreFixture {
   close(): Promise<void>;
 }
 
-const alice: UserRecord = { name: 'alice', passwordHash: 'scrypt$a', ntHash: '00'.repeat(16), runAs: 'nobody' };
+const alice: UserRecord = { name: 'alice', passwordHash: 'scrypt$a', ntHash: '00'.repeat(16), runAs: 'nobody', roles: ['helper', 'viewer'] };
 
 /** `durable`: the backend keeps its users when reopened (every backend but the in-memory one). */
 export function userStoreContract(backend: string, open: () => Promise<UserStoreFixture>, { durable }: { durable: boolean }): void {
@@ -34,12 +34,12 @@ export function userStoreContract(backend: string, open: () => Promise<UserStore
       expect(await store.list()).toEqual([]);
     });
 
-    it('gives back what was put, every field, and no ntHash for a user stored without one', async () => {
+    it('gives back what was put, every field, and no ntHash for a user stored without one; no roles given is helper', async () => {
       const { store } = await fixture();
       await store.put(alice);
       await store.put({ name: 'legacy', passwordHash: 'scrypt$l', runAs: 'legacy' });
       expect(await store.get('alice')).toEqual(alice);
-      expect(await store.get('legacy')).toEqual({ name: 'legacy', passwordHash: 'scrypt$l', runAs: 'legacy' });
+      expect(await store.get('legacy')).toEqual({ name: 'legacy', passwordHash: 'scrypt$l', runAs: 'legacy', roles: ['helper'] });
     });
 
     it('names compare without regard to case, as Windows account names do, beyond ASCII too', async () => {
@@ -54,8 +54,8 @@ export function userStoreContract(backend: string, open: () => Promise<UserStore
     it('put replaces the user of the same name, whatever its case, spelling included: one record, the latest', async () => {
       const { store } = await fixture();
       await store.put(alice);
-      await store.put({ name: 'Alice', passwordHash: 'scrypt$b', runAs: 'alice' });
-      expect(await store.list()).toEqual([{ name: 'Alice', passwordHash: 'scrypt$b', runAs: 'alice' }]);
+      await store.put({ name: 'Alice', passwordHash: 'scrypt$b', runAs: 'alice', roles: ['viewer'] });
+      expect(await store.list()).toEqual([{ name: 'Alice', passwordHash: 'scrypt$b', runAs: 'alice', roles: ['viewer'] }]);
     });
 
     it('lists every user ordered by name, and remove takes exactly one', async () => {
@@ -101,7 +101,7 @@ export function userStoreContract(backend: string, open: () => Promise<UserStore
       await f.store.put({ ...alice, name: 'Jörg', ntHash: undefined });
       await f.store.remove('nobody-here');
       const again = await f.reopen();
-      expect(await again.list()).toEqual([{ ...alice, name: 'alice' }, { name: 'Jörg', passwordHash: alice.passwordHash, runAs: alice.runAs }]);
+      expect(await again.list()).toEqual([{ ...alice, name: 'alice' }, { name: 'Jörg', passwordHash: alice.passwordHash, runAs: alice.runAs, roles: alice.roles }]);
       expect((await again.get('JÖRG'))?.name).toBe('Jörg');
     });
   });
