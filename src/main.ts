@@ -15,6 +15,7 @@ import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
 import { DEFAULT_ROLE, rolesOf, SqliteUserStore } from './store/users.js';
 import { BUILT_IN_ROLES } from './admin/access.js';
+import { AuditLog } from './admin/audit.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
 import { compileQuery, matches } from './eventing/event-query.js';
@@ -41,6 +42,11 @@ ${SUBSCRIPTION_USAGE}
                        [--limit N] [--journal-dir DIR] [--format Raw|RenderedText]
                                                the host's journal as the Windows events a query selects, one per
                                                line (the cursor to go on from, on stderr): what a forwarder sends
+  winrmd audit list [--since TIME] [--user NAME] [--kind KIND] [--limit N]
+                                               the audit trail, oldest first (one line each)
+  winrmd audit export                          every record as a JSON line, with its hash and link
+  winrmd audit verify                          walk the hash chain: exit 1 naming each record
+                                               changed or missing since it was written
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -83,6 +89,11 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
   }
   const db = openDb(stateFile(config));
   const users = new SqliteUserStore(db);
+  const audit = new AuditLog(db);
+  const changed = (data: Record<string, unknown>) => {
+    audit.append({ kind: 'user_changed', user: os.userInfo().username, data: { ...data, by: 'winrmd user' } });
+    audit.flush();
+  };
   try {
     switch (verb) {
       case 'add': {
@@ -96,6 +107,7 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
         // An event source starts no process: its runAs is never used.
         const given = eventSource ? ['event-source'] : roles ?? [DEFAULT_ROLE];
         users.put({ name, ...(await credentialsFor(password)), runAs: eventSource ? '' : runAs ?? name, ...(eventSource ? { eventSource } : {}), roles: given });
+        changed({ verb: 'add', name, roles: given, runAs: eventSource ? '' : runAs ?? name });
         console.log(`${eventSource ? 'event source' : 'user'} ${name} saved${eventSource ? '' : ` (runs as ${runAs ?? name}; roles ${given.join(', ')})`} in ${stateFile(config)}`);
         return 0;
       }
@@ -103,6 +115,7 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
         const user = name ? users.get(name) : undefined;
         if (!user || args.length < 3) break;
         users.put({ ...user, roles: args.slice(2) });
+        changed({ verb: 'roles', name: user.name, roles: args.slice(2) });
         console.log(`user ${user.name}: roles ${args.slice(2).join(', ')}`);
         return 0;
       }
@@ -115,8 +128,36 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
           console.error(`winrmd: no user ${name}`);
           return 1;
         }
+        changed({ verb: 'remove', name });
         console.log(`user ${name} removed`);
         return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    db.close();
+  }
+}
+
+async function auditCommand(config: Config, args: string[], values: { since?: string; user?: string; kind?: string; limit?: string }): Promise<number> {
+  const db = openDb(stateFile(config));
+  const audit = new AuditLog(db);
+  try {
+    switch (args[0]) {
+      case 'list':
+        for (const r of audit.list({ since: values.since, user: values.user, kind: values.kind, limit: values.limit ? Number(values.limit) : undefined })) {
+          console.log([r.seq, r.at, r.kind, r.user ?? '-', r.address ?? '-', JSON.stringify(r.data)].join('\t'));
+        }
+        return 0;
+      case 'export':
+        for (const r of audit.list()) console.log(JSON.stringify(r));
+        return 0;
+      case 'verify': {
+        const v = audit.verify();
+        for (const p of v.problems) console.error(`winrmd: ${p}`);
+        console.log(v.ok ? `audit trail intact: ${v.records} records` : `audit trail broken: ${v.problems.length} problem(s) in ${v.records} records`);
+        return v.ok ? 0 : 1;
+      }
     }
     console.error(USAGE);
     return 2;
@@ -211,6 +252,8 @@ async function main(argv: string[]): Promise<number> {
       keytab: { type: 'string' },
       // winrmd journal
       after: { type: 'string' }, limit: { type: 'string' }, 'journal-dir': { type: 'string' },
+      // winrmd audit (and --limit)
+      since: { type: 'string' }, user: { type: 'string' }, kind: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -221,12 +264,20 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false, values.role);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
+  if (command === 'audit') return auditCommand(config, rest, values);
   if (command === 'journal') return journalCommand(rest, values);
   if (command === 'subscription') {
     const db = openDb(stateFile(config));
     const store = (await openCollectorStore(config, db))!;
     try {
-      return await subscriptionCommand(store, rest, values);
+      const code = await subscriptionCommand(store, rest, values);
+      // Changes to what the collector accepts are kept in the audit trail (list, show, export, status read only).
+      if (code === 0 && !['list', 'show', 'export', 'status'].includes(rest[0] ?? '')) {
+        const audit = new AuditLog(db);
+        audit.append({ kind: 'subscription_changed', user: os.userInfo().username, data: { verb: rest[0], subscription: rest[1], by: 'winrmd subscription' } });
+        audit.flush();
+      }
+      return code;
     } catch (err) {
       // The user's mistakes (a definition, a file that cannot be read, YAML that does not parse) in one line.
       if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && (err as Error).name !== 'YAMLException') throw err;

@@ -44,6 +44,8 @@ import { CollectorSubscriber } from './eventing/subscriber.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
 import { AccessPolicy } from './admin/access.js';
+import { AuditLog, redact } from './admin/audit.js';
+import type { RequestRecord } from './wsman/exchange.js';
 
 export interface ServerOptions {
   config: Config;
@@ -58,6 +60,8 @@ export interface ServerOptions {
 
 export interface Winrmd {
   core: Core;
+  /** The audit trail. */
+  audit: AuditLog;
   /** The collector's outputs, when it runs (reopened on SIGHUP). */
   outputs?: Outputs;
   app: ReturnType<typeof createApp>;
@@ -112,6 +116,39 @@ const accountGroups = sharedReadings(async (account: string): Promise<string[]> 
   }
 }, 60_000);
 
+/** Operations that change state or run code: each is kept in the audit trail (refusals of any kind too). */
+const AUDITED_OPERATIONS = new Set(['put', 'create', 'delete', 'invoke', 'subscribe', 'unsubscribe', 'Signal']);
+/** Named events of providers and the collector that the audit trail keeps as they are logged. */
+const AUDITED_EVENTS = new Set(['shell_created', 'shell_closed', 'command_started', 'command_exited', 'process_created', 'process_terminated', 'bmc_power_control', 'bmc_sel_cleared', 'user_ended', 'subscription_created', 'subscription_ended']);
+
+/**
+ * A logger that also appends the named events above to the audit trail, with the user and client
+ * the logger (or its parent, the request's) carries. Every child is tapped the same way.
+ */
+function auditTap(log: Logger, audit: AuditLog): Logger {
+  const tap = (target: Logger) => (obj: unknown) => {
+    const event = (obj as { event?: unknown } | null)?.event;
+    if (typeof event !== 'string' || !AUDITED_EVENTS.has(event)) return;
+    const { event: kind, user, client, ...data } = obj as Record<string, unknown>;
+    const bound = target.bindings() as { user?: string; client?: string };
+    audit.append({ kind: kind as string, user: (user as string | undefined) ?? bound.user, address: (client as string | undefined) ?? bound.client, data });
+  };
+  const wrap = (target: Logger): Logger => new Proxy(target, {
+    get(t, prop, receiver) {
+      if (prop === 'child') return (...args: Parameters<Logger['child']>) => wrap(t.child(...args) as unknown as Logger);
+      if (prop === 'info' || prop === 'warn') {
+        const seen = tap(t);
+        return (obj: unknown, ...rest: unknown[]) => {
+          seen(obj);
+          return (t[prop] as (...a: unknown[]) => void)(obj, ...rest);
+        };
+      }
+      return Reflect.get(t, prop, receiver);
+    },
+  });
+  return wrap(log);
+}
+
 /** How often the user store is checked for users removed or given a new password. */
 const USER_WATCH_MS = 2000;
 
@@ -158,8 +195,20 @@ export async function openCollectorStore(config: Config, db: Db | undefined): Pr
 /** Everything but the sockets: what in-process tests drive with supertest. */
 export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
   const { config } = opts;
-  const log = opts.log ?? createLogger(config);
   const db = opts.users ? undefined : openDb(stateFile(config));
+  // The audit trail lives in the state file (in memory for a server given its users, as tests are).
+  const auditDb = db ?? openDb(':memory:');
+  const audit = new AuditLog(auditDb);
+  const pruneAudit = () => {
+    const pruned = audit.prune(config.audit.retentionDays);
+    if (pruned > 0) (opts.log ?? rootLog).info({ event: 'audit_pruned', records: pruned });
+  };
+  const rootLog = opts.log ?? createLogger(config);
+  pruneAudit();
+  const pruning = setInterval(pruneAudit, 86_400_000);
+  pruning.unref();
+  // What providers and the pipeline log as named events of this kind is kept in the audit trail too.
+  const log = auditTap(rootLog, audit);
   const users = opts.users ?? new SqliteUserStore(db!);
 
   const listening: Listening = { wanted: 0, up: 0 };
@@ -250,6 +299,15 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     if (unknown.length > 0) log.warn({ event: 'unknown_roles', user: u.name, roles: unknown }, 'roles that exist nowhere grant nothing');
   }
   core.addHook('authorize', access.authorize);
+  const audited = (r: RequestRecord) => {
+    if (!AUDITED_OPERATIONS.has(r.operation ?? '') && r.fault !== 'AccessDenied') return;
+    audit.append({
+      kind: r.fault === 'AccessDenied' ? 'access_denied' : 'operation', user: r.user, address: r.clientAddress,
+      data: { action: r.action, operation: r.operation, resourceUri: r.resourceUri, selectors: r.selectors, method: r.method, ...(r.params ? { params: redact(r.params) } : {}), status: r.status, fault: r.fault, ...(r.fault ? { message: r.faultMessage } : {}) },
+    });
+  };
+  core.addHook('onReply', audited);
+  core.addHook('onFault', audited);
   const store = collecting ? await openCollectorStore(config, db) : undefined;
   const collector = store && { store, outputs: new Outputs(log.child({ component: 'collector' })) };
   if (collector) {
@@ -273,6 +331,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
     servesSubpaths: collector !== undefined,
+    onAuthentication: (e) => audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: e.ok ? { method: e.method } : { reason: e.reason } }),
   });
   const fw = config.forwarder;
   const forwarder = fw.targets.length > 0
@@ -292,7 +351,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     : undefined;
   subscriber?.start();
   return {
-    core, app, users, log, providers, db, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
+    core, app, users, log: rootLog, providers, db, audit, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       forwarder?.stop();
       await subscriber?.stop();
@@ -303,6 +362,9 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       await collector?.outputs.close();
       await collector?.store.close();
       for (const p of providers) await p.unload?.();
+      clearInterval(pruning);
+      audit.close();
+      if (!db) auditDb.close();
       db?.close();
     },
   };

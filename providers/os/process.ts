@@ -275,7 +275,7 @@ async function create(req: InvokeRequest, created: SessionsByUser): Promise<Valu
     child.unref();
     created.add(req.caller.user, child.pid!);
     // The command line is not logged: it may carry secrets.
-    req.log.info({ event: 'process_created', pid: child.pid, runAs: account.name });
+    req.log.info({ event: 'process_created', pid: child.pid, user: req.caller.user, runAs: account.name });
     return { ProcessId: child.pid ?? null, ReturnValue: RETURN.SUCCESS };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -308,7 +308,7 @@ async function terminate(req: InvokeRequest): Promise<Values> {
     if (code === 'ESRCH') throw new ProviderError('NOT_FOUND', `no process with Handle ${Handle}`);
     return { ReturnValue: code === 'EPERM' ? RETURN.ACCESS_DENIED : RETURN.UNKNOWN_FAILURE };
   }
-  req.log.info({ event: 'process_terminated', pid: row.pid, runAs: account.name });
+  req.log.info({ event: 'process_terminated', pid: row.pid, user: req.caller.user, runAs: account.name });
   return { ReturnValue: RETURN.SUCCESS };
 }
 

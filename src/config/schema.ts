@@ -289,6 +289,11 @@ export const configSchema = z.object({
       url: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
     }, 'url', true)).default([]),
   }).default({}),
+  /** The audit trail (winrmd audit list|export|verify). */
+  audit: z.object({
+    /** Records older than this are pruned (the chain stays verifiable from the last one pruned); 0 keeps everything. */
+    retentionDays: z.number().int().min(0).default(365),
+  }).default({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({}),

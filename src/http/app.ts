@@ -37,6 +37,8 @@ export interface AppOptions {
    * and delivery paths (the core refuses anything but the collector's routes there).
    */
   servesSubpaths?: boolean;
+  /** Told of each refused credential, and of the first authenticated request of each connection (the audit trail). */
+  onAuthentication?(e: { ok: boolean; user?: string; method?: AuthMethod; address: string; reason?: string }): void;
 }
 
 export interface App {
@@ -238,9 +240,11 @@ export function createApp(opts: AppOptions): App {
         if (xml !== undefined) soap(ex, await opts.core.handle(xml, { info: requestInfo(ex, 'anonymous'), log: ex.log }));
         return;
       }
+      if (!outcome.challenge && !outcome.none) opts.onAuthentication?.({ ok: false, user: outcome.user, address: ex.req.socket.remoteAddress ?? '', reason: outcome.reason });
       return refuse(ex, outcome.reason, outcome);
     }
     ex.user = outcome.caller.user;
+    if (!admitted.has(ex.req.socket)) opts.onAuthentication?.({ ok: true, user: outcome.caller.user, method: outcome.method, address: ex.req.socket.remoteAddress ?? '' });
     opts.slots?.authenticated(ex.req.socket);
     admitted.add(ex.req.socket);
     if (outcome.mutualToken) ex.headers['WWW-Authenticate'] = outcome.mutualToken;

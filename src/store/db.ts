@@ -60,6 +60,19 @@ const MIGRATIONS: string[] = [
   // Roles (src/admin/access.ts): users from before had full control as their own account, which
   // is what helper grants; they keep it.
   `ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '["helper"]'`,
+  // The audit trail (src/admin/audit.ts): a hash chain; the anchor is where it starts after pruning.
+  `CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY,
+     at TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     user TEXT,
+     address TEXT,
+     data TEXT NOT NULL,
+     prev TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_at ON audit (at);
+   CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
 ];
 
 /** How user names are compared: the one folding both stores use. */

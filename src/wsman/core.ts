@@ -213,7 +213,8 @@ export function createCore(opts: CoreOptions): Core {
     return {
       user: ex.caller?.user, authMethod: ex.info.authMethod, clientAddress: ex.info.clientAddress, path: ex.info.path,
       connectionId: ex.info.connectionId, action: req?.identify ? 'Identify' : req?.action, operation: req?.identify ? 'identify' : ex.route?.operation,
-      method: ex.invoked?.name, resourceUri: req?.resourceUri || undefined, selectors: req?.selectors, status,
+      method: ex.invoked?.name, params: ex.invoked && req?.body ? Object.fromEntries(req.body.children.map((c) => [c.name, c.text.slice(0, 256)])) : undefined,
+      resourceUri: req?.resourceUri || undefined, selectors: req?.selectors, status,
       fault: ex.fault?.id, faultMessage: ex.fault?.message, durationMs: Date.now() - ex.started,
     };
   }

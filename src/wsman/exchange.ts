@@ -93,6 +93,8 @@ export interface RequestRecord {
   /** The route's operation: identify, get, put, create, delete, enumerate, pull, release, invoke, or a custom action's name. */
   operation?: string;
   method?: string;
+  /** An Invoke's input parameters as the client sent them (text), for the audit trail to redact and keep. */
+  params?: Record<string, string>;
   resourceUri?: string;
   selectors?: Selectors;
   status: number;
