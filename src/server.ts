@@ -45,6 +45,7 @@ import { SqliteCollectorStore, type CollectorStore } from './store/collector.js'
 import { PgCollectorStore } from './store/collector-pg.js';
 import { AccessPolicy } from './admin/access.js';
 import { AuditLog, redact } from './admin/audit.js';
+import { createMetrics } from './admin/metrics.js';
 import type { RequestRecord } from './wsman/exchange.js';
 
 export interface ServerOptions {
@@ -122,25 +123,20 @@ const AUDITED_OPERATIONS = new Set(['put', 'create', 'delete', 'invoke', 'subscr
 const AUDITED_EVENTS = new Set(['shell_created', 'shell_closed', 'command_started', 'command_exited', 'process_created', 'process_terminated', 'bmc_power_control', 'bmc_sel_cleared', 'user_ended', 'subscription_created', 'subscription_ended']);
 
 /**
- * A logger that also appends the named events above to the audit trail, with the user and client
- * the logger (or its parent, the request's) carries. Every child is tapped the same way.
+ * A logger that also hands every named event logged through it (at any level), with the bindings
+ * of the logger it went through (a request's client), to a listener: the audit trail and the
+ * metrics read providers' and the collector's events this way. Every child is tapped the same way.
  */
-function auditTap(log: Logger, audit: AuditLog): Logger {
-  const tap = (target: Logger) => (obj: unknown) => {
-    const event = (obj as { event?: unknown } | null)?.event;
-    if (typeof event !== 'string' || !AUDITED_EVENTS.has(event)) return;
-    const { event: kind, user, client, ...data } = obj as Record<string, unknown>;
-    const bound = target.bindings() as { user?: string; client?: string };
-    audit.append({ kind: kind as string, user: (user as string | undefined) ?? bound.user, address: (client as string | undefined) ?? bound.client, data });
-  };
+function tapEvents(log: Logger, listener: (event: string, fields: Record<string, unknown>, bound: () => Record<string, unknown>) => void): Logger {
+  const LEVELS = new Set<PropertyKey>(['debug', 'info', 'warn', 'error']);
   const wrap = (target: Logger): Logger => new Proxy(target, {
     get(t, prop, receiver) {
       if (prop === 'child') return (...args: Parameters<Logger['child']>) => wrap(t.child(...args) as unknown as Logger);
-      if (prop === 'info' || prop === 'warn') {
-        const seen = tap(t);
+      if (LEVELS.has(prop)) {
         return (obj: unknown, ...rest: unknown[]) => {
-          seen(obj);
-          return (t[prop] as (...a: unknown[]) => void)(obj, ...rest);
+          const event = (obj as { event?: unknown } | null)?.event;
+          if (typeof event === 'string') listener(event, obj as Record<string, unknown>, () => t.bindings());
+          return (t[prop as 'info'] as (...a: unknown[]) => void)(obj, ...rest);
         };
       }
       return Reflect.get(t, prop, receiver);
@@ -207,8 +203,14 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   pruneAudit();
   const pruning = setInterval(pruneAudit, 86_400_000);
   pruning.unref();
-  // What providers and the pipeline log as named events of this kind is kept in the audit trail too.
-  const log = auditTap(rootLog, audit);
+  const metrics = config.metrics.enabled ? await createMetrics({ openEnumerations: () => core.openEnumerations, subscriptions: () => eventSource.size }) : undefined;
+  // Named events providers, the pipeline and the collector log reach the audit trail and the metrics.
+  const log = tapEvents(rootLog, (event, fields, bound) => {
+    metrics?.onEvent(event, fields);
+    if (!AUDITED_EVENTS.has(event)) return;
+    const { event: kind, user, client, ...data } = fields;
+    audit.append({ kind: kind as string, user: (user as string | undefined) ?? (bound().user as string | undefined), address: (client as string | undefined) ?? (bound().client as string | undefined), data });
+  });
   const users = opts.users ?? new SqliteUserStore(db!);
 
   const listening: Listening = { wanted: 0, up: 0 };
@@ -308,6 +310,10 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   };
   core.addHook('onReply', audited);
   core.addHook('onFault', audited);
+  if (metrics) {
+    core.addHook('onReply', metrics.onRequest);
+    core.addHook('onFault', metrics.onRequest);
+  }
   const store = collecting ? await openCollectorStore(config, db) : undefined;
   const collector = store && { store, outputs: new Outputs(log.child({ component: 'collector' })) };
   if (collector) {
@@ -331,7 +337,11 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
     servesSubpaths: collector !== undefined,
-    onAuthentication: (e) => audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: e.ok ? { method: e.method } : { reason: e.reason } }),
+    onAuthentication: (e) => {
+      audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: e.ok ? { method: e.method } : { reason: e.reason } });
+      metrics?.onAuthentication(e);
+    },
+    metrics: metrics && { render: () => metrics.render(), authorize: (caller, origin, reqLog) => access.holds(caller, 'metrics', origin, reqLog) },
   });
   const fw = config.forwarder;
   const forwarder = fw.targets.length > 0

@@ -133,6 +133,7 @@ export class Bmc {
     this.inflight ??= this.poll().then(
       (s) => {
         this.snapshot = s;
+        this.log.debug({ event: 'bmc_polled', bmc: this.name });
         if (this.failure) this.log.info({ event: 'bmc_recovered', bmc: this.name });
         this.failure = undefined;
         return s;

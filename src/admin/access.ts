@@ -19,8 +19,8 @@ import type { AuthMethod, Exchange } from '../wsman/exchange.js';
 export const FAMILIES = ['get', 'enumerate', 'put', 'create', 'delete', 'invoke', 'shell', 'subscribe'] as const;
 export type Family = (typeof FAMILIES)[number];
 
-/** What a role may hold beyond its rules: root processes, hardware changes, the host's journal, administration. */
-export const GRANTS = ['rootRunAs', 'hardwareControl', 'eventLogRead', 'administer'] as const;
+/** What a role may hold beyond its rules: root processes, hardware changes, the host's journal, administration, the metrics. */
+export const GRANTS = ['rootRunAs', 'hardwareControl', 'eventLogRead', 'administer', 'metrics'] as const;
 export type Grant = (typeof GRANTS)[number];
 
 export interface Rule {
@@ -150,13 +150,16 @@ function compileConditions(source: string, c: Conditions | undefined): CompiledC
   };
 }
 
+/** What conditions look at: where a request comes from and how it authenticated. */
+export interface RequestOrigin { clientAddress: string; authMethod: AuthMethod; secure: boolean }
+
 /** Why the conditions do not hold for this request, or undefined when they do. */
-function unmet(c: CompiledConditions | undefined, ex: Exchange, now: number): string | undefined {
+function unmet(c: CompiledConditions | undefined, info: RequestOrigin, now: number): string | undefined {
   if (!c) return undefined;
-  const address = ex.info.clientAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  const address = info.clientAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   if (c.addresses && !c.addresses.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')) return `${c.source}: not from ${address}`;
-  if (c.methods && !c.methods.has(ex.info.authMethod)) return `${c.source}: not with ${ex.info.authMethod} authentication`;
-  if (c.httpsOnly && !ex.info.secure) return `${c.source}: HTTPS only`;
+  if (c.methods && !c.methods.has(info.authMethod)) return `${c.source}: not with ${info.authMethod} authentication`;
+  if (c.httpsOnly && !info.secure) return `${c.source}: HTTPS only`;
   if (c.from !== undefined && now < c.from) return `${c.source}: not before ${new Date(c.from).toISOString()}`;
   if (c.until !== undefined && now > c.until) return `${c.source}: not after ${new Date(c.until).toISOString()}`;
   return undefined;
@@ -201,6 +204,35 @@ export class AccessPolicy {
     return [...names];
   }
 
+  /** The roles that count for a request from here, or why none does (the user's conditions, no role, the roles' conditions). */
+  private async applicable(caller: Caller, info: RequestOrigin, log: { info(o: object): void }): Promise<{ counting: CompiledRole[]; refusal?: { rule: string; message: string } }> {
+    const now = Date.now();
+    const userUnmet = unmet(this.userConditions.get(caller.user.toLowerCase()), info, now);
+    if (userUnmet) return { counting: [], refusal: { rule: userUnmet, message: `${caller.user} may not be served here: ${userUnmet}.` } };
+    const held = (await this.rolesOf(caller)).map((n) => this.roles.get(n)).filter((r): r is CompiledRole => r !== undefined);
+    const counting = held.filter((r) => {
+      const why = unmet(r.conditions, info, now);
+      if (why) log.info({ event: 'role_not_applied', user: caller.user, role: r.name, reason: why });
+      return !why;
+    });
+    if (counting.length > 0) return { counting };
+    return {
+      counting,
+      refusal: held.length === 0
+        ? { rule: 'no_role', message: `${caller.user} has no role.` }
+        : { rule: 'conditions', message: `None of ${caller.user}'s roles applies to this request (${held.map((r) => unmet(r.conditions, info, now)).join('; ')}).` },
+    };
+  }
+
+  /** Whether the caller holds a grant from here (the metrics and the dashboard ask this, outside the WS-Management pipeline). */
+  async holds(caller: Caller, grant: Grant, info: RequestOrigin, log: { info(o: object): void; warn(o: object): void }): Promise<boolean> {
+    if (caller.kind === 'event-source') return false;
+    const { counting, refusal } = await this.applicable(caller, info, log);
+    const ok = !refusal && counting.some((r) => r.grants.has(grant));
+    if (!ok) log.warn({ event: 'access_denied', rule: refusal?.rule ?? grant, user: caller.user, grant });
+    return ok;
+  }
+
   /** The authorize hook. */
   readonly authorize = async (ex: Exchange): Promise<void> => {
     const caller = ex.caller;
@@ -210,18 +242,8 @@ export class AccessPolicy {
       ex.log.warn({ event: 'access_denied', rule, user: caller.user, action: ex.request?.action, resource: resourceName(ex) });
       throw new WsmanFault('AccessDenied', message);
     };
-    const now = Date.now();
-    const userUnmet = unmet(this.userConditions.get(caller.user.toLowerCase()), ex, now);
-    if (userUnmet) deny(userUnmet, `${caller.user} may not be served here: ${userUnmet}.`);
-    const held = (await this.rolesOf(caller)).map((n) => this.roles.get(n)).filter((r): r is CompiledRole => r !== undefined);
-    const counting = held.filter((r) => {
-      const why = unmet(r.conditions, ex, now);
-      if (why) ex.log.info({ event: 'role_not_applied', user: caller.user, role: r.name, reason: why });
-      return !why;
-    });
-    if (counting.length === 0) {
-      deny(held.length === 0 ? 'no_role' : 'conditions', held.length === 0 ? `${caller.user} has no role.` : `None of ${caller.user}'s roles applies to this request (${held.map((r) => unmet(r.conditions, ex, now)).join('; ')}).`);
-    }
+    const { counting, refusal } = await this.applicable(caller, ex.info, ex.log);
+    if (refusal) deny(refusal.rule, refusal.message);
     const family = familyOf(ex);
     if (family) {
       const resource = resourceName(ex) ?? '';

@@ -289,6 +289,10 @@ export const configSchema = z.object({
       url: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
     }, 'url', true)).default([]),
   }).default({}),
+  /** Prometheus metrics at GET /metrics, for a user whose role holds the metrics grant (administrator, or a custom role). */
+  metrics: z.object({
+    enabled: z.boolean().default(false),
+  }).default({}),
   /** The audit trail (winrmd audit list|export|verify). */
   audit: z.object({
     /** Records older than this are pruned (the chain stays verifiable from the last one pruned); 0 keeps everything. */

@@ -145,6 +145,7 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
       subscriptionId: sub.id, source, address: ctx.info.clientAddress, machineId, version, kind, at: receivedAt, events: events.length,
       ...(bookmarkList ? { bookmark: serialize(bookmarkList) } : {}), ...(recreated ? { recreated } : {}),
     });
+    ctx.log.debug({ event: 'collector_delivery', subscription: sub.name, source, kind, events: events.length });
     if (kind === 'end') {
       ctx.log.info({ event: 'subscription_ended_by_source', source, subscription: sub.name, status: textOf(child(req.body, NS.wse, 'Status'))?.trim() });
       return { status: 200 };

@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
+import type { Caller } from '../provider-api.js';
 import { SOAP_CONTENT_TYPE, SOAP_CONTENT_TYPE_UTF16 } from '../soap/envelope.js';
 import { decodeSldcBody, SldcError } from '../eventing/sldc.js';
 import { decodeBody, isUtf16, XmlError } from '../soap/xml.js';
@@ -37,6 +38,11 @@ export interface AppOptions {
    * and delivery paths (the core refuses anything but the collector's routes there).
    */
   servesSubpaths?: boolean;
+  /** GET /metrics, for a caller the access policy gives the metrics grant. */
+  metrics?: {
+    authorize(caller: Caller, origin: { clientAddress: string; authMethod: AuthMethod; secure: boolean }, log: Logger): Promise<boolean>;
+    render(): Promise<{ contentType: string; body: string }>;
+  };
   /** Told of each refused credential, and of the first authenticated request of each connection (the audit trail). */
   onAuthentication?(e: { ok: boolean; user?: string; method?: AuthMethod; address: string; reason?: string }): void;
 }
@@ -324,6 +330,25 @@ export function createApp(opts: AppOptions): App {
     if (xml !== undefined) soap(ex, await opts.core.handle(xml, { info: requestInfo(ex, 'anonymous'), log: ex.log }));
   };
 
+  // Prometheus scrapes with Basic or a client certificate: one request, no message encryption.
+  const metrics = async (ex: Exchange) => {
+    if (shed(ex)) return;
+    const authorization = header(ex, 'authorization') || undefined;
+    const outcome = await opts.auth.authenticate({ authorization, secure: ex.secure, clientAddress: ex.req.socket.remoteAddress ?? '', connection: ex.req.socket });
+    if (!outcome.ok) {
+      if (!outcome.challenge && !outcome.none) opts.onAuthentication?.({ ok: false, user: outcome.user, address: ex.req.socket.remoteAddress ?? '', reason: outcome.reason });
+      return refuse(ex, outcome.reason, outcome);
+    }
+    ex.user = outcome.caller.user;
+    if (outcome.security) return text(ex, 400, 'metrics are not served over message encryption: scrape over HTTPS');
+    const origin = { clientAddress: ex.req.socket.remoteAddress ?? '', authMethod: outcome.method ?? 'basic', secure: ex.secure };
+    if (!(await opts.metrics!.authorize(outcome.caller, origin, ex.log))) return text(ex, 403, 'Forbidden');
+    const m = await opts.metrics!.render();
+    ex.status = 200;
+    ex.headers['Content-Type'] = m.contentType;
+    ex.body = m.body;
+  };
+
   // Ready only once every configured listener is up (a first start generates the certificate).
   const healthz = (ex: Exchange) => {
     const ready = opts.ready?.() ?? true;
@@ -336,6 +361,7 @@ export function createApp(opts: AppOptions): App {
   const route = (method: string | undefined, path: string): ((ex: Exchange) => void | Promise<void>) | undefined => {
     if (method === 'POST') return path === '/wsman' || (opts.servesSubpaths && path.startsWith('/wsman/')) ? wsman : path === '/wsman-anon' ? anonymous : undefined;
     if ((method === 'GET' || method === 'HEAD') && path === '/healthz') return healthz;
+    if (method === 'GET' && path === '/metrics' && opts.metrics) return metrics;
     return undefined;
   };
 
