@@ -13,9 +13,10 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
-import { DEFAULT_ROLE, rolesOf, SqliteUserStore } from './store/users.js';
+import { DEFAULT_ROLE, rolesOf, SqliteUserStore, type Invitation } from './store/users.js';
 import { BUILT_IN_ROLES } from './admin/access.js';
 import { AuditLog } from './admin/audit.js';
+import { createInvitation, invitationState, parseSpan, updateInvitation } from './admin/invitations.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
 import { compileQuery, matches } from './eventing/event-query.js';
@@ -42,6 +43,13 @@ ${SUBSCRIPTION_USAGE}
                        [--limit N] [--journal-dir DIR] [--format Raw|RenderedText]
                                                the host's journal as the Windows events a query selects, one per
                                                line (the cursor to go on from, on stderr): what a forwarder sends
+  winrmd invite create [--role ROLE] [--expires 2h] [--uses 1] [--consent] [--run-as ACCOUNT]
+                                               a one-time account a helper uses as user and password (Basic
+                                               or NTLM); printed once. With --consent its first request waits
+                                               until someone here accepts it
+  winrmd invite list                           invitations and their state (open, used up, expired, revoked)
+  winrmd invite revoke NAME                    it stops working at once, on open connections too
+  winrmd session accept|deny NAME              answer an invited helper waiting for consent
   winrmd audit list [--since TIME] [--user NAME] [--kind KIND] [--limit N]
                                                the audit trail, oldest first (one line each)
   winrmd audit export                          every record as a JSON line, with its hash and link
@@ -131,6 +139,64 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
         changed({ verb: 'remove', name });
         console.log(`user ${name} removed`);
         return 0;
+    }
+    console.error(USAGE);
+    return 2;
+  } finally {
+    db.close();
+  }
+}
+
+async function inviteCommand(config: Config, command: string, args: string[], values: { role?: string[]; expires?: string; uses?: string; consent?: boolean; 'run-as'?: string }): Promise<number> {
+  const db = openDb(stateFile(config));
+  const users = new SqliteUserStore(db);
+  const audit = new AuditLog(db);
+  const by = os.userInfo().username;
+  const note = (kind: string, user: string, data: Record<string, unknown>) => {
+    audit.append({ kind, user, data: { ...data, by } });
+    audit.flush();
+  };
+  try {
+    const [verb, name] = args;
+    if (command === 'invite' && verb === 'create') {
+      const role = values.role?.[0] ?? DEFAULT_ROLE;
+      const expiresInMs = parseSpan(values.expires ?? '2h');
+      const uses = Number(values.uses ?? 1);
+      if (!(role.toLowerCase() in BUILT_IN_ROLES) && !Object.keys(config.security.roles).some((r) => r.toLowerCase() === role.toLowerCase())) {
+        console.error(`winrmd: no role is named ${role}`);
+        return 2;
+      }
+      if (!expiresInMs || !Number.isInteger(uses) || uses < 1) {
+        console.error('winrmd: --expires is a number and s, m, h or d (2h); --uses a positive integer');
+        return 2;
+      }
+      const made = await createInvitation(users, { role, expiresInMs, uses, consent: values.consent ?? false, runAs: values['run-as'] ?? 'nobody', createdBy: by });
+      note('invitation_created', made.user, { role, expiresAt: made.invitation.expiresAt, uses, consent: made.invitation.consent });
+      console.log(`user:     ${made.user}\npassword: ${made.password}\nrole:     ${role}\nexpires:  ${made.invitation.expiresAt}\nuses:     ${uses}${made.invitation.consent ? '\nconsent:  its first request waits for winrmd session accept' : ''}`);
+      return 0;
+    }
+    if (command === 'invite' && verb === 'list') {
+      for (const u of users.list().filter((x) => x.invitation)) {
+        const inv = u.invitation!;
+        console.log([u.name, rolesOf(u).join(','), inv.expiresAt, `${inv.used}/${inv.uses}`, invitationState(inv), inv.createdBy ?? ''].join('\t'));
+      }
+      return 0;
+    }
+    const changes: Record<string, [(i: Invitation) => void, string]> = {
+      'invite revoke': [(i) => (i.revoked = true), 'invitation_revoked'],
+      'session accept': [(i) => (i.consentState = 'accepted'), 'consent_accepted'],
+      'session deny': [(i) => (i.consentState = 'denied'), 'consent_denied'],
+    };
+    const change = changes[`${command} ${verb}`];
+    if (change && name) {
+      const u = updateInvitation(users, name, change[0]);
+      if (!u) {
+        console.error(`winrmd: no invitation is named ${name}`);
+        return 1;
+      }
+      note(change[1], u.name, {});
+      console.log(`${u.name}: ${invitationState(u.invitation!)}`);
+      return 0;
     }
     console.error(USAGE);
     return 2;
@@ -254,6 +320,8 @@ async function main(argv: string[]): Promise<number> {
       after: { type: 'string' }, limit: { type: 'string' }, 'journal-dir': { type: 'string' },
       // winrmd audit (and --limit)
       since: { type: 'string' }, user: { type: 'string' }, kind: { type: 'string' },
+      // winrmd invite (and --role, --run-as)
+      expires: { type: 'string' }, uses: { type: 'string' }, consent: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -265,6 +333,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false, values.role);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
   if (command === 'audit') return auditCommand(config, rest, values);
+  if (command === 'invite' || command === 'session') return inviteCommand(config, command, rest, values);
   if (command === 'journal') return journalCommand(rest, values);
   if (command === 'subscription') {
     const db = openDb(stateFile(config));

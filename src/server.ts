@@ -46,6 +46,7 @@ import { PgCollectorStore } from './store/collector-pg.js';
 import { AccessPolicy } from './admin/access.js';
 import { AuditLog, redact } from './admin/audit.js';
 import { createMetrics } from './admin/metrics.js';
+import { invitationGate } from './admin/invitations.js';
 import type { RequestRecord } from './wsman/exchange.js';
 
 export interface ServerOptions {
@@ -301,6 +302,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     if (unknown.length > 0) log.warn({ event: 'unknown_roles', user: u.name, roles: unknown }, 'roles that exist nowhere grant nothing');
   }
   core.addHook('authorize', access.authorize);
+  core.addHook('authorize', invitationGate({ users, audit }));
   const audited = (r: RequestRecord) => {
     if (!AUDITED_OPERATIONS.has(r.operation ?? '') && r.fault !== 'AccessDenied') return;
     audit.append({

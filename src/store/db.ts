@@ -73,6 +73,8 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX audit_at ON audit (at);
    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
+  // Invitations (src/admin/invitations.ts) are one-time accounts: their terms and state, as JSON.
+  `ALTER TABLE users ADD COLUMN invitation TEXT`,
 ];
 
 /** How user names are compared: the one folding both stores use. */

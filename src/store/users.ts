@@ -14,7 +14,25 @@ export interface UserRecord {
   eventSource?: boolean;
   /** Roles (src/admin/access.ts); absent: helper, what a user could do before roles existed. */
   roles?: string[];
+  /** An invitation's one-time account (src/admin/invitations.ts): unusable once expired or revoked. */
+  invitation?: Invitation;
 }
+
+export interface Invitation {
+  expiresAt: string;
+  /** Connections it may open; `used` so far. */
+  uses: number;
+  used: number;
+  /** Whether someone on the host must accept its first request (`winrmd session accept`). */
+  consent: boolean;
+  consentState?: 'pending' | 'accepted' | 'denied';
+  revoked?: boolean;
+  createdBy?: string;
+}
+
+/** An invitation past its expiry or revoked authenticates nobody: its account reads as absent. */
+const usable = (u: UserRecord | undefined, now = Date.now()): UserRecord | undefined =>
+  u?.invitation && (u.invitation.revoked || Date.parse(u.invitation.expiresAt) <= now) ? undefined : u;
 
 /** The roles a user record holds. */
 export const rolesOf = (u: UserRecord): string[] => u.roles ?? [DEFAULT_ROLE];
@@ -24,7 +42,10 @@ export const DEFAULT_ROLE = 'helper';
 export const credentialOf = (u: UserRecord): string => `${u.passwordHash}\0${u.ntHash ?? ''}`;
 
 export interface UserStore {
+  /** The user, or undefined (also for an expired or revoked invitation). */
   get(name: string): UserRecord | undefined;
+  /** The record as stored, usable or not (for `winrmd invite list`). */
+  find(name: string): UserRecord | undefined;
   /** Adds or replaces. */
   put(user: UserRecord): void;
   remove(name: string): boolean;
@@ -43,7 +64,7 @@ export class SqliteUserStore implements UserStore {
   private ownWrites = 0;
 
   constructor(private readonly db: Db) {
-    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles FROM users WHERE name_key = ?');
+    this.byName = db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles, invitation FROM users WHERE name_key = ?');
   }
 
   version(): number {
@@ -52,6 +73,10 @@ export class SqliteUserStore implements UserStore {
   }
 
   get(name: string): UserRecord | undefined {
+    return usable(this.find(name));
+  }
+
+  find(name: string): UserRecord | undefined {
     const row = this.byName.get(foldName(name)) as Row | undefined;
     return row && fromRow(row);
   }
@@ -59,9 +84,9 @@ export class SqliteUserStore implements UserStore {
   put(user: UserRecord): void {
     this.ownWrites++;
     this.db
-      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, event_source, roles, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as, event_source = excluded.event_source, roles = excluded.roles`)
-      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, user.eventSource ? 1 : 0, JSON.stringify(rolesOf(user)), new Date().toISOString());
+      .prepare(`INSERT INTO users (name_key, name, password_hash, nt_hash, run_as, event_source, roles, invitation, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash, nt_hash = excluded.nt_hash, run_as = excluded.run_as, event_source = excluded.event_source, roles = excluded.roles, invitation = excluded.invitation`)
+      .run(foldName(user.name), user.name, user.passwordHash, user.ntHash ?? null, user.runAs, user.eventSource ? 1 : 0, JSON.stringify(rolesOf(user)), user.invitation ? JSON.stringify(user.invitation) : null, new Date().toISOString());
   }
 
   remove(name: string): boolean {
@@ -70,7 +95,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   list(): UserRecord[] {
-    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
+    return (this.db.prepare('SELECT name, password_hash, nt_hash, run_as, event_source, roles, invitation FROM users ORDER BY name_key').all() as Row[]).map(fromRow);
   }
 }
 
@@ -81,11 +106,12 @@ interface Row {
   run_as: string;
   event_source: number;
   roles: string;
+  invitation: string | null;
 }
 
 const fromRow = (r: Row): UserRecord => ({
   name: r.name, passwordHash: r.password_hash, ...(r.nt_hash ? { ntHash: r.nt_hash } : {}), runAs: r.run_as, ...(r.event_source ? { eventSource: true } : {}),
-  roles: JSON.parse(r.roles) as string[],
+  roles: JSON.parse(r.roles) as string[], ...(r.invitation ? { invitation: JSON.parse(r.invitation) as Invitation } : {}),
 });
 
 export class MemoryUserStore implements UserStore {
@@ -97,13 +123,17 @@ export class MemoryUserStore implements UserStore {
   }
 
   get(name: string): UserRecord | undefined {
+    return usable(this.find(name));
+  }
+
+  find(name: string): UserRecord | undefined {
     const u = this.users.get(foldName(name));
-    return u && { ...u };
+    return u && { ...u, ...(u.invitation ? { invitation: { ...u.invitation } } : {}) };
   }
 
   put(user: UserRecord): void {
     this.writes++;
-    this.users.set(foldName(user.name), { ...user, roles: rolesOf(user) });
+    this.users.set(foldName(user.name), { ...user, roles: rolesOf(user), ...(user.invitation ? { invitation: { ...user.invitation } } : {}) });
   }
 
   remove(name: string): boolean {

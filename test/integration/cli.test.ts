@@ -10,6 +10,7 @@ import { ntHash } from '../../src/auth/ntlm/crypto.js';
 import { identify } from '../helpers/envelope.js';
 import { NtlmTestClient } from '../helpers/ntlm-client.js';
 import { basic } from '../helpers/server.js';
+import { freePort } from '../helpers/ports.js';
 import { eventually, processesWith, ShellClient } from '../helpers/shell-client.js';
 import { xp } from '../helpers/xpath.js';
 
@@ -124,7 +125,7 @@ describe('winrmd command line', () => {
   });
 
   it('serves with --config and an environment override, generates its certificate, stops on SIGTERM', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const run = winrmd(['serve', '--config', config], { env: { WINRMD_LISTENERS__HTTP__PORT: String(port) } });
     server = run.child;
     // Start-up compiles TypeScript and generates an RSA key: allow for a loaded machine.
@@ -163,7 +164,7 @@ describe('winrmd command line', () => {
 
   it('after kill -9 a shell\'s processes live on; the next start kills them, and leaves those of a server that runs', async () => {
     const serve = async () => {
-      const port = 20000 + Math.floor(Math.random() * 20000);
+      const port = await freePort();
       const run = winrmd(['serve', '--config', config], { env: { WINRMD_LISTENERS__HTTP__PORT: String(port) } });
       server = run.child;
       const deadline = Date.now() + 60_000;

@@ -125,7 +125,10 @@ describe('the collector killed mid-delivery', () => {
       const bookmark = await store.bookmark(sub.id, name);
       const at = Number(/RecordId="(\d+)"/.exec(bookmark ?? '')?.[1] ?? 0);
       expect(at, `${name}: bookmark ahead of the events stored`).toBeLessThanOrEqual(Math.max(...stored));
-      expect(at).toBe(acked.get(name)!.at(-1));
+      // Never behind what the source saw acknowledged. It may be ahead: a kill between the commit
+      // and the Ack leaves a batch stored whose Ack never arrived; the source then resumes from
+      // the stored bookmark (as Windows does) and does not send that batch again.
+      expect(at).toBeGreaterThanOrEqual(acked.get(name)!.at(-1)!);
     }
     check.close();
   }, 120_000);
