@@ -1,11 +1,6 @@
 // The audit trail (issue 16 item 4; src/admin/audit.ts): a scripted session's every step appears
 // once, with the right fields; `audit verify` finds a changed and a deleted record; nothing
 // secret is stored; `winrmd audit` reads the state file of a server.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShellProvider } from '../../providers/shell/index.js';
 import { AuditLog, redact } from '../../src/admin/audit.js';
@@ -14,6 +9,7 @@ import { openDb } from '../../src/store/db.js';
 import { ACTIONS, envelope } from '../helpers/envelope.js';
 import { ALICE, basic, BOB, NO_LOCKOUT, testServer } from '../helpers/server.js';
 import { ShellClient } from '../helpers/shell-client.js';
+import { cliWithState } from '../helpers/cli.js';
 
 const WIDGET = 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/test/Test_Widget';
 type Server = Awaited<ReturnType<typeof testServer>>;
@@ -114,30 +110,21 @@ describe('the hash chain', () => {
 });
 
 describe('winrmd audit', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-audit-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = cliWithState('winrmd-audit-');
+  afterAll(() => cli.cleanup());
 
   it('list, export and verify read the state file; user changes by the command line are in it', async () => {
-    const run = promisify(execFile);
-    const main = path.resolve('dist/src/main.js');
-    const config = path.join(dir, 'winrmd.yaml');
-    writeFileSync(config, `stateDir: ${path.join(dir, 'state')}\n`);
-    const add = execFile('node', [main, 'user', 'add', 'carol', '--role', 'viewer', '--config', config]);
-    add.stdin!.end('carol-Secret-1\n');
-    await new Promise((r) => add.on('exit', r));
-    const list = await run('node', [main, 'audit', 'list', '--kind', 'user_changed', '--config', config]);
+    expect((await cli.run(['user', 'add', 'carol', '--role', 'viewer'], 'carol-Secret-1\n')).code).toBe(0);
+    const list = await cli.run(['audit', 'list', '--kind', 'user_changed']);
     expect(list.stdout).toMatch(/\tuser_changed\t\S+\t-\t\{"verb":"add","name":"carol","roles":\["viewer"\],"runAs":"carol","by":"winrmd user"\}/);
-    const exported = (await run('node', [main, 'audit', 'export', '--config', config])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const exported = (await cli.run(['audit', 'export'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(exported[0]).toMatchObject({ seq: 1, kind: 'user_changed', prev: '0'.repeat(64), hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect((await run('node', [main, 'audit', 'verify', '--config', config])).stdout).toMatch(/intact: 1 records/);
-    const db = openDb(path.join(dir, 'state', 'winrmd.db'));
+    expect((await cli.run(['audit', 'verify'])).stdout).toMatch(/intact: 1 records/);
+    const db = openDb(cli.stateFile);
     db.prepare("UPDATE audit SET user = 'mallory'").run();
     db.close();
-    const broken = await run('node', [main, 'audit', 'verify', '--config', config]).catch((e: { code: number; stderr: string }) => e);
-    expect((broken as { code: number }).code).toBe(1);
-    expect((broken as { stderr: string }).stderr).toContain('record 1: changed since it was written');
+    const broken = await cli.run(['audit', 'verify']);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain('record 1: changed since it was written');
   });
 });

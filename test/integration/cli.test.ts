@@ -185,10 +185,10 @@ describe('winrmd command line', () => {
     expect(await processesWith('sleep 316')).toHaveLength(2); // orphaned to init, still running
 
     const second = await serve();
+    // Gone once a server has started again. The sweep takes every dead server's orphans on the
+    // host, so the one that did it may be another suite's server started meanwhile (their shell
+    // providers sweep at load too): which one swept is not asserted, only that they went.
     expect(await eventually(() => processesWith('sleep 316'), (p) => p.length === 0)).toEqual([]);
-    // The two sleeps and the sh that started them, at least: the sweep takes every dead server's
-    // orphans on the host, and other suites running beside this one may have left some.
-    expect(Number(/"event":"orphans_swept","processes":(\d+)/.exec(second.run.output())?.[1] ?? 0)).toBeGreaterThanOrEqual(2);
     // A third server sweeps too, but the second still runs: its commands are left alone.
     await second.carol.command(await second.carol.create(), 'sleep 317');
     const third = await serve();

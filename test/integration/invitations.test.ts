@@ -1,17 +1,13 @@
 // Invitations (issue 16 item 3; src/admin/invitations.ts): a one-time account with a role that
 // stops working when it expires, is used up or is revoked; with consent, its first request waits
 // until someone on the host accepts, and denied or unanswered is AccessDenied.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvitation, updateInvitation } from '../../src/admin/invitations.js';
 import { ACTIONS, envelope, URI } from '../helpers/envelope.js';
 import { basic, NO_LOCKOUT, testServer } from '../helpers/server.js';
 import { xp } from '../helpers/xpath.js';
 import { eventually } from '../helpers/shell-client.js';
+import { cliWithState } from '../helpers/cli.js';
 
 type Server = Awaited<ReturnType<typeof testServer>>;
 let s: Server;
@@ -84,28 +80,20 @@ describe('an invitation', () => {
 });
 
 describe('winrmd invite and winrmd session', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-invite-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cli = cliWithState('winrmd-invite-');
+  afterAll(() => cli.cleanup());
 
   it('create prints the credential once; list shows the state; revoke and accept change it; each is audited', async () => {
-    const run = promisify(execFile);
-    const main = path.resolve('dist/src/main.js');
-    const config = path.join(dir, 'winrmd.yaml');
-    writeFileSync(config, `stateDir: ${path.join(dir, 'state')}\n`);
-    const created = (await run('node', [main, 'invite', 'create', '--role', 'helper', '--expires', '2h', '--uses', '1', '--consent', '--config', config])).stdout;
+    const created = (await cli.run(['invite', 'create', '--role', 'helper', '--expires', '2h', '--uses', '1', '--consent'])).stdout;
     const user = /^user: +(\S+)$/m.exec(created)![1]!;
     expect(created).toMatch(/^password: +\S{20,}$/m);
     expect(created).toMatch(/consent: +its first request waits/);
-    expect((await run('node', [main, 'invite', 'list', '--config', config])).stdout).toMatch(new RegExp(`^${user}\\thelper\\t\\S+\\t0/1\\tconsent not yet asked\\t`, 'm'));
-    expect((await run('node', [main, 'session', 'accept', user, '--config', config])).stdout).toContain(`${user}: consent accepted`);
-    expect((await run('node', [main, 'invite', 'revoke', user, '--config', config])).stdout).toContain(`${user}: revoked`);
-    const audit = (await run('node', [main, 'audit', 'list', '--user', user, '--config', config])).stdout;
+    expect((await cli.run(['invite', 'list'])).stdout).toMatch(new RegExp(`^${user}\\thelper\\t\\S+\\t0/1\\tconsent not yet asked\\t`, 'm'));
+    expect((await cli.run(['session', 'accept', user])).stdout).toContain(`${user}: consent accepted`);
+    expect((await cli.run(['invite', 'revoke', user])).stdout).toContain(`${user}: revoked`);
+    const audit = (await cli.run(['audit', 'list', '--user', user])).stdout;
     expect(audit.split('\n').filter(Boolean).map((l) => l.split('\t')[2])).toEqual(['invitation_created', 'consent_accepted', 'invitation_revoked']);
     expect(audit).not.toContain(/^password: +(\S+)$/m.exec(created)![1]);
-    const none = await run('node', [main, 'session', 'deny', 'nobody-here', '--config', config]).catch((e: { code: number }) => e);
-    expect((none as { code: number }).code).toBe(1);
+    expect((await cli.run(['session', 'deny', 'nobody-here'])).code).toBe(1);
   });
 });
