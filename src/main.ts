@@ -53,6 +53,9 @@ ${SUBSCRIPTION_USAGE}
   winrmd audit list [--since TIME] [--user NAME] [--kind KIND] [--limit N]
                                                the audit trail, oldest first (one line each)
   winrmd audit export                          every record as a JSON line, with its hash and link
+  winrmd audit sessions [--since TIME] [--user NAME]
+                                               remote shells as session reports: who, from where, when,
+                                               for how long, and each command with its exit code
   winrmd audit verify                          walk the hash chain: exit 1 naming each record
                                                changed or missing since it was written
 options:
@@ -217,6 +220,13 @@ async function auditCommand(config: Config, args: string[], values: { since?: st
         return 0;
       case 'export':
         for (const r of audit.list()) console.log(JSON.stringify(r));
+        return 0;
+      case 'sessions':
+        // As Remote Help reports them: who helped on this host, from where, when, for how long, what ran.
+        for (const x of audit.sessions({ since: values.since, user: values.user })) {
+          console.log(`${x.started}\t${x.user ?? '-'}\ton ${os.hostname()}\tfrom ${x.from ?? '-'}\tas ${x.runAs ?? '-'}\t${x.ended ? `${x.seconds!.toFixed(1)} s (${x.endedBy})` : 'open'}\tshell ${x.shellId}`);
+          for (const c of x.commands) console.log(`\t${c.started}\tpid ${c.pid ?? '-'}\t${c.exitCode === undefined ? 'running' : `exit ${c.exitCode ?? c.signal}`}${c.commandLine ? `\t${c.commandLine}` : ''}`);
+        }
         return 0;
       case 'verify': {
         const v = audit.verify();

@@ -28,6 +28,19 @@ export interface AuditRecord extends Required<Pick<AuditEntry, 'kind'>> {
   hash: string;
 }
 
+/** A remote shell as Remote Help reports a session: who, from where, when, for how long, what ran. */
+export interface SessionReport {
+  shellId: string;
+  user?: string;
+  from?: string;
+  runAs?: string;
+  started: string;
+  ended?: string;
+  seconds?: number;
+  endedBy?: string;
+  commands: { commandId: string; pid?: number; started: string; exitCode?: number | null; signal?: string; commandLine?: string }[];
+}
+
 export interface AuditFilter {
   since?: string;
   until?: string;
@@ -99,6 +112,30 @@ export class AuditLog {
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${f.limit ? `DESC LIMIT ${Math.floor(f.limit)}` : ''}`;
     const rows = (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
     return f.limit ? rows.reverse() : rows;
+  }
+
+  /** The shells the trail records, with their commands, oldest first. */
+  sessions(f: Pick<AuditFilter, 'since' | 'user'> = {}): SessionReport[] {
+    const shells = new Map<string, SessionReport>();
+    const kinds = ['shell_created', 'command_started', 'command_exited', 'shell_closed'];
+    for (const r of this.list({ since: f.since }).filter((x) => kinds.includes(x.kind))) {
+      const id = String(r.data.shellId);
+      if (r.kind === 'shell_created') {
+        shells.set(id, { shellId: id, user: r.user, from: r.address, runAs: r.data.runAs as string | undefined, started: r.at, commands: [] });
+        continue;
+      }
+      const s = shells.get(id);
+      if (!s) continue; // its creation is older than the filter (or pruned)
+      if (r.kind === 'command_started') {
+        s.commands.push({ commandId: String(r.data.commandId), pid: r.data.pid as number | undefined, started: r.at, ...(r.data.commandLine ? { commandLine: String(r.data.commandLine) } : {}) });
+      } else if (r.kind === 'command_exited') {
+        const c = s.commands.find((x) => x.commandId === String(r.data.commandId));
+        if (c) Object.assign(c, { exitCode: r.data.exitCode as number | null, ...(r.data.signal ? { signal: String(r.data.signal) } : {}) });
+      } else {
+        Object.assign(s, { ended: r.at, endedBy: r.data.reason as string | undefined, seconds: (Date.parse(r.at) - Date.parse(s.started)) / 1000 });
+      }
+    }
+    return [...shells.values()].filter((x) => !f.user || x.user?.toLowerCase() === f.user.toLowerCase());
   }
 
   /** Walks the chain from its anchor: a changed record breaks its own hash, a deleted one the sequence or the next record's link. */

@@ -64,6 +64,11 @@ describe('a scripted session in the audit trail', () => {
     expect(dump).not.toContain(ALICE.password);
     expect(dump).not.toContain('wrong-Secret');
     expect(s.server.audit.verify()).toMatchObject({ ok: true, problems: [] });
+    // The same records as a session report: who, from where, how long, what ran.
+    const [session] = s.server.audit.sessions({ user: 'alice' });
+    expect(session).toMatchObject({ shellId: created.data.shellId, user: 'alice', runAs: 'nobody', endedBy: 'delete', commands: [{ exitCode: 0 }] });
+    expect(session!.seconds).toBeGreaterThanOrEqual(0);
+    expect(s.server.audit.sessions({ user: 'bob' })).toEqual([]);
   });
 
   it('redacts method parameters whose names say secret', () => {
