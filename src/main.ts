@@ -16,6 +16,7 @@ import { openDb } from './store/db.js';
 import { DEFAULT_ROLE, rolesOf, SqliteUserStore, type Invitation } from './store/users.js';
 import { BUILT_IN_ROLES } from './admin/access.js';
 import { AuditLog } from './admin/audit.js';
+import { askControl, controlPath, type LiveSession } from './admin/control.js';
 import { createInvitation, invitationState, parseSpan, updateInvitation } from './admin/invitations.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
@@ -50,6 +51,8 @@ ${SUBSCRIPTION_USAGE}
   winrmd invite list                           invitations and their state (open, used up, expired, revoked)
   winrmd invite revoke NAME                    it stops working at once, on open connections too
   winrmd session accept|deny NAME              answer an invited helper waiting for consent
+  winrmd session list                          the running server's open shells and subscriptions
+  winrmd session end ID                        close that shell (its processes end) or subscription
   winrmd audit list [--since TIME] [--user NAME] [--kind KIND] [--limit N]
                                                the audit trail, oldest first (one line each)
   winrmd audit export                          every record as a JSON line, with its hash and link
@@ -151,6 +154,21 @@ async function userCommand(config: Config, args: string[], runAs: string | undef
 }
 
 async function inviteCommand(config: Config, command: string, args: string[], values: { role?: string[]; expires?: string; uses?: string; consent?: boolean; 'run-as'?: string }): Promise<number> {
+  if (command === 'session' && (args[0] === 'list' || args[0] === 'end')) {
+    let reply: Record<string, unknown>;
+    try {
+      reply = await askControl(controlPath(config.stateDir), args[0] === 'list' ? { cmd: 'sessions' } : { cmd: 'end', id: args[1] ?? '' });
+    } catch (err) {
+      console.error(`winrmd: no server answers in ${config.stateDir} (${(err as Error).message})`);
+      return 1;
+    }
+    if (args[0] === 'end') {
+      console.log(reply.ended ? `${args[1]} ended` : `no open session is ${args[1]}`);
+      return reply.ended ? 0 : 1;
+    }
+    for (const x of reply.sessions as LiveSession[]) console.log([x.kind, x.id, x.user, x.from ?? '-', x.since, x.detail].join('\t'));
+    return 0;
+  }
   const db = openDb(stateFile(config));
   const users = new SqliteUserStore(db);
   const audit = new AuditLog(db);

@@ -39,7 +39,8 @@ import { Outputs } from './eventing/outputs.js';
 import { Forwarder } from './eventing/forwarder.js';
 import { readCredentials } from './eventing/client.js';
 import { JournalHub } from './eventing/journal-feed.js';
-import { registerEventSource } from './eventing/source.js';
+import { registerEventSource, type EventSource } from './eventing/source.js';
+import { controlPath, serveControl, type ControlHandlers, type LiveSession } from './admin/control.js';
 import { CollectorSubscriber } from './eventing/subscriber.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
@@ -146,6 +147,25 @@ function tapEvents(log: Logger, listener: (event: string, fields: Record<string,
   return wrap(log);
 }
 
+/** What `winrmd session list|end` see and end: the open shells and WS-Eventing subscriptions. */
+function liveSessions(providers: Provider[], eventSource: EventSource): ControlHandlers {
+  const shells = (providers.find((p) => p.name === 'shell') as ReturnType<typeof createShellProvider> | undefined)?.shells;
+  return {
+    sessions: () => [
+      ...(shells?.all() ?? []).map((x): LiveSession => ({ kind: 'shell', id: x.id, user: x.owner, from: x.clientAddress, since: new Date(x.created).toISOString(), detail: `${x.commands.size} command(s)` })),
+      ...eventSource.list().map((x): LiveSession => ({ kind: 'subscription', id: x.id, user: x.owner, since: new Date(x.created).toISOString(), detail: `${x.mode}${x.notifyTo ? ` to ${x.notifyTo}` : ''}` })),
+    ],
+    async end(id) {
+      const shell = shells?.byId(id);
+      if (shell) {
+        await shells!.close(shell, 'ended_by_admin');
+        return true;
+      }
+      return eventSource.endById(id);
+    },
+  };
+}
+
 /** How often the user store is checked for users removed or given a new password. */
 const USER_WATCH_MS = 2000;
 
@@ -190,7 +210,7 @@ export async function openCollectorStore(config: Config, db: Db | undefined): Pr
 }
 
 /** Everything but the sockets: what in-process tests drive with supertest. */
-export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots }> {
+export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'httpPort' | 'httpsPort'> & { providers: Provider[]; db?: Db; clientCaPems: string[]; listening: Listening; slots: UnauthenticatedSlots; sessions: ControlHandlers }> {
   const { config } = opts;
   const db = opts.users ? undefined : openDb(stateFile(config));
   // The audit trail lives in the state file (in memory for a server given its users, as tests are).
@@ -363,7 +383,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     : undefined;
   subscriber?.start();
   return {
-    core, app, users, log: rootLog, providers, db, audit, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
+    core, app, users, log: rootLog, providers, db, audit, sessions: liveSessions(providers, eventSource), clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       forwarder?.stop();
       await subscriber?.stop();
@@ -414,9 +434,11 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       s.listen(port, host, () => resolve((s.address() as AddressInfo).port));
     });
 
+  let control: { close(): Promise<void> } | undefined;
   const running: Winrmd = {
     ...built,
     async close() {
+      await control?.close();
       const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       for (const socket of sockets) socket.destroy();
       await closed;
@@ -445,6 +467,13 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       built.listening.thumbprint = new X509Certificate(pem.cert).fingerprint.replaceAll(':', '');
       built.listening.up++;
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
+    }
+    // `winrmd session list|end` reach this server through its state folder (none without one).
+    if (built.db) {
+      control = await serveControl(controlPath(config.stateDir), built.sessions).catch((err: Error) => {
+        log.warn({ event: 'control_socket_unavailable', reason: err.message });
+        return undefined;
+      });
     }
   } catch (err) {
     await running.close();

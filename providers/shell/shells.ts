@@ -88,7 +88,7 @@ export const KEEP_FINISHED = 16;
  * Why a shell closed; `abandoned`: its Create was answered TimedOut before the shell was ready;
  * `user_ended`: its owner was removed or given a new password.
  */
-export type CloseReason = 'delete' | 'idle' | 'shutdown' | 'abandoned' | 'user_ended';
+export type CloseReason = 'delete' | 'idle' | 'shutdown' | 'abandoned' | 'user_ended' | 'ended_by_admin';
 
 export class Shells {
   private readonly open = new Map<string, Shell>();
@@ -102,6 +102,16 @@ export class Shells {
   /** The caller's shells, oldest first. */
   ownedBy(user: string): Shell[] {
     return [...this.open.values()].filter((s) => s.owner === user);
+  }
+
+  /** Every open shell, oldest first (`winrmd session list`). */
+  all(): Shell[] {
+    return [...this.open.values()];
+  }
+
+  /** The open shell of this id, whoever owns it (`winrmd session end`). */
+  byId(id: string): Shell | undefined {
+    return this.open.get(id.toUpperCase());
   }
 
   get size(): number {

@@ -71,6 +71,7 @@ const MAX_EXPIRY_MS = 200 * 365 * 86_400_000;
 
 class Subscription {
   readonly id = `uuid:${randomUUID().toUpperCase()}`;
+  readonly created = Date.now();
   queue: FeedEvent[] = [];
   /** When the oldest event waiting was queued (Events mode sends it within MaxTime). */
   oldestAt = 0;
@@ -218,6 +219,10 @@ function readSettings(subscribe: XmlNode, mode: Mode, maxEnvelopeSize: number): 
 
 export interface EventSource {
   readonly size: number;
+  /** The open subscriptions (`winrmd session list`). */
+  list(): { id: string; owner: string; mode: string; notifyTo?: string; expiresAt?: number; created: number }[];
+  /** Ends one, telling its subscriber (SubscriptionEnd SourceCancelling); false when there is none. */
+  endById(id: string): boolean;
   /** The user was removed or given a new password: their subscriptions end. */
   endUser(user: string): Promise<void>;
   /** Ends every subscription, telling each subscriber with an EndTo that the source is shutting down. */
@@ -665,6 +670,15 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
   return {
     get size() {
       return subscriptions.size;
+    },
+    list() {
+      return [...subscriptions.values()].map((x) => ({ id: x.id, owner: x.owner, mode: x.mode, notifyTo: x.settings.notifyTo?.address, expiresAt: x.expiresAt, created: x.created }));
+    },
+    endById(id) {
+      const sub = subscriptions.get(id);
+      if (!sub) return false;
+      end(sub, 'ended_by_admin', EVENTING.sourceCancelling);
+      return true;
     },
     async endUser(user) {
       for (const sub of [...subscriptions.values()]) if (sub.owner.toLowerCase() === user.toLowerCase()) end(sub, 'user_ended', EVENTING.sourceCancelling);
