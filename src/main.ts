@@ -93,10 +93,13 @@ async function readPassword(): Promise<string> {
   return answer;
 }
 
+/** A built-in role, or one of security.roles (names compare case-insensitively). */
+const roleExists = (config: Config, role: string) =>
+  role.toLowerCase() in BUILT_IN_ROLES || Object.keys(config.security.roles).some((r) => r.toLowerCase() === role.toLowerCase());
+
 async function userCommand(config: Config, args: string[], runAs: string | undefined, eventSource: boolean, roles: string[] | undefined): Promise<number> {
   const [verb, name] = args;
-  const known = (r: string) => r.toLowerCase() in BUILT_IN_ROLES || Object.keys(config.security.roles).some((c) => c.toLowerCase() === r.toLowerCase());
-  const badRole = [...(roles ?? []), ...(verb === 'roles' ? args.slice(2) : [])].find((r) => !known(r));
+  const badRole = [...(roles ?? []), ...(verb === 'roles' ? args.slice(2) : [])].find((r) => !roleExists(config, r));
   if (badRole) {
     console.error(`winrmd: no role is named ${badRole} (built in: ${Object.keys(BUILT_IN_ROLES).join(', ')}; or one of security.roles)`);
     return 2;
@@ -183,7 +186,7 @@ async function inviteCommand(config: Config, command: string, args: string[], va
       const role = values.role?.[0] ?? DEFAULT_ROLE;
       const expiresInMs = parseSpan(values.expires ?? '2h');
       const uses = Number(values.uses ?? 1);
-      if (!(role.toLowerCase() in BUILT_IN_ROLES) && !Object.keys(config.security.roles).some((r) => r.toLowerCase() === role.toLowerCase())) {
+      if (!roleExists(config, role)) {
         console.error(`winrmd: no role is named ${role}`);
         return 2;
       }

@@ -131,19 +131,26 @@ const AUDITED_EVENTS = new Set(['shell_created', 'shell_closed', 'command_starte
  */
 function tapEvents(log: Logger, listener: (event: string, fields: Record<string, unknown>, bound: () => Record<string, unknown>) => void): Logger {
   const LEVELS = new Set<PropertyKey>(['debug', 'info', 'warn', 'error']);
-  const wrap = (target: Logger): Logger => new Proxy(target, {
-    get(t, prop, receiver) {
-      if (prop === 'child') return (...args: Parameters<Logger['child']>) => wrap(t.child(...args) as unknown as Logger);
-      if (LEVELS.has(prop)) {
-        return (obj: unknown, ...rest: unknown[]) => {
-          const event = (obj as { event?: unknown } | null)?.event;
-          if (typeof event === 'string') listener(event, obj as Record<string, unknown>, () => t.bindings());
-          return (t[prop as 'info'] as (...a: unknown[]) => void)(obj, ...rest);
-        };
-      }
-      return Reflect.get(t, prop, receiver);
-    },
-  });
+  const wrap = (target: Logger): Logger => {
+    // Each level's function is made once per logger: the request log line is on every request's path.
+    const levels = new Map<PropertyKey, (obj: unknown, ...rest: unknown[]) => void>();
+    return new Proxy(target, {
+      get(t, prop, receiver) {
+        if (prop === 'child') return (...args: Parameters<Logger['child']>) => wrap(t.child(...args) as unknown as Logger);
+        if (!LEVELS.has(prop)) return Reflect.get(t, prop, receiver);
+        let level = levels.get(prop);
+        if (!level) {
+          level = (obj, ...rest) => {
+            const event = (obj as { event?: unknown } | null)?.event;
+            if (typeof event === 'string') listener(event, obj as Record<string, unknown>, () => t.bindings());
+            return (t[prop as 'info'] as (...a: unknown[]) => void)(obj, ...rest);
+          };
+          levels.set(prop, level);
+        }
+        return level;
+      },
+    });
+  };
   return wrap(log);
 }
 

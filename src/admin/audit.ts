@@ -103,12 +103,13 @@ export class AuditLog {
   }
 
   list(f: AuditFilter = {}): AuditRecord[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (f.since) where.push('at >= ?') && args.push(f.since);
-    if (f.until) where.push('at <= ?') && args.push(f.until);
-    if (f.user) where.push('lower(user) = lower(?)') && args.push(f.user);
-    if (f.kind) where.push('kind = ?') && args.push(f.kind);
+    const terms: [string, unknown][] = [];
+    if (f.since) terms.push(['at >= ?', f.since]);
+    if (f.until) terms.push(['at <= ?', f.until]);
+    if (f.user) terms.push(['lower(user) = lower(?)', f.user]);
+    if (f.kind) terms.push(['kind = ?', f.kind]);
+    const where = terms.map(([t]) => t);
+    const args = terms.map(([, a]) => a);
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${f.limit ? `DESC LIMIT ${Math.floor(f.limit)}` : ''}`;
     const rows = (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
     return f.limit ? rows.reverse() : rows;

@@ -16,7 +16,7 @@ import type { MessageSecurity } from '../auth/authenticator.js';
 import { authenticateMessage, clientSecurity, negotiateMessage } from '../auth/ntlm/initiator.js';
 import { ENCRYPTED_CONTENT_TYPE, openMessage, sealMessage } from '../http/encryption.js';
 import { ANONYMOUS, NS } from '../soap/names.js';
-import { el, parseXml, serialize, type XmlNode } from '../soap/xml.js';
+import { child, el, parseXml, serialize, textOf, type XmlNode } from '../soap/xml.js';
 
 /** How winrmd authenticates to a peer: PEM text and secrets, already read from their files. */
 export interface Credentials {
@@ -64,6 +64,11 @@ function parseReply(bytes: Buffer): XmlNode | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The local name of a SOAP fault's subcode in a reply (`DeliveryRefused`, `TimedOut`), if it is a fault. */
+export function faultSubcode(envelope: XmlNode | undefined): string | undefined {
+  return textOf(child(child(child(child(child(envelope, NS.soap, 'Body'), NS.soap, 'Fault'), NS.soap, 'Code'), NS.soap, 'Subcode'), NS.soap, 'Value'))?.split(':').pop();
 }
 
 export interface EnvelopeParts {

@@ -24,7 +24,7 @@ import type { WsmanRequest } from '../wsman/request.js';
 import type { Target } from '../wsman/routes.js';
 import type { ClassEntry } from '../cim/registry.js';
 import { validateQuery, WqlError } from '../cim/wql.js';
-import { ClientError, isUnder, requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
+import { ClientError, faultSubcode, isUnder, requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
 import { compileQuery, EventQueryError } from './event-query.js';
 import type { Feed, FeedEvent } from './feed.js';
 import { instanceEventFeed, InstanceEventQueryError, parseInstanceEventQuery, type InstanceEventQuery } from './instance-events.js';
@@ -561,10 +561,8 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
       try {
         const reply = await client.post(to.address, requestEnvelope({ to: to.address, action, headers, body, messageId }));
         const head = child(reply.body, NS.soap, 'Header');
-        const fault = child(child(reply.body, NS.soap, 'Body'), NS.soap, 'Fault');
-        const subcode = textOf(child(child(child(fault, NS.soap, 'Code'), NS.soap, 'Subcode'), NS.soap, 'Value')) ?? '';
         // DSP0226 R10.8-1: a sink that refuses deliveries cancels the subscription, with no SubscriptionEnd.
-        if (subcode.endsWith(':DeliveryRefused') || reply.status === 404 || reply.status === 403) return 'refused';
+        if (faultSubcode(reply.body) === 'DeliveryRefused' || reply.status === 404 || reply.status === 403) return 'refused';
         const acked = textOf(child(head, NS.wsa, 'Action')) === EVENTING.ack && textOf(child(head, NS.wsa, 'RelatesTo')) === messageId;
         if (o2.ack ? reply.status === 200 && acked : reply.status >= 200 && reply.status < 300) return 'sent';
         log.warn({ event: 'delivery_failed', id: sub.id, attempt, status: reply.status, reason: o2.ack ? 'no Ack for this message' : 'not accepted' });

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { CollectorStore } from '../store/collector.js';
 import { ACTION, DIALECT, EVENTING, NS } from '../soap/names.js';
 import { child, el, raw, serialize, textOf, type XmlNode } from '../soap/xml.js';
-import { requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
+import { faultSubcode, requestEnvelope, wsmanClient, type Credentials, type WsmanClient } from './client.js';
 import { DELIVERY_PATH } from './collector.js';
 import type { Outputs } from './outputs.js';
 import type { Subscription } from './subscription.js';
@@ -41,9 +41,6 @@ export interface SubscriberOptions {
   outputs: Outputs;
   log: Logger;
 }
-
-const faultSubcode = (env: XmlNode | undefined) =>
-  textOf(child(child(child(child(child(env, NS.soap, 'Body'), NS.soap, 'Fault'), NS.soap, 'Code'), NS.soap, 'Subcode'), NS.soap, 'Value'))?.split(':').pop();
 
 class SubscribeError extends Error {}
 

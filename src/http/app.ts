@@ -235,10 +235,17 @@ export function createApp(opts: AppOptions): App {
     return true;
   };
 
+  /** The request's credential checked; a refused one (not a handshake's next leg) reported. */
+  const authenticate = async (ex: Exchange, authorization: string | undefined) => {
+    const outcome = await opts.auth.authenticate({ authorization, secure: ex.secure, clientAddress: ex.req.socket.remoteAddress ?? '', connection: ex.req.socket });
+    if (!outcome.ok && !outcome.challenge && !outcome.none) opts.onAuthentication?.({ ok: false, user: outcome.user, address: ex.req.socket.remoteAddress ?? '', reason: outcome.reason });
+    return outcome;
+  };
+
   const wsman = async (ex: Exchange) => {
     if (shed(ex)) return;
     const authorization = header(ex, 'authorization') || undefined;
-    const outcome = await opts.auth.authenticate({ authorization, secure: ex.secure, clientAddress: ex.req.socket.remoteAddress ?? '', connection: ex.req.socket });
+    const outcome = await authenticate(ex, authorization);
     if (!outcome.ok) {
       // Windows answers an unauthenticated Identify on /wsman when asked to (MS-WSMV 3.1.4.1.30).
       if (!authorization && header(ex, 'wsmanidentify').toLowerCase() === 'unauthenticated') {
@@ -246,7 +253,6 @@ export function createApp(opts: AppOptions): App {
         if (xml !== undefined) soap(ex, await opts.core.handle(xml, { info: requestInfo(ex, 'anonymous'), log: ex.log }));
         return;
       }
-      if (!outcome.challenge && !outcome.none) opts.onAuthentication?.({ ok: false, user: outcome.user, address: ex.req.socket.remoteAddress ?? '', reason: outcome.reason });
       return refuse(ex, outcome.reason, outcome);
     }
     ex.user = outcome.caller.user;
@@ -333,12 +339,8 @@ export function createApp(opts: AppOptions): App {
   // Prometheus scrapes with Basic or a client certificate: one request, no message encryption.
   const metrics = async (ex: Exchange) => {
     if (shed(ex)) return;
-    const authorization = header(ex, 'authorization') || undefined;
-    const outcome = await opts.auth.authenticate({ authorization, secure: ex.secure, clientAddress: ex.req.socket.remoteAddress ?? '', connection: ex.req.socket });
-    if (!outcome.ok) {
-      if (!outcome.challenge && !outcome.none) opts.onAuthentication?.({ ok: false, user: outcome.user, address: ex.req.socket.remoteAddress ?? '', reason: outcome.reason });
-      return refuse(ex, outcome.reason, outcome);
-    }
+    const outcome = await authenticate(ex, header(ex, 'authorization') || undefined);
+    if (!outcome.ok) return refuse(ex, outcome.reason, outcome);
     ex.user = outcome.caller.user;
     if (outcome.security) return text(ex, 400, 'metrics are not served over message encryption: scrape over HTTPS');
     const origin = { clientAddress: ex.req.socket.remoteAddress ?? '', authMethod: outcome.method ?? 'basic', secure: ex.secure };

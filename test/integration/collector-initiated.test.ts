@@ -31,13 +31,15 @@ const port = { sourceHttp: 0, sourceHttps: 0, collectorHttps: 0 };
 const MAX_ITEMS = 3;
 
 const entry = (message: string) => ({ MESSAGE: message, PRIORITY: '4', SYSLOG_IDENTIFIER: 'app', _HOSTNAME: 'web01' });
-const received = (source: string): string[] => {
+/** What the collector's output holds for a source, one JSON object per event. */
+const stored = (source: string): Record<string, any>[] => {
   try {
-    return readFileSync(path.join(dir, 'out', `${source}.jsonl`), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).RenderingInfo.Message);
+    return readFileSync(path.join(dir, 'out', `${source}.jsonl`), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   } catch {
     return [];
   }
 };
+const received = (source: string): string[] => stored(source).map((e) => e.RenderingInfo.Message);
 
 function startSource(): Promise<Winrmd> {
   // The OS provider: its classes give instance events.
@@ -179,13 +181,7 @@ describe('collector-initiated, instance events of the OS provider', () => {
       url: `http://127.0.0.1:${port.sourceHttp}/wsman`, subscription: 'linux-pull', mode: 'pull', principal: 'web01-processes', user: 'collector', passwordFile: path.join(dir, 'collector.secret'),
       resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Process', wql: "SELECT * FROM __InstanceCreationEvent WITHIN 1 WHERE TargetInstance ISA 'Win32_Process' AND TargetInstance.Name = 'sleep'",
     }]);
-    const events = () => {
-      try {
-        return readFileSync(path.join(dir, 'out', 'web01-processes.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      } catch {
-        return [];
-      }
-    };
+    const events = () => stored('web01-processes');
     try {
       await new Promise((r) => setTimeout(r, 2500)); // subscribed, and the baseline taken
       const child = spawn('sleep', ['7'], { stdio: 'ignore' });
