@@ -7,18 +7,21 @@ import path from 'node:path';
 
 /** A live session as `winrmd session list` shows it. */
 export interface LiveSession {
-  kind: 'shell' | 'subscription';
+  kind: 'shell' | 'subscription' | 'enumeration' | 'event-source';
   id: string;
+  /** Who holds it: a user, or for an event source the source's name (its principal). */
   user: string;
   from?: string;
   since: string;
   detail: string;
 }
 
+/** What `winrmd session end` did: ended it, found none of this id, or found one that cannot be ended from here (and why). */
+export type EndOutcome = { ended: true } | { ended: false; refused?: string };
+
 export interface ControlHandlers {
-  sessions(): LiveSession[];
-  /** Ends the session of this id; false when there is none. */
-  end(id: string): Promise<boolean>;
+  sessions(): Promise<LiveSession[]>;
+  end(id: string): Promise<EndOutcome>;
 }
 
 export type ControlRequest = { cmd: 'sessions' } | { cmd: 'end'; id: string };
@@ -36,12 +39,17 @@ export async function serveControl(file: string, h: ControlHandlers): Promise<{ 
       if (input.length > 4096) return void socket.destroy();
       if (!input.includes('\n')) return;
       void (async () => {
+        let req: ControlRequest | undefined;
         let reply: unknown;
         try {
-          const req = JSON.parse(input.slice(0, input.indexOf('\n'))) as ControlRequest;
-          reply = req.cmd === 'sessions' ? { sessions: h.sessions() } : req.cmd === 'end' && typeof req.id === 'string' ? { ended: await h.end(req.id) } : { error: 'unknown request' };
+          req = JSON.parse(input.slice(0, input.indexOf('\n'))) as ControlRequest;
         } catch {
           reply = { error: 'not a request' };
+        }
+        try {
+          if (req) reply = req.cmd === 'sessions' ? { sessions: await h.sessions() } : req.cmd === 'end' && typeof req.id === 'string' ? await h.end(req.id) : { error: 'unknown request' };
+        } catch (err) {
+          reply = { error: (err as Error).message }; // the collector's store unreachable, say
         }
         socket.end(`${JSON.stringify(reply)}\n`);
       })();

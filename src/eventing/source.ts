@@ -312,6 +312,7 @@ export function registerEventSource(core: Core, o: EventSourceOptions): EventSou
           replyHeaders: (taken) => pulledBookmark(sub, taken),
           eager: true,
           onDrop: () => end(sub, 'not pulled'),
+          partOf: sub.id, // listed by `winrmd session list` as this subscription, not twice
         });
       } catch (err) {
         feed.close?.();

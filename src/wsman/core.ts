@@ -57,7 +57,22 @@ export interface Core {
   readonly routes: RouteTable;
   addHook<K extends keyof Hooks>(name: K, hook: Hooks[K][number]): void;
   readonly openEnumerations: number;
+  /** The open enumerations that are sessions of their own (`winrmd session list`): a pull subscription's context is its subscription's. */
+  enumerations(): EnumerationSession[];
+  /** Ends one as a Release would (`winrmd session end`); false when there is none of this id. */
+  endEnumeration(id: string): boolean;
   close(): void;
+}
+
+/** An open enumeration context as `winrmd session list` shows it. */
+export interface EnumerationSession {
+  id: string;
+  owner: string;
+  resourceUri?: string;
+  clientAddress?: string;
+  /** When it was opened, and when it is dropped unless pulled (ms since the epoch). */
+  created: number;
+  expiresAt: number;
 }
 
 /** Abort reasons (constants: aborting with none builds a DOMException on every request). */
@@ -238,6 +253,8 @@ export function createCore(opts: CoreOptions): Core {
     get openEnumerations() {
       return enumerations.size;
     },
+    enumerations: () => enumerations.list().map(({ id, owner, resourceUri, clientAddress, created, expiresAt }) => ({ id, owner, resourceUri, clientAddress, created, expiresAt })),
+    endEnumeration: (id) => enumerations.end(id),
     addHook(name, hook) {
       (hooks[name] as unknown[]).push(hook);
     },

@@ -21,7 +21,18 @@ export interface OpenEnumeration<T> {
   eager?: boolean;
   /** Called once when the context goes, for whatever reason (a subscription ends with it). */
   onDrop?(): void;
+  /** For `winrmd session list`: when it was opened, what it enumerates, from where. */
+  created: number;
+  resourceUri?: string;
+  clientAddress?: string;
+  /** When it is dropped unless pulled first (while a Pull holds it, when that Pull began to). */
+  expiresAt: number;
+  /** The session it is part of (a pull subscription's id): listed as that, not on its own. */
+  partOf?: string;
 }
+
+/** What creating a context may say about it beyond its owner and iterator. */
+export type ContextExtras<T> = Partial<Pick<OpenEnumeration<T>, 'replyHeaders' | 'onDrop' | 'eager' | 'timeoutMs' | 'resourceUri' | 'clientAddress' | 'partOf'>>;
 
 export class EnumerationContexts<T> {
   private readonly open = new Map<string, OpenEnumeration<T>>();
@@ -36,12 +47,13 @@ export class EnumerationContexts<T> {
     return this.open.size;
   }
 
-  create(owner: string, iterator: AsyncIterator<T>, extra: Pick<OpenEnumeration<T>, 'replyHeaders' | 'onDrop' | 'eager'> & { timeoutMs?: number } = {}): OpenEnumeration<T> {
+  create(owner: string, iterator: AsyncIterator<T>, extra: ContextExtras<T> = {}): OpenEnumeration<T> {
     const count = this.perUser.get(owner) ?? 0;
     if (count >= this.maxPerUser) {
       throw new WsmanFault('QuotaLimit', `The user ${owner} already has ${count} open enumerations (MaxEnumerationContextsPerUser = ${this.maxPerUser}).`);
     }
-    const e: OpenEnumeration<T> = { id: `uuid:${randomUUID()}`, owner, iterator, busy: false, ...extra, timeoutMs: extra.timeoutMs ?? this.timeoutMs };
+    const created = Date.now();
+    const e: OpenEnumeration<T> = { id: `uuid:${randomUUID()}`, owner, iterator, busy: false, ...extra, timeoutMs: extra.timeoutMs ?? this.timeoutMs, created, expiresAt: created };
     this.open.set(e.id, e);
     this.perUser.set(owner, count + 1);
     this.touch(e);
@@ -82,12 +94,30 @@ export class EnumerationContexts<T> {
     e.onDrop?.();
   }
 
+  /** The open contexts that are sessions of their own (not part of a subscription), for `winrmd session list`. */
+  list(): OpenEnumeration<T>[] {
+    return [...this.open.values()].filter((e) => e.partOf === undefined);
+  }
+
+  /**
+   * Ends one of list()'s contexts whoever owns it (`winrmd session end`): as a Release would, so
+   * a later Pull on it is wsen:InvalidEnumerationContext (WS-Enumeration §3.2 and §5; DSP0226 §8).
+   * False when there is no such context, or it is part of a subscription (ended as that).
+   */
+  end(id: string): boolean {
+    const e = this.open.get(id);
+    if (!e || e.partOf !== undefined) return false;
+    this.drop(e);
+    return true;
+  }
+
   closeAll(): void {
     for (const e of [...this.open.values()]) this.drop(e);
   }
 
   private touch(e: OpenEnumeration<T>): void {
     clearTimeout(e.timer);
+    e.expiresAt = Date.now() + e.timeoutMs;
     e.timer = setTimeout(() => this.drop(e), Math.min(e.timeoutMs, 2 ** 31 - 1));
     e.timer.unref();
   }

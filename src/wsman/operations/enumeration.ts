@@ -45,7 +45,7 @@ export async function enumerate(req: WsmanRequest, ctx: OpContext, target: Targe
     const { entries, filter } = plan(ctx, target, filterNode);
     source = instances(req, ctx, target, entries, filter, mode);
   }
-  const open = ctx.enumerations.create(ctx.caller.user, source[Symbol.asyncIterator]());
+  const open = ctx.enumerations.create(ctx.caller.user, source[Symbol.asyncIterator](), { resourceUri: req.resourceUri, clientAddress: ctx.info.clientAddress });
 
   const items: XmlNode[] = [];
   let end = false;
