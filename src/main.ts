@@ -13,11 +13,11 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
-import { DEFAULT_ROLE, rolesOf, SqliteUserStore, type Invitation } from './store/users.js';
+import { DEFAULT_ROLE, rolesOf, SqliteUserStore } from './store/users.js';
 import { BUILT_IN_ROLES } from './admin/access.js';
 import { AuditLog } from './admin/audit.js';
 import { askControl, controlPath, type LiveSession } from './admin/control.js';
-import { createInvitation, invitationState, parseSpan, updateInvitation } from './admin/invitations.js';
+import { createInvitation, answerInvitation, invitationState, parseSpan } from './admin/invitations.js';
 import { SUBSCRIPTION_USAGE, subscriptionCommand } from './eventing/subscription-cli.js';
 import { simpleQuery, SubscriptionError } from './eventing/subscription.js';
 import { compileQuery, matches } from './eventing/event-query.js';
@@ -51,8 +51,10 @@ ${SUBSCRIPTION_USAGE}
   winrmd invite list                           invitations and their state (open, used up, expired, revoked)
   winrmd invite revoke NAME                    it stops working at once, on open connections too
   winrmd session accept|deny NAME              answer an invited helper waiting for consent
-  winrmd session list                          the running server's open shells and subscriptions
-  winrmd session end ID                        close that shell (its processes end) or subscription
+  winrmd session list                          the running server's open shells, enumerations, subscriptions
+                                               and event sources heard from within two heartbeat intervals
+  winrmd session end ID                        close that shell (its processes end), enumeration or
+                                               subscription (an event source cannot be ended from here)
   winrmd audit list [--since TIME] [--user NAME] [--kind KIND] [--limit N]
                                                the audit trail, oldest first (one line each)
   winrmd audit export                          every record as a JSON line, with its hash and link
@@ -165,10 +167,16 @@ async function inviteCommand(config: Config, command: string, args: string[], va
       console.error(`winrmd: no server answers in ${config.stateDir} (${(err as Error).message})`);
       return 1;
     }
-    if (args[0] === 'end') {
-      console.log(reply.ended ? `${args[1]} ended` : `no open session is ${args[1]}`);
-      return reply.ended ? 0 : 1;
+    if (typeof reply.error === 'string') {
+      console.error(`winrmd: the server could not answer: ${reply.error}`);
+      return 1;
     }
+    if (args[0] === 'end') {
+      const { ended, refused } = reply as { ended?: boolean; refused?: string }; // an EndOutcome
+      console.log(ended ? `${args[1]} ended` : refused ? `${args[1]} cannot be ended: ${refused}` : `no open session is ${args[1]}`);
+      return ended ? 0 : 1;
+    }
+    // kind, id, user (an event source: its name), from, since, detail
     for (const x of reply.sessions as LiveSession[]) console.log([x.kind, x.id, x.user, x.from ?? '-', x.since, x.detail].join('\t'));
     return 0;
   }
@@ -206,19 +214,14 @@ async function inviteCommand(config: Config, command: string, args: string[], va
       }
       return 0;
     }
-    const changes: Record<string, [(i: Invitation) => void, string]> = {
-      'invite revoke': [(i) => (i.revoked = true), 'invitation_revoked'],
-      'session accept': [(i) => (i.consentState = 'accepted'), 'consent_accepted'],
-      'session deny': [(i) => (i.consentState = 'denied'), 'consent_denied'],
-    };
-    const change = changes[`${command} ${verb}`];
-    if (change && name) {
-      const u = updateInvitation(users, name, change[0]);
+    const answer = ({ 'invite revoke': 'revoke', 'session accept': 'accept', 'session deny': 'deny' } as const)[`${command} ${verb}` as 'invite revoke'];
+    if (answer && name) {
+      const u = answerInvitation(users, audit, name, answer, { user: by });
+      audit.flush();
       if (!u) {
         console.error(`winrmd: no invitation is named ${name}`);
         return 1;
       }
-      note(change[1], u.name, {});
       console.log(`${u.name}: ${invitationState(u.invitation!)}`);
       return 0;
     }

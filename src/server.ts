@@ -29,7 +29,7 @@ import { createApp } from './http/app.js';
 import { UnauthenticatedSlots } from './http/connection-slots.js';
 import { watchOverload } from './http/overload.js';
 import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
-import type { Provider } from './provider-api.js';
+import type { Caller, Instance, Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
 import { credentialOf, rolesOf, SqliteUserStore, type UserStore } from './store/users.js';
@@ -48,6 +48,7 @@ import { AccessPolicy } from './admin/access.js';
 import { AuditLog, redact } from './admin/audit.js';
 import { createMetrics } from './admin/metrics.js';
 import { invitationGate } from './admin/invitations.js';
+import { createDashboard, type Dashboard } from './admin/dashboard/index.js';
 import type { RequestRecord } from './wsman/exchange.js';
 
 export interface ServerOptions {
@@ -65,6 +66,8 @@ export interface Winrmd {
   core: Core;
   /** The audit trail. */
   audit: AuditLog;
+  /** The live sessions `winrmd session list|end` and the dashboard show and end. */
+  sessions: ControlHandlers;
   /** The collector's outputs, when it runs (reopened on SIGHUP). */
   outputs?: Outputs;
   app: ReturnType<typeof createApp>;
@@ -154,23 +157,71 @@ function tapEvents(log: Logger, listener: (event: string, fields: Record<string,
   return wrap(log);
 }
 
-/** What `winrmd session list|end` see and end: the open shells and WS-Eventing subscriptions. */
-function liveSessions(providers: Provider[], eventSource: EventSource): ControlHandlers {
+/**
+ * What `winrmd session list|end` see and end: the open shells, enumerations and WS-Eventing
+ * subscriptions, and the event sources the collector hears from.
+ */
+function liveSessions(providers: Provider[], eventSource: EventSource, core: Core, collector?: CollectorStore): ControlHandlers {
   const shells = (providers.find((p) => p.name === 'shell') as ReturnType<typeof createShellProvider> | undefined)?.shells;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  /**
+   * The sources heard from lately, from the collector's store. A source is live while it has been
+   * heard within two of its subscription's longest silences: it delivers a batch at most MaxTime
+   * after an event, and a heartbeat when it had nothing to send for HeartbeatInterval (DSP0226
+   * §10.2.5; MS-WSMV 2.2.4.41), so one missed message is tolerated and a second is not. A source
+   * whose last message was its SubscriptionEnd (neither heartbeat nor events) is gone, and so are
+   * the sources of a disabled subscription (their deliveries are refused). With the store shared
+   * by several collectors (PostgreSQL), these are the pool's sources.
+   */
+  const eventSources = async (): Promise<LiveSession[]> => {
+    if (!collector) return [];
+    const subs = new Map((await collector.list()).filter((s) => s.enabled).map((s) => [s.id, s]));
+    const now = Date.now();
+    return (await collector.sources()).flatMap((x): LiveSession[] => {
+      const sub = subs.get(x.subscriptionId);
+      const ended = x.lastSeen !== x.lastHeartbeat && x.lastSeen !== x.lastEvents;
+      if (!sub || ended || now - Date.parse(x.lastSeen) > 2 * Math.max(sub.heartbeatIntervalS, sub.maxTimeS) * 1000) return [];
+      return [{ kind: 'event-source', id: `${sub.id}/${x.source}`, user: x.source, from: x.address, since: x.firstSeen, detail: `${sub.name}: ${x.eventsReceived} event(s), last heard ${x.lastSeen}` }];
+    });
+  };
   return {
-    sessions: () => [
-      ...(shells?.all() ?? []).map((x): LiveSession => ({ kind: 'shell', id: x.id, user: x.owner, from: x.clientAddress, since: new Date(x.created).toISOString(), detail: `${x.commands.size} command(s)` })),
-      ...eventSource.list().map((x): LiveSession => ({ kind: 'subscription', id: x.id, user: x.owner, since: new Date(x.created).toISOString(), detail: `${x.mode}${x.notifyTo ? ` to ${x.notifyTo}` : ''}` })),
+    sessions: async () => [
+      ...(shells?.all() ?? []).map((x): LiveSession => ({ kind: 'shell', id: x.id, user: x.owner, from: x.clientAddress, since: iso(x.created), detail: `${x.commands.size} command(s)` })),
+      ...core.enumerations().map((x): LiveSession => ({ kind: 'enumeration', id: x.id, user: x.owner, from: x.clientAddress, since: iso(x.created), detail: `${x.resourceUri ?? '?'}, expires ${iso(x.expiresAt)} unless pulled` })),
+      ...eventSource.list().map((x): LiveSession => ({ kind: 'subscription', id: x.id, user: x.owner, since: iso(x.created), detail: `${x.mode}${x.notifyTo ? ` to ${x.notifyTo}` : ''}` })),
+      ...(await eventSources()),
     ],
     async end(id) {
       const shell = shells?.byId(id);
       if (shell) {
         await shells!.close(shell, 'ended_by_admin');
-        return true;
+        return { ended: true };
       }
-      return eventSource.endById(id);
+      if (core.endEnumeration(id) || eventSource.endById(id)) return { ended: true };
+      // WEF has no message by which a collector ends a source's delivery (MS-WSMV 3.1.4.1.30): the
+      // source stops when its subscription no longer applies to it, is disabled or is removed.
+      if ((await eventSources()).some((x) => x.id === id)) {
+        return { ended: false, refused: 'an event source is not ended from the collector; it stops delivering when its subscription is disabled, removed, or denies it (winrmd subscription disable|remove|edit --deny)' };
+      }
+      return { ended: false };
     },
   };
+}
+
+/**
+ * The hardware sensors as an enumeration of root/hardware NumericSensor and Sensor returns them,
+ * read from the providers that serve those classes (the dashboard's hardware page).
+ */
+async function readHardwareSensors(providers: Provider[], caller: Caller, signal: AbortSignal, log: Logger): Promise<Instance[]> {
+  const out: Instance[] = [];
+  for (const p of providers) {
+    for (const cls of p.classes ?? []) {
+      if (cls.namespace !== 'root/hardware' || (cls.name !== 'NumericSensor' && cls.name !== 'Sensor') || !p.enumerate) continue;
+      const req = { caller, resourceUri: '', className: cls.name, namespace: cls.namespace, selectors: {}, options: {}, signal, deadline: Date.now() + 30_000, maxEnvelopeSize: Number.MAX_SAFE_INTEGER, log };
+      for await (const instance of p.enumerate(req)) out.push(instance);
+    }
+  }
+  return out;
 }
 
 /** How often the user store is checked for users removed or given a new password. */
@@ -231,10 +282,13 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   pruneAudit();
   const pruning = setInterval(pruneAudit, 86_400_000);
   pruning.unref();
+  // Made once what it shows exists (below); the log tap feeds it from the start.
+  let dashboard: Dashboard | undefined;
   const metrics = config.metrics.enabled ? await createMetrics({ openEnumerations: () => core.openEnumerations, subscriptions: () => eventSource.size }) : undefined;
   // Named events providers, the pipeline and the collector log reach the audit trail and the metrics.
   const log = tapEvents(rootLog, (event, fields, bound) => {
     metrics?.onEvent(event, fields);
+    dashboard?.onEvent(event, fields);
     if (!AUDITED_EVENTS.has(event)) return;
     const { event: kind, user, client, ...data } = fields;
     audit.append({ kind: kind as string, user: (user as string | undefined) ?? (bound().user as string | undefined), address: (client as string | undefined) ?? (bound().client as string | undefined), data });
@@ -254,6 +308,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const slots = new UnauthenticatedSlots(config.limits.maxUnauthenticatedConnectionsPerAddress, log);
 
   const { auth, allowUnencrypted } = config.service;
+  const throttle = new FailureThrottle(config.security.lockout);
   const clientCas = auth.certificate ? loadCaFiles(config.listeners.https.clientCaFiles) : undefined;
   const collecting = config.collector.enabled;
   const sourceCas = collecting && config.collector.sourceCaFiles.length > 0 ? loadCaFiles(config.collector.sourceCaFiles) : undefined;
@@ -292,12 +347,13 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     ...(clientCas ? [SECURITY_PROFILE.httpsMutual] : []),
   ];
   const l = config.limits;
+  const productVersion = config.service.productVersion || `OS: ${os.release().split('-')[0]} SP: 0.0 Stack: 3.0`;
   const core = createCore({
     providers,
     machine: os.hostname(),
     identity: {
       productVendor: config.service.productVendor,
-      productVersion: config.service.productVersion || `OS: ${os.release().split('-')[0]} SP: 0.0 Stack: 3.0`,
+      productVersion,
       securityProfiles,
     },
     limits: {
@@ -362,14 +418,39 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   });
   // What a removed user still has running ends: shells and processes, and subscriptions.
   const stopWatching = watchUsers(users, [...providers, { name: 'eventing', endUser: (user) => eventSource.endUser(user) }], log);
+  const sessions = liveSessions(providers, eventSource, core, store);
+  if (config.dashboard.enabled) {
+    // The dashboard signs in with a password as Basic checks one, under the same lockout.
+    const passwords = new AuthService([new BasicAuthenticator({ users, allowUnencrypted: false })], throttle);
+    dashboard = createDashboard({
+      checkPassword: (user, password, clientAddress, connection) =>
+        passwords.authenticate({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, secure: true, clientAddress, connection }),
+      users, access, audit, sessions,
+      host: () => ({
+        name: os.hostname(), os: `${os.type()} ${os.release()} ${os.arch()}`, version: productVersion, startedAt: Date.now() - process.uptime() * 1000,
+        listeners: configSnapshot(config, listening).listeners.filter((l) => l.enabled).map((l) => ({
+          transport: l.transport, address: `${l.host}:${l.port}`, up: (l.transport === 'HTTP' ? listening.httpPort : listening.httpsPort) !== undefined, thumbprint: l.certificateThumbprint,
+        })),
+      }),
+      eventing: async () => ({
+        collector: store && { subscriptions: await store.list(), sources: await store.sources() },
+        subscriptions: eventSource.list(),
+      }),
+      sensors: (caller, signal) => readHardwareSensors(providers, caller, signal, log),
+    });
+    core.addHook('onReply', dashboard.onRequest);
+    core.addHook('onFault', dashboard.onRequest);
+  }
   const app = createApp({
-    core, auth: new AuthService(authenticators, new FailureThrottle(config.security.lockout)), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
+    core, auth: new AuthService(authenticators, throttle), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
     servesSubpaths: collector !== undefined,
     onAuthentication: (e) => {
       audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: e.ok ? { method: e.method } : { reason: e.reason } });
       metrics?.onAuthentication(e);
+      dashboard?.onAuthentication(e);
     },
+    dashboard,
     metrics: metrics && { render: () => metrics.render(), authorize: (caller, origin, reqLog) => access.holds(caller, 'metrics', origin, reqLog) },
   });
   const fw = config.forwarder;
@@ -390,7 +471,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     : undefined;
   subscriber?.start();
   return {
-    core, app, users, log: rootLog, providers, db, audit, sessions: liveSessions(providers, eventSource), clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
+    core, app, users, log: rootLog, providers, db, audit, sessions, clientCaPems: [...(clientCas?.pems ?? []), ...(sourceCas?.pems ?? [])], listening, slots, outputs: collector?.outputs,
     async close() {
       forwarder?.stop();
       await subscriber?.stop();

@@ -10,6 +10,7 @@
 #   postgresql                         the server binaries for the throw-away clusters of the PostgreSQL store's tests
 #   krb5-kdc krb5-admin-server krb5-user  MIT Kerberos: the throw-away realm (test/helpers/kdc.ts) and kinit
 #   systemd-journal-remote             writes the journal files the journal tests read (test/helpers/journal.ts)
+#   chromium                           the real browser the dashboard's test drives headless (playwright-core, pointed at /usr/bin/chromium)
 set -eu
 need=""
 /usr/bin/python3 -c 'import winrm' 2>/dev/null || need="$need python3-winrm"
@@ -26,6 +27,7 @@ command -v krb5kdc >/dev/null 2>&1 || need="$need krb5-kdc"
 command -v kadmin.local >/dev/null 2>&1 || need="$need krb5-admin-server"
 command -v kinit >/dev/null 2>&1 || need="$need krb5-user"
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need="$need systemd-journal-remote"
+[ -x /usr/bin/chromium ] || need="$need chromium"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2

@@ -172,6 +172,22 @@ const compileRule = (r: Rule): CompiledRule => ({
 /** What each effect an operation declares needs (provider-api.ts Effect). */
 const EFFECT_GRANT: Record<Exclude<Effect, 'runsAsAccount'>, Grant> = { changesHardware: 'hardwareControl', readsEventLog: 'eventLogRead' };
 
+/** What a caller holds from where they are (AccessPolicy.standing). */
+export interface Standing {
+  roles: string[];
+  grants: Set<Grant>;
+  allows(family: Family, resource: string): boolean;
+}
+
+/** True when some role allows the operation and none denies it; else the denying role, or undefined when none allows it. */
+function allowedBy(roles: CompiledRole[], family: Family, resource: string, method?: string): true | CompiledRole | undefined {
+  const covers = (r: CompiledRule) => (r.operations.has('*') || r.operations.has(family)) && r.resources.some((p) => p.test(resource))
+    && (!method || !r.methods || r.methods.some((m) => m.test(method)));
+  const denying = roles.find((role) => role.rules.some((r) => r.effect === 'deny' && covers(r)));
+  if (denying) return denying;
+  return roles.some((role) => role.rules.some((r) => r.effect === 'allow' && covers(r))) || undefined;
+}
+
 export class AccessPolicy {
   private readonly roles = new Map<string, CompiledRole>();
   private readonly userConditions = new Map<string, CompiledConditions>();
@@ -224,13 +240,27 @@ export class AccessPolicy {
     };
   }
 
-  /** Whether the caller holds a grant from here (the metrics and the dashboard ask this, outside the WS-Management pipeline). */
-  async holds(caller: Caller, grant: Grant, info: RequestOrigin, log: { info(o: object): void; warn(o: object): void }): Promise<boolean> {
-    if (caller.kind === 'event-source') return false;
+  /**
+   * What a caller may do from here, outside the WS-Management pipeline (the dashboard, the
+   * metrics): their grants, and whether their rules allow an operation family on a resource.
+   * Undefined (with the reason logged) when no role counts.
+   */
+  async standing(caller: Caller, info: RequestOrigin, log: { info(o: object): void; warn(o: object): void }): Promise<Standing | undefined> {
+    if (caller.kind === 'event-source') return undefined;
     const { counting, refusal } = await this.applicable(caller, info, log);
-    const ok = !refusal && counting.some((r) => r.grants.has(grant));
-    if (!ok) log.warn({ event: 'access_denied', rule: refusal?.rule ?? grant, user: caller.user, grant });
-    return ok;
+    if (refusal) {
+      log.warn({ event: 'access_denied', rule: refusal.rule, user: caller.user });
+      return undefined;
+    }
+    const grants = new Set(counting.flatMap((r) => [...r.grants]));
+    return { roles: counting.map((r) => r.name), grants, allows: (family, resource) => allowedBy(counting, family, resource) === true };
+  }
+
+  /** Whether the caller holds a grant from here (GET /metrics asks this). */
+  async holds(caller: Caller, grant: Grant, info: RequestOrigin, log: { info(o: object): void; warn(o: object): void }): Promise<boolean> {
+    const standing = await this.standing(caller, info, log);
+    if (standing && !standing.grants.has(grant)) log.warn({ event: 'access_denied', rule: grant, user: caller.user, grant });
+    return standing?.grants.has(grant) ?? false;
   }
 
   /** The authorize hook. */
@@ -248,13 +278,10 @@ export class AccessPolicy {
     if (family) {
       const resource = resourceName(ex) ?? '';
       const method = ex.invoked?.name;
-      const covers = (r: CompiledRule) => (r.operations.has('*') || r.operations.has(family)) && r.resources.some((p) => p.test(resource))
-        && (!method || !r.methods || r.methods.some((m) => m.test(method)));
-      const denying = counting.find((role) => role.rules.some((r) => r.effect === 'deny' && covers(r)));
-      if (denying) deny(`role:${denying.name}`, `${caller.user} may not ${family} ${resource}${method ? ` (${method})` : ''}: the role ${denying.name} denies it.`);
-      if (!counting.some((role) => role.rules.some((r) => r.effect === 'allow' && covers(r)))) {
-        deny('no_rule', `${caller.user} may not ${family} ${resource}${method ? ` (${method})` : ''}: no role of theirs (${counting.map((r) => r.name).join(', ')}) allows it.`);
-      }
+      const verdict = allowedBy(counting, family, resource, method);
+      const what = `${family} ${resource}${method ? ` (${method})` : ''}`;
+      if (verdict !== true && verdict) deny(`role:${verdict.name}`, `${caller.user} may not ${what}: the role ${verdict.name} denies it.`);
+      if (verdict !== true) deny('no_rule', `${caller.user} may not ${what}: no role of theirs (${counting.map((r) => r.name).join(', ')}) allows it.`);
     }
     const grants = new Set(counting.flatMap((r) => [...r.grants]));
     for (const effect of ex.effects ?? []) {

@@ -41,16 +41,34 @@ export async function createInvitation(users: UserStore, t: InvitationTerms): Pr
 export function invitationState(inv: Invitation, now = Date.now()): string {
   if (inv.revoked) return 'revoked';
   if (Date.parse(inv.expiresAt) <= now) return 'expired';
+  // Asked before used up: the connection that used the last use may be the one waiting.
+  if (inv.consent && inv.consentState === 'pending') return 'consent pending';
   if (inv.used >= inv.uses) return 'used up';
   return inv.consent ? `consent ${inv.consentState ?? 'not yet asked'}` : 'open';
 }
 
-/** Changes an invitation's state in the store: revoke, accept, deny. */
+/** Changes an invitation's state in the store. */
 export function updateInvitation(users: UserStore, name: string, change: (inv: Invitation) => void): UserRecord | undefined {
   const u = users.find(name);
   if (!u?.invitation) return undefined;
   change(u.invitation);
   users.put(u);
+  return u;
+}
+
+/** What someone on the host does to an invitation (the command line, the dashboard), and the audit record each leaves. */
+export const INVITATION_ANSWERS = {
+  revoke: { change: (i: Invitation) => void (i.revoked = true), kind: 'invitation_revoked' },
+  accept: { change: (i: Invitation) => void (i.consentState = 'accepted'), kind: 'consent_accepted' },
+  deny: { change: (i: Invitation) => void (i.consentState = 'denied'), kind: 'consent_denied' },
+} as const;
+export type InvitationAnswer = keyof typeof INVITATION_ANSWERS;
+
+/** Revokes, accepts or denies an invitation, kept in the audit trail with who did it; undefined when there is no such invitation. */
+export function answerInvitation(users: UserStore, audit: AuditLog, name: string, answer: InvitationAnswer, by: { user: string; address?: string }): UserRecord | undefined {
+  const { change, kind } = INVITATION_ANSWERS[answer];
+  const u = updateInvitation(users, name, change);
+  if (u) audit.append({ kind, user: u.name, address: by.address, data: { by: by.user } });
   return u;
 }
 

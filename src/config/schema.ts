@@ -293,6 +293,10 @@ export const configSchema = z.object({
   metrics: z.object({
     enabled: z.boolean().default(false),
   }).default({}),
+  /** The web dashboard at https://host:port/dashboard, for the same users and roles (see the README's Dashboard). */
+  dashboard: z.object({
+    enabled: z.boolean().default(false),
+  }).default({}),
   /** The audit trail (winrmd audit list|export|verify). */
   audit: z.object({
     /** Records older than this are pruned (the chain stays verifiable from the last one pruned); 0 keeps everything. */

@@ -1,4 +1,4 @@
-// The HTTP face of winrmd: three routes and nothing else (openwsman CVE-2019-3816: no file
+// The HTTP face of winrmd: a few fixed routes and nothing else (openwsman CVE-2019-3816: no file
 // serving, no other path). Bodies are read raw, bounded before they are read (MaxEnvelopeSize →
 // 413, MS-WSMV 3.1.4.1.20), authenticated before they reach the core, and every request gets one
 // pino child logger carrying its id, user, action, resource, status and duration.
@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AuthOutcome, AuthService } from '../auth/authenticator.js';
 import type { Caller } from '../provider-api.js';
+import type { Dashboard } from '../admin/dashboard/index.js';
 import { SOAP_CONTENT_TYPE, SOAP_CONTENT_TYPE_UTF16 } from '../soap/envelope.js';
 import { decodeSldcBody, SldcError } from '../eventing/sldc.js';
 import { decodeBody, isUtf16, XmlError } from '../soap/xml.js';
@@ -43,6 +44,8 @@ export interface AppOptions {
     authorize(caller: Caller, origin: { clientAddress: string; authMethod: AuthMethod; secure: boolean }, log: Logger): Promise<boolean>;
     render(): Promise<{ contentType: string; body: string }>;
   };
+  /** The web dashboard, under /dashboard (src/admin/dashboard). */
+  dashboard?: Pick<Dashboard, 'handle'>;
   /** Told of each refused credential, and of the first authenticated request of each connection (the audit trail). */
   onAuthentication?(e: { ok: boolean; user?: string; method?: AuthMethod; address: string; reason?: string }): void;
 }
@@ -351,6 +354,28 @@ export function createApp(opts: AppOptions): App {
     ex.body = m.body;
   };
 
+  /** The dashboard's forms are small: a sign-in, a CSRF token and a name. */
+  const FORM_LIMIT = 16 * 1024;
+  const dashboard = async (ex: Exchange) => {
+    if (shed(ex)) return;
+    const url = ex.req.url ?? '';
+    const q = url.indexOf('?');
+    const reply = await opts.dashboard!.handle({
+      method: ex.req.method ?? 'GET', path: ex.path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      header: (name) => header(ex, name), clientAddress: ex.req.socket.remoteAddress ?? '', secure: ex.secure, log: ex.log,
+      form: async () => {
+        if (!/^application\/x-www-form-urlencoded\b/i.test(header(ex, 'content-type'))) return undefined;
+        const raw = await rawBody(ex, FORM_LIMIT);
+        return raw && new URLSearchParams(raw.toString('utf8'));
+      },
+    }, ex.req.socket);
+    if (ex.status === 413) return; // the form was too large: rawBody answered
+    ex.status = reply.status;
+    ex.headers = { ...ex.headers, ...reply.headers };
+    ex.body = reply.body;
+    ex.user = reply.user;
+  };
+
   // Ready only once every configured listener is up (a first start generates the certificate).
   const healthz = (ex: Exchange) => {
     const ready = opts.ready?.() ?? true;
@@ -361,6 +386,7 @@ export function createApp(opts: AppOptions): App {
 
   /** Exactly these (and, with the collector, POSTs under `/wsman/`); everything else is 404. No path is normalised. */
   const route = (method: string | undefined, path: string): ((ex: Exchange) => void | Promise<void>) | undefined => {
+    if ((method === 'GET' || method === 'POST') && opts.dashboard && (path === '/dashboard' || path.startsWith('/dashboard/'))) return dashboard;
     if (method === 'POST') return path === '/wsman' || (opts.servesSubpaths && path.startsWith('/wsman/')) ? wsman : path === '/wsman-anon' ? anonymous : undefined;
     if ((method === 'GET' || method === 'HEAD') && path === '/healthz') return healthz;
     if (method === 'GET' && path === '/metrics' && opts.metrics) return metrics;

@@ -9,9 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type Winrmd } from '../../src/server.js';
 import { MemoryUserStore } from '../../src/store/users.js';
-import { hashPassword } from '../../src/auth/passwords.js';
+import { credentialsFor, hashPassword } from '../../src/auth/passwords.js';
 import { ACTIONS, envelope, identify } from '../helpers/envelope.js';
-import { ALICE, basic, testServer } from '../helpers/server.js';
+import { ALICE, basic, NO_LOCKOUT, testServer, testUsers } from '../helpers/server.js';
+import { WebClient } from '../helpers/web.js';
+import { createInvitation } from '../../src/admin/invitations.js';
+import { pino } from 'pino';
 import { widgetProvider } from '../fixtures/widget-provider.js';
 import { xp } from '../helpers/xpath.js';
 import { actionsMatrix, WIDGET } from '../helpers/actions-matrix.js';
@@ -160,6 +163,8 @@ describe('only POST /wsman, POST /wsman-anon and GET /healthz answer (openwsman 
     ['get', '/wsman'], ['put', '/wsman'], ['delete', '/wsman'], ['get', '/'], ['get', '/wsman-anon'],
     ['post', '/'], ['post', '/wsman/'], ['post', '/wsman/../wsman'], ['get', '/../../etc/passwd'], ['get', '/%2e%2e/%2e%2e/etc/passwd'],
     ['post', '/wsman-anon/identify'], ['get', '/package.json'], ['get', '/healthz/../package.json'], ['post', '/healthz'], ['options', '/wsman'],
+    // Off unless configured (metrics.enabled, dashboard.enabled).
+    ['get', '/metrics'], ['get', '/dashboard'], ['get', '/dashboard/style.css'], ['post', '/dashboard/login'],
   ];
   for (const [method, url] of cases) {
     it(`${method.toUpperCase()} ${url} → 404`, async () => {
@@ -248,5 +253,107 @@ describe('over real sockets: truncated, pipelined and slow requests (openwsman C
   it('an oversized Content-Length is refused with 413 without reading the body', async () => {
     const out = await raw(`POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(ALICE)}\r\nContent-Length: 999999999\r\n\r\n<x/>`, 1000);
     expect(out).toMatch(/^HTTP\/1\.1 413/);
+  });
+});
+
+describe('the dashboard and the metrics (issue 16): no credentials, a viewer on an administrator\'s action, requests from another site', () => {
+  let server: Winrmd;
+  let base: string;
+  let invitation: string;
+  const ADMIN = { user: 'root-admin', password: 'admin-Secret-9' };
+  const VIEWER = { user: 'viewer', password: 'viewer-Secret-8' };
+  const invitationNow = () => server.users.find(invitation)!.invitation!;
+
+  beforeAll(async () => {
+    const users = await testUsers();
+    users.put({ name: ADMIN.user, ...(await credentialsFor(ADMIN.password)), runAs: 'nobody', roles: ['administrator'] });
+    users.put({ name: VIEWER.user, ...(await credentialsFor(VIEWER.password)), runAs: 'nobody', roles: ['viewer'] });
+    invitation = (await createInvitation(users, { role: 'helper', expiresInMs: 3_600_000, uses: 1, consent: true, runAs: 'nobody', createdBy: 'test' })).user;
+    const config = configSchema.parse({
+      stateDir: mkdtempSync(path.join(os.tmpdir(), 'winrmd-dash-')),
+      listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
+      dashboard: { enabled: true }, metrics: { enabled: true }, security: NO_LOCKOUT,
+    });
+    server = await startServer({ config, users, log: pino({ level: 'silent' }), providers: [widgetProvider()] });
+    base = `https://127.0.0.1:${server.httpsPort}`;
+  });
+  afterAll(() => server.close());
+
+  it('without credentials: pages lead to the sign-in, actions are refused, /metrics is 401, and nothing changes', async () => {
+    const web = new WebClient(base);
+    const page = await web.get('/dashboard/audit');
+    expect(page.status).toBe(303);
+    expect(page.headers.location).toBe('/dashboard/login');
+    const act = await web.post('/dashboard/invitations/accept', { name: invitation, csrf: 'x' });
+    expect(act.status).toBe(403);
+    expect(invitationNow().consentState).toBeUndefined();
+    expect((await web.get('/metrics')).status).toBe(401);
+    const forged = await web.get('/dashboard', { Cookie: '__Host-winrmd-dashboard=forged-token' });
+    expect(forged.status).toBe(303);
+  });
+
+  it('over plain HTTP the dashboard is refused, a password never travels in clear', async () => {
+    const res = await request(`http://127.0.0.1:${server.httpPort}`).post('/dashboard/login').type('form').send({ user: ADMIN.user, password: ADMIN.password });
+    expect(res.status).toBe(403);
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('a viewer: no administrator page, no administrator action (with a valid CSRF token), no metrics', async () => {
+    const web = new WebClient(base);
+    expect((await web.signIn(VIEWER.user, VIEWER.password)).status).toBe(303);
+    const csrf = await web.csrf();
+    expect(csrf).not.toBe('');
+    for (const page of ['/dashboard/sessions', '/dashboard/audit', '/dashboard/invitations', '/dashboard/events']) expect((await web.get(page)).status, page).toBe(403);
+    for (const [path, form] of [['/dashboard/invitations/accept', { name: invitation }], ['/dashboard/invitations/revoke', { name: invitation }], ['/dashboard/sessions/end', { id: 'anything' }]] as const) {
+      expect((await web.post(path, { ...form, csrf })).status, path).toBe(403);
+    }
+    expect(invitationNow().consentState).toBeUndefined();
+    expect(invitationNow().revoked).toBeUndefined();
+    expect((await new WebClient(base).get('/metrics', { Authorization: basic(VIEWER) })).status).toBe(403);
+    expect((await new WebClient(base).get('/metrics', { Authorization: basic(ADMIN) })).status).toBe(200);
+  });
+
+  it('an administrator\'s action started by another site is refused: by its Origin, by Sec-Fetch-Site, and without the CSRF token', async () => {
+    const web = new WebClient(base);
+    expect((await web.signIn(ADMIN.user, ADMIN.password)).status).toBe(303);
+    const csrf = await web.csrf();
+    const form = { name: invitation, csrf };
+    expect((await web.post('/dashboard/invitations/accept', form, { Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await web.post('/dashboard/invitations/accept', form, { 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);
+    expect((await web.post('/dashboard/invitations/accept', { name: invitation })).status).toBe(403);
+    expect((await web.post('/dashboard/invitations/accept', { name: invitation, csrf: `${csrf.slice(0, -1)}x` })).status).toBe(403);
+    expect(invitationNow().consentState).toBeUndefined();
+    // The same action from the page itself goes through.
+    const own = await web.post('/dashboard/invitations/deny', form, { Origin: base, 'Sec-Fetch-Site': 'same-origin' });
+    expect(own.status).toBe(303);
+    expect(invitationNow().consentState).toBe('denied');
+  });
+
+  it('a sign-in from another site is refused; a wrong password is 401 and sets no cookie', async () => {
+    const web = new WebClient(base);
+    expect((await web.post('/dashboard/login', ADMIN, { Origin: 'https://evil.example' })).status).toBe(403);
+    const wrong = await web.signIn(ADMIN.user, 'not-the-password');
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('every page carries a Content-Security-Policy that allows no script and no other origin', async () => {
+    const web = new WebClient(base);
+    const login = await web.get('/dashboard/login');
+    expect(login.headers['content-security-policy']).toBe("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    expect(login.headers['x-frame-options']).toBe('DENY');
+    expect(login.text).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/i);
+    const signedIn = await web.signIn(ADMIN.user, ADMIN.password);
+    expect(signedIn.headers['set-cookie']?.[0]).toMatch(/^__Host-winrmd-dashboard=[\w-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+  });
+
+  it('a removed user\'s sign-in ends at once', async () => {
+    const temp = { user: 'temp-admin', password: 'temp-Secret-7' };
+    server.users.put({ name: temp.user, ...(await credentialsFor(temp.password)), runAs: 'nobody', roles: ['administrator'] });
+    const web = new WebClient(base);
+    await web.signIn(temp.user, temp.password);
+    expect((await web.get('/dashboard/audit')).status).toBe(200);
+    server.users.remove(temp.user);
+    expect((await web.get('/dashboard/audit')).status).toBe(303);
   });
 });
