@@ -434,6 +434,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       }),
       eventing: async () => ({
         collector: store && { subscriptions: await store.list(), sources: await store.sources() },
+        collecting: subscriber?.status() ?? [],
         subscriptions: eventSource.list(),
       }),
       sensors: (caller, signal) => readHardwareSensors(providers, caller, signal, log),

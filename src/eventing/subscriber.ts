@@ -44,6 +44,18 @@ export interface SubscriberOptions {
 
 class SubscribeError extends Error {}
 
+/** How a collector-initiated subscription is doing, as the dashboard shows it. */
+export interface CollectedSourceState {
+  url: string;
+  subscription: string;
+  mode: 'pull' | 'push';
+  /** Subscribed now, or failing (and retrying) since the last failure. */
+  state: 'starting' | 'subscribed' | 'failing';
+  since: number;
+  failures: number;
+  lastError?: string;
+}
+
 /** The EventLog is filtered by the subscription's QueryList; a class by the configured WQL; the SEL takes none. */
 function filterFor(source: CollectedSource, sub: Subscription): XmlNode | undefined {
   if (source.wql) return el(NS.wsman, 'Filter', { Dialect: DIALECT.wql }, source.wql);
@@ -53,11 +65,17 @@ function filterFor(source: CollectedSource, sub: Subscription): XmlNode | undefi
 
 export class CollectorSubscriber {
   private readonly stops: (() => Promise<void>)[] = [];
+  private readonly states = new Map<CollectedSource, CollectedSourceState>();
 
   constructor(private readonly o: SubscriberOptions) {}
 
   start(): void {
     for (const source of this.o.sources) this.stops.push(this.run(source));
+  }
+
+  /** Each configured source's subscription: subscribed, or failing and retrying. */
+  status(): CollectedSourceState[] {
+    return [...this.states.values()].map((x) => ({ ...x }));
   }
 
   /** Stops every loop; each unsubscribes what it holds (bounded by the client's timeout) before its connections close. */
@@ -69,6 +87,8 @@ export class CollectorSubscriber {
     const client = wsmanClient(source.credentials);
     const principal = source.principal ?? new URL(source.url).hostname;
     const log = this.o.log.child({ source: principal, mode: source.mode });
+    const state: CollectedSourceState = { url: source.url, subscription: source.subscription, mode: source.mode, state: 'starting', since: Date.now(), failures: 0 };
+    this.states.set(source, state);
     let stopped = false;
     // Aborts a Pull in flight (a long poll) when the collector stops.
     const abort = new AbortController();
@@ -91,6 +111,7 @@ export class CollectorSubscriber {
           made = await this.subscribe(client, source, sub, principal);
           log.info({ event: 'collector_subscribed', url: source.url, subscription: sub.name, expiresSeconds: source.expiresSeconds });
           failures = 0;
+          Object.assign(state, { state: 'subscribed', since: Date.now(), failures: 0 });
           const until = Date.now() + source.expiresSeconds * 1000 * 0.9;
           if (source.mode === 'pull') await this.pullUntil(client, source, sub, principal, made.context!, until, () => stopped, abort.signal);
           else await this.watchUntil(sub, principal, until, () => stopped, sleep);
@@ -98,6 +119,7 @@ export class CollectorSubscriber {
           if (!stopped) {
             failures++;
             log.warn({ event: 'collector_subscription_failed', url: source.url, reason: (err as Error).message, failures });
+            Object.assign(state, { state: 'failing', since: state.state === 'failing' ? state.since : Date.now(), failures, lastError: (err as Error).message });
           }
         }
         // Made again below (or not at all once stopped): the source can let this one go.

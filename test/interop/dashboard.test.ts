@@ -4,7 +4,7 @@
 // audit trail, an invitation accepted through the page while its helper waits, a Windows event
 // source delivering to the collector, the sensors of a loopback BMC (ipmi_sim). Screenshots of each
 // page are saved under test-results/dashboard/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -64,6 +64,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-dashboard-'));
   sim = await startIpmiSim();
   process.env.WINRMD_TEST_BMC_PASSWORD = 'password';
+  writeFileSync(path.join(dir, 'collector.secret'), 'collector-Secret-4\n');
   const config = configSchema.parse({
     stateDir: path.join(dir, 'state'),
     listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
@@ -71,7 +72,8 @@ beforeAll(async () => {
     security: NO_LOCKOUT,
     limits: NO_SHEDDING,
     dashboard: { enabled: true },
-    collector: { enabled: true },
+    // One source the collector subscribes to itself, before its subscription exists: failing, and retrying.
+    collector: { enabled: true, sources: [{ url: 'http://127.0.0.1:9/wsman', subscription: 'not-yet', user: 'collector', passwordFile: path.join(dir, 'collector.secret') }] },
     ipmi: { pollIntervalMs: 500, bmcs: [{ name: 'node1', host: '127.0.0.1', port: sim.port, user: 'admin', passwordEnv: 'WINRMD_TEST_BMC_PASSWORD' }] },
   });
   // Users as `winrmd user add` writes them, before the server starts.
@@ -213,6 +215,9 @@ describe('the dashboard in chromium', () => {
     const row = (await rowsOf(page, 'event-sources')).find((r) => r[0] === SOURCE.user.toLowerCase())!;
     expect([row[2], row[3], row[6]]).toEqual(['dashboard-sub', 'live', '3']);
     expect((await rowsOf(page, 'collector-subscriptions')).find((r) => r[0] === 'dashboard-sub')?.slice(1, 5)).toEqual(['enabled', '60 s', '1', '3']);
+    const collecting = (await rowsOf(page, 'collecting'))[0]!;
+    expect(collecting.slice(0, 4)).toEqual(['http://127.0.0.1:9/wsman', 'not-yet', 'pull', 'failing, retrying']);
+    expect(collecting[6]).toBe('no enabled subscription is named not-yet');
     await shot(page, 'events');
   });
 

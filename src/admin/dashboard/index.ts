@@ -12,6 +12,7 @@ import type { Caller, Instance } from '../../provider-api.js';
 import type { SourceStatus } from '../../store/collector.js';
 import { credentialOf, rolesOf, type UserStore } from '../../store/users.js';
 import type { Subscription } from '../../eventing/subscription.js';
+import type { CollectedSourceState } from '../../eventing/subscriber.js';
 import type { AuthMethod, RequestRecord } from '../../wsman/exchange.js';
 import type { AccessPolicy, Standing } from '../access.js';
 import type { AuditFilter, AuditLog } from '../audit.js';
@@ -54,6 +55,8 @@ export interface HostView {
 export interface EventingView {
   /** Absent when the collector is off. */
   collector?: { subscriptions: Subscription[]; sources: SourceStatus[] };
+  /** The collector's own subscriptions to sources (collector.sources), as they are doing. */
+  collecting: CollectedSourceState[];
   /** WS-Eventing subscriptions to this server. */
   subscriptions: { id: string; owner: string; mode: string; notifyTo?: string; expiresAt?: number; created: number }[];
 }
@@ -225,6 +228,9 @@ ${table(['Source', 'Address', 'Subscription', 'Health', 'Last heard', 'Last even
   const silent = now - Date.parse(x.lastSeen) > 2 * (sub?.heartbeatIntervalS ?? 3600) * 1000;
   return [x.source, x.address, sub?.name ?? x.subscriptionId, silent ? html`<span class="bad">silent</span>` : html`<span class="ok">live</span>`, `${ago(now - Date.parse(x.lastSeen))} ago`, x.lastEvents ? when(x.lastEvents) : '', x.eventsReceived, when(x.firstSeen)];
 }), 'No source has delivered yet.', 'event-sources')}` : ''}
+${v.collecting.length > 0 ? html`<h2>Sources this collector subscribes to</h2>
+${table(['Source', 'Subscription', 'Mode', 'State', 'Since', 'Failures', 'Last error'], v.collecting.map((x) => [x.url, x.subscription, x.mode,
+  x.state === 'subscribed' ? html`<span class="ok">subscribed</span>` : x.state === 'failing' ? html`<span class="bad">failing, retrying</span>` : 'starting', when(x.since), x.failures, x.lastError ?? '']), '', 'collecting')}` : ''}
 <h2>Subscriptions to this server</h2>
 ${table(['Id', 'Subscriber', 'Mode', 'Delivers to', 'Expires', 'Since'], v.subscriptions.map((s) => [html`<code>${s.id}</code>`, s.owner, s.mode, s.notifyTo ?? '(pulled)', s.expiresAt ? when(s.expiresAt) : 'never', when(s.created)]), 'Nobody subscribes to this server\'s events.', 'subscriptions')}`;
       },
