@@ -49,7 +49,7 @@ import { AuditLog, redact } from './admin/audit.js';
 import { createMetrics } from './admin/metrics.js';
 import { invitationGate } from './admin/invitations.js';
 import { createDashboard, type Dashboard } from './admin/dashboard/index.js';
-import type { RequestRecord } from './wsman/exchange.js';
+import type { AuthMethod, RequestRecord } from './wsman/exchange.js';
 
 export interface ServerOptions {
   config: Config;
@@ -209,14 +209,14 @@ function liveSessions(providers: Provider[], eventSource: EventSource, core: Cor
 }
 
 /**
- * The hardware sensors as an enumeration of root/hardware NumericSensor and Sensor returns them,
+ * The instances of the given root/hardware sensor classes, as an enumeration of them returns them,
  * read from the providers that serve those classes (the dashboard's hardware page).
  */
-async function readHardwareSensors(providers: Provider[], caller: Caller, signal: AbortSignal, log: Logger): Promise<Instance[]> {
+async function readHardwareSensors(providers: Provider[], caller: Caller, classes: string[], signal: AbortSignal, log: Logger): Promise<Instance[]> {
   const out: Instance[] = [];
   for (const p of providers) {
     for (const cls of p.classes ?? []) {
-      if (cls.namespace !== 'root/hardware' || (cls.name !== 'NumericSensor' && cls.name !== 'Sensor') || !p.enumerate) continue;
+      if (cls.namespace !== 'root/hardware' || !classes.includes(cls.name) || !p.enumerate) continue;
       const req = { caller, resourceUri: '', className: cls.name, namespace: cls.namespace, selectors: {}, options: {}, signal, deadline: Date.now() + 30_000, maxEnvelopeSize: Number.MAX_SAFE_INTEGER, log };
       for await (const instance of p.enumerate(req)) out.push(instance);
     }
@@ -419,6 +419,12 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   // What a removed user still has running ends: shells and processes, and subscriptions.
   const stopWatching = watchUsers(users, [...providers, { name: 'eventing', endUser: (user) => eventSource.endUser(user) }], log);
   const sessions = liveSessions(providers, eventSource, core, store);
+  // Every authentication, through WS-Management or the dashboard's sign-in: the audit trail, the metrics, the dashboard's chart.
+  const onAuthentication = (e: { ok: boolean; user?: string; method?: AuthMethod; address: string; reason?: string; via?: string }) => {
+    audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: { ...(e.ok ? { method: e.method } : { reason: e.reason }), ...(e.via ? { via: e.via } : {}) } });
+    metrics?.onAuthentication(e);
+    dashboard?.onAuthentication(e);
+  };
   if (config.dashboard.enabled) {
     // The dashboard signs in with a password as Basic checks one, under the same lockout.
     const passwords = new AuthService([new BasicAuthenticator({ users, allowUnencrypted: false })], throttle);
@@ -437,7 +443,8 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
         collecting: subscriber?.status() ?? [],
         subscriptions: eventSource.list(),
       }),
-      sensors: (caller, signal) => readHardwareSensors(providers, caller, signal, log),
+      sensors: (caller, classes, signal) => readHardwareSensors(providers, caller, classes, signal, log),
+      onAuthentication: (e) => onAuthentication({ ...e, via: 'dashboard' }),
     });
     core.addHook('onReply', dashboard.onRequest);
     core.addHook('onFault', dashboard.onRequest);
@@ -446,11 +453,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     core, auth: new AuthService(authenticators, throttle), log, maxBodyBytes: l.maxEnvelopeSizeKb * 1024,
     ready: () => listening.up >= listening.wanted, unauthenticatedIdleMs: l.unauthenticatedIdleMs, overload, slots,
     servesSubpaths: collector !== undefined,
-    onAuthentication: (e) => {
-      audit.append({ kind: e.ok ? 'authenticated' : 'authentication_failed', user: e.user, address: e.address, data: e.ok ? { method: e.method } : { reason: e.reason } });
-      metrics?.onAuthentication(e);
-      dashboard?.onAuthentication(e);
-    },
+    onAuthentication,
     dashboard,
     metrics: metrics && { render: () => metrics.render(), authorize: (caller, origin, reqLog) => access.holds(caller, 'metrics', origin, reqLog) },
   });

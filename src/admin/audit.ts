@@ -46,6 +46,8 @@ export interface AuditFilter {
   until?: string;
   user?: string;
   kind?: string;
+  /** Any of these kinds. */
+  kinds?: string[];
   limit?: number;
 }
 
@@ -108,8 +110,9 @@ export class AuditLog {
     if (f.until) terms.push(['at <= ?', f.until]);
     if (f.user) terms.push(['lower(user) = lower(?)', f.user]);
     if (f.kind) terms.push(['kind = ?', f.kind]);
+    if (f.kinds) terms.push([`kind IN (${f.kinds.map(() => '?').join(', ')})`, f.kinds]);
     const where = terms.map(([t]) => t);
-    const args = terms.map(([, a]) => a);
+    const args = terms.flatMap(([, a]) => a);
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${f.limit ? `DESC LIMIT ${Math.floor(f.limit)}` : ''}`;
     const rows = (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
     return f.limit ? rows.reverse() : rows;
@@ -119,7 +122,7 @@ export class AuditLog {
   sessions(f: Pick<AuditFilter, 'since' | 'user'> = {}): SessionReport[] {
     const shells = new Map<string, SessionReport>();
     const kinds = ['shell_created', 'command_started', 'command_exited', 'shell_closed'];
-    for (const r of this.list({ since: f.since }).filter((x) => kinds.includes(x.kind))) {
+    for (const r of this.list({ since: f.since, kinds })) {
       const id = String(r.data.shellId);
       if (r.kind === 'shell_created') {
         shells.set(id, { shellId: id, user: r.user, from: r.address, runAs: r.data.runAs as string | undefined, started: r.at, commands: [] });

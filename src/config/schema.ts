@@ -305,6 +305,10 @@ export const configSchema = z.object({
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({}),
+}).superRefine((c, ctx) => {
+  // The dashboard's sign-in is a password checked as Basic checks one: with Basic off, an
+  // operator who meant "no passwords over the wire" would otherwise still have one.
+  if (c.dashboard.enabled && !c.service.auth.basic) ctx.addIssue({ code: 'custom', path: ['dashboard', 'enabled'], message: 'the dashboard signs in with a password, as Basic does: it needs service.auth.basic' });
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -75,6 +75,8 @@ const MIGRATIONS: string[] = [
    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)`,
   // Invitations (src/admin/invitations.ts) are one-time accounts: their terms and state, as JSON.
   `ALTER TABLE users ADD COLUMN invitation TEXT`,
+  // Session reports and the dashboard read a few kinds among many records (refusals are most of them).
+  `CREATE INDEX audit_kind ON audit (kind, seq)`,
 ];
 
 /** How user names are compared: the one folding both stores use. */

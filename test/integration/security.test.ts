@@ -15,6 +15,7 @@ import { ALICE, basic, NO_LOCKOUT, testServer, testUsers } from '../helpers/serv
 import { WebClient } from '../helpers/web.js';
 import { createInvitation } from '../../src/admin/invitations.js';
 import { pino } from 'pino';
+import { PROVIDER_API_VERSION, type CimClass, type Provider } from '../../src/provider-api.js';
 import { widgetProvider } from '../fixtures/widget-provider.js';
 import { xp } from '../helpers/xpath.js';
 import { actionsMatrix, WIDGET } from '../helpers/actions-matrix.js';
@@ -263,18 +264,31 @@ describe('the dashboard and the metrics (issue 16): no credentials, a viewer on 
   const ADMIN = { user: 'root-admin', password: 'admin-Secret-9' };
   const VIEWER = { user: 'viewer', password: 'viewer-Secret-8' };
   const invitationNow = () => server.users.find(invitation)!.invitation!;
+  const NUMERIC = { user: 'numeric', password: 'numeric-Secret-6' };
+  // Two sensor classes of root/hardware; the role `numeric-only` may enumerate one of them.
+  const sensorClass = (name: string): CimClass => ({ name, namespace: 'root/hardware', keys: ['DeviceID'], properties: { DeviceID: { type: 'string' }, ElementName: { type: 'string' }, CurrentState: { type: 'string' }, HealthState: { type: 'uint16' } } });
+  const enumerated: string[] = [];
+  const sensors: Provider = {
+    apiVersion: PROVIDER_API_VERSION, name: 'sensors', classes: [sensorClass('NumericSensor'), sensorClass('Sensor')],
+    async *enumerate(req) {
+      enumerated.push(req.className!);
+      yield { className: req.className!, properties: { DeviceID: '1', ElementName: `${req.className} One`, CurrentState: 'Normal', HealthState: 5 } };
+    },
+  };
 
   beforeAll(async () => {
     const users = await testUsers();
     users.put({ name: ADMIN.user, ...(await credentialsFor(ADMIN.password)), runAs: 'nobody', roles: ['administrator'] });
     users.put({ name: VIEWER.user, ...(await credentialsFor(VIEWER.password)), runAs: 'nobody', roles: ['viewer'] });
+    users.put({ name: NUMERIC.user, ...(await credentialsFor(NUMERIC.password)), runAs: 'nobody', roles: ['numeric-only'] });
     invitation = (await createInvitation(users, { role: 'helper', expiresInMs: 3_600_000, uses: 1, consent: true, runAs: 'nobody', createdBy: 'test' })).user;
     const config = configSchema.parse({
       stateDir: mkdtempSync(path.join(os.tmpdir(), 'winrmd-dash-')),
       listeners: { http: { host: '127.0.0.1', port: 0 }, https: { host: '127.0.0.1', port: 0 } },
-      dashboard: { enabled: true }, metrics: { enabled: true }, security: NO_LOCKOUT,
+      dashboard: { enabled: true }, metrics: { enabled: true },
+      security: { ...NO_LOCKOUT, roles: { 'numeric-only': { rules: [{ resources: ['root/hardware/NumericSensor'], operations: ['enumerate'], effect: 'allow' }] } } },
     });
-    server = await startServer({ config, users, log: pino({ level: 'silent' }), providers: [widgetProvider()] });
+    server = await startServer({ config, users, log: pino({ level: 'silent' }), providers: [widgetProvider(), sensors] });
     base = `https://127.0.0.1:${server.httpsPort}`;
   });
   afterAll(() => server.close());
@@ -345,6 +359,32 @@ describe('the dashboard and the metrics (issue 16): no credentials, a viewer on 
     expect(login.text).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/i);
     const signedIn = await web.signIn(ADMIN.user, ADMIN.password);
     expect(signedIn.headers['set-cookie']?.[0]).toMatch(/^__Host-winrmd-dashboard=[\w-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+  });
+
+  it('a refused sign-in is in the audit trail, as any refused credential is', async () => {
+    await new WebClient(base).signIn(ADMIN.user, 'guessed-Wrong-1');
+    server.audit.flush();
+    const refused = server.audit.list({ kind: 'authentication_failed', user: ADMIN.user }).at(-1)!;
+    expect(refused.data).toEqual({ reason: 'wrong password', via: 'dashboard' });
+    expect(JSON.stringify(server.audit.list())).not.toContain('guessed-Wrong-1');
+  });
+
+  it('the hardware page shows only the sensor classes the caller\'s rules let them enumerate; the other is never read', async () => {
+    const web = new WebClient(base);
+    expect((await web.signIn(NUMERIC.user, NUMERIC.password)).headers.location).toBe('/dashboard/hardware');
+    enumerated.length = 0;
+    const page = await web.get('/dashboard/hardware');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('NumericSensor One');
+    expect(page.text).not.toMatch(/>Sensor One</);
+    expect(enumerated).toEqual(['NumericSensor']);
+    expect((await web.get('/dashboard')).status).toBe(403); // no read of winrm/config: no overview
+  });
+
+  it('dashboard.enabled without Basic is refused: its sign-in is a password', () => {
+    const parsed = configSchema.safeParse({ dashboard: { enabled: true }, service: { auth: { basic: false } } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['dashboard.enabled', 'the dashboard signs in with a password, as Basic does: it needs service.auth.basic']]);
   });
 
   it('a removed user\'s sign-in ends at once', async () => {

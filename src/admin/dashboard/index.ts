@@ -70,8 +70,8 @@ export interface DashboardOptions {
   sessions: ControlHandlers;
   host(): HostView;
   eventing(): Promise<EventingView>;
-  /** The root/hardware sensors (NumericSensor and Sensor), read as WS-Management reads them. */
-  sensors(caller: Caller, signal: AbortSignal): Promise<Instance[]>;
+  /** The instances of these root/hardware sensor classes, read from the providers that serve them. */
+  sensors(caller: Caller, classes: string[], signal: AbortSignal): Promise<Instance[]>;
   onAuthentication?(e: { ok: boolean; user?: string; method?: AuthMethod; address: string; reason?: string }): void;
 }
 
@@ -114,6 +114,8 @@ interface PageContext {
 }
 
 const administers = (s: Standing) => s.grants.has('administer');
+/** The sensor classes whose enumeration the caller's rules allow (the hardware page shows those). */
+const sensorClasses = (s: Standing) => ['NumericSensor', 'Sensor'].filter((c) => s.allows('enumerate', `root/hardware/${c}`));
 const HOUR = 3_600_000;
 
 /** CIM BaseUnits (DSP1009 CIM_NumericSensor) the sensors of a server use, by code. */
@@ -126,6 +128,12 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const traffic = new Traffic();
   const polls = new Map<string, { at?: number; failing: boolean }>();
   const startedAt = Date.now();
+  // Walking the chain reads every record (a second or so for 300,000): at most once per 10 s, whoever asks.
+  let lastVerify: { at: number; result: ReturnType<AuditLog['verify']> } | undefined;
+  const verifyChain = () => {
+    if (!lastVerify || Date.now() - lastVerify.at > 10_000) lastVerify = { at: Date.now(), result: o.audit.verify() };
+    return lastVerify.result;
+  };
 
   const credentialNow = (user: string) => {
     const u = o.users.get(user);
@@ -165,12 +173,12 @@ ${table(['Transport', 'Address', 'State', 'Certificate thumbprint'], h.listeners
       path: '/dashboard/sessions', title: 'Sessions', refresh: 15, allowed: administers,
       async render({ signIn }) {
         const live = await o.sessions.sessions();
-        const reports = o.audit.sessions({ since: new Date(Date.now() - 24 * HOUR).toISOString() }).reverse();
+        const reports = o.audit.sessions({ since: new Date(Date.now() - 24 * HOUR).toISOString() }).slice(-200).reverse();
         return html`
 <h2>Live</h2>
 ${table(['Kind', 'Id', 'User', 'From', 'Since', 'Detail', ''], live.map((s) => [s.kind, html`<code>${s.id}</code>`, s.user, s.from ?? '', when(s.since), s.detail, action('/dashboard/sessions/end', 'End', signIn.csrf, { id: s.id }, 'danger')]), 'Nothing is open.', 'live')}
 <h2>Remote shells, last 24 hours</h2>
-${table(['Started', 'User', 'From', 'Run as', 'Duration', 'Ended', 'Commands'], reports.map((r) => [
+${reports.length === 200 ? html`<p>The newest 200.</p>` : ''}${table(['Started', 'User', 'From', 'Run as', 'Duration', 'Ended', 'Commands'], reports.map((r) => [
   when(r.started), r.user ?? '', r.from ?? '', r.runAs ?? '', r.seconds === undefined ? 'open' : ago(r.seconds * 1000), r.endedBy ?? '',
   r.commands.map((c) => html`<div><code>${c.commandLine ?? c.commandId}</code> pid ${c.pid ?? '?'} → ${c.exitCode === undefined ? 'running' : c.signal ? `signal ${c.signal}` : `exit ${c.exitCode}`}</div>`),
 ]), 'No remote shell in the last 24 hours.', 'reports')}`;
@@ -181,7 +189,7 @@ ${table(['Started', 'User', 'From', 'Run as', 'Duration', 'Ended', 'Commands'], 
       async render({ query }) {
         const f = auditFilter(query);
         const records = o.audit.list(f).reverse();
-        const verified = query.get('verify') === '1' ? o.audit.verify() : undefined;
+        const verified = query.get('verify') === '1' ? verifyChain() : undefined;
         const field = (name: string, label: string, type = 'text') => html`<label>${label}<input type="${type}" name="${name}" value="${query.get(name) ?? ''}"></label>`;
         return html`
 <form method="get" action="/dashboard/audit" class="filters" id="filters">
@@ -237,9 +245,9 @@ ${table(['Id', 'Subscriber', 'Mode', 'Delivers to', 'Expires', 'Since'], v.subsc
     },
     {
       path: '/dashboard/hardware', title: 'Hardware', refresh: 30,
-      allowed: (s) => s.allows('enumerate', 'root/hardware/NumericSensor'),
-      async render({ signIn, signal }) {
-        const sensors = await o.sensors(signIn.caller, signal);
+      allowed: (s) => sensorClasses(s).length > 0,
+      async render({ signIn, standing, signal }) {
+        const sensors = await o.sensors(signIn.caller, sensorClasses(standing), signal);
         const now = Date.now();
         const reading = (p: Instance['properties']) => {
           if (typeof p.CurrentReading !== 'number') return p.CurrentState ?? '';
@@ -261,7 +269,7 @@ ${table(['BMC', 'Sensor', 'Reading', 'State', 'Health'], sensors.map(({ properti
   const layout = (title: string, body: Safe, o2: { signIn?: SignIn; standing?: Standing; current?: string; refresh?: number } = {}) => {
     const nav = o2.standing ? pages.filter((p) => p.allowed(o2.standing!)) : [];
     return html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-${o2.refresh ? html`<meta http-equiv="refresh" content="${o2.refresh}">` : ''}<title>${title} · winrmd</title><link rel="stylesheet" href="/dashboard/style.css"></head>
+${o2.refresh ? html`<meta http-equiv="refresh" content="${o2.refresh}; url=${o2.current}?auto=1">` : ''}<title>${title} · winrmd</title><link rel="stylesheet" href="/dashboard/style.css"></head>
 <body><header><h1>winrmd</h1><nav>${nav.map((p) => html`<a href="${p.path}"${p.path === o2.current ? html` aria-current="page"` : ''}>${p.title}</a>`)}</nav>
 ${o2.signIn ? html`<div class="who"><span id="who">${o2.signIn.caller.user} (${o2.standing?.roles.join(', ') ?? ''})</span>${action('/dashboard/logout', 'Sign out', o2.signIn.csrf, {}, 'quiet')}</div>` : ''}</header>
 <main><h2>${title}</h2>${body}</main></body></html>`.text;
@@ -297,9 +305,14 @@ ${o2.signIn ? html`<div class="who"><span id="who">${o2.signIn.caller.user} (${o
     const caller = outcome.caller;
     const record = o.users.get(caller.user);
     // Invitations are for a helper's WS-Management client; the dashboard is for the host's people.
-    if (!record || record.invitation) return loginPage(403, 'This account may not sign in to the dashboard.');
+    const refused = (reason: string, message: string) => {
+      r.log.warn({ event: 'auth_failed', reason, via: 'dashboard', user: caller.user });
+      o.onAuthentication?.({ ok: false, user: caller.user, address: r.clientAddress, reason });
+      return loginPage(403, message);
+    };
+    if (!record || record.invitation) return refused('an invitation signing in to the dashboard', 'This account may not sign in to the dashboard.');
     const standing = await o.access.standing(caller, { clientAddress: r.clientAddress, authMethod: 'basic', secure: true }, r.log);
-    if (!standing || !pages.some((p) => p.allowed(standing))) return loginPage(403, 'None of your roles shows a page of the dashboard from here.');
+    if (!standing || !pages.some((p) => p.allowed(standing))) return refused('no role that shows a dashboard page applies', 'None of your roles shows a page of the dashboard from here.');
     o.onAuthentication?.({ ok: true, user: caller.user, method: 'basic', address: r.clientAddress });
     const { cookie, signIn } = signIns.open(caller, credentialOf(record));
     r.log.info({ event: 'dashboard_signed_in', user: caller.user });
@@ -336,21 +349,22 @@ ${o2.signIn ? html`<div class="who"><span id="who">${o2.signIn.caller.user} (${o
         return refusal(403, 'A request from another site is refused.');
       }
       if (r.path === '/dashboard/login') return r.method === 'POST' ? signInWith(r, connection) : loginPage(200);
-      const signIn = signIns.find(r.header('cookie') || undefined, credentialNow);
+      const signIn = signIns.find(r.header('cookie') || undefined, credentialNow, r.query.get('auto') !== '1');
       if (!signIn) return r.method === 'GET' ? redirect('/dashboard/login') : refusal(403, 'Sign in first.');
-      const standing = await o.access.standing(signIn.caller, { clientAddress: r.clientAddress, authMethod: 'basic', secure: true }, r.log);
       const user = signIn.caller.user;
+      const form = r.method === 'POST' ? await r.form() : undefined;
+      if (r.method === 'POST' && (!form || !csrfMatches(signIn, form.get('csrf') ?? undefined))) {
+        r.log.warn({ event: 'csrf_refused', user, path: r.path });
+        return { ...refusal(403, 'The form is stale or was not made here: reload the page and try again.', signIn), user };
+      }
+      // Signing out needs no role: one whose conditions stopped holding can still end the sign-in.
+      if (r.method === 'POST' && r.path === '/dashboard/logout') {
+        signIns.close(r.header('cookie'));
+        return { ...redirect('/dashboard/login', { 'Set-Cookie': CLEAR_COOKIE }), user };
+      }
+      const standing = await o.access.standing(signIn.caller, { clientAddress: r.clientAddress, authMethod: 'basic', secure: true }, r.log);
       if (!standing) return { ...refusal(403, 'None of your roles applies to this request.', signIn), user };
-      if (r.method === 'POST') {
-        const form = await r.form();
-        if (!form || !csrfMatches(signIn, form.get('csrf') ?? undefined)) {
-          r.log.warn({ event: 'csrf_refused', user, path: r.path });
-          return { ...refusal(403, 'The form is stale or was not made here: reload the page and try again.', signIn, standing), user };
-        }
-        if (r.path === '/dashboard/logout') {
-          signIns.close(r.header('cookie'));
-          return { ...redirect('/dashboard/login', { 'Set-Cookie': CLEAR_COOKIE }), user };
-        }
+      if (form) {
         if (!administers(standing)) {
           r.log.warn({ event: 'access_denied', rule: 'administer', user, path: r.path });
           return { ...refusal(403, 'Your roles do not allow this action (it needs the administer grant).', signIn, standing), user };

@@ -11,6 +11,8 @@ export const COOKIE = '__Host-winrmd-dashboard';
 const IDLE_MS = 15 * 60_000;
 const ABSOLUTE_MS = 8 * 3_600_000;
 const MAX_SIGNINS = 1000;
+/** One person's tabs and browsers; a user signing in over and over drops their own oldest, nobody else's. */
+const MAX_PER_USER = 5;
 
 export interface SignIn {
   caller: Caller;
@@ -28,24 +30,37 @@ export class SignIns {
 
   /** A new sign-in and the cookie that carries it. */
   open(caller: Caller, credential: string): { token: string; cookie: string; signIn: SignIn } {
-    if (this.byToken.size >= MAX_SIGNINS) this.byToken.delete(this.byToken.keys().next().value!); // the oldest
+    const now = this.now();
+    const mine = [...this.byToken].filter(([, s]) => s.caller.user.toLowerCase() === caller.user.toLowerCase());
+    if (mine.length >= MAX_PER_USER) this.byToken.delete(mine[0]![0]);
+    if (this.byToken.size >= MAX_SIGNINS) for (const [token, s] of this.byToken) if (this.expired(s, now)) this.byToken.delete(token);
+    // Still full of live sign-ins (a thousand users at once): the oldest goes.
+    if (this.byToken.size >= MAX_SIGNINS) this.byToken.delete(this.byToken.keys().next().value!);
     const token = randomBytes(32).toString('base64url');
     const signIn: SignIn = { caller, credential, csrf: randomBytes(32).toString('base64url'), created: this.now(), seen: this.now() };
     this.byToken.set(token, signIn);
     return { token, signIn, cookie: `${COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict` };
   }
 
-  /** The live sign-in a Cookie header carries, its idle time renewed; undefined when none. */
-  find(cookieHeader: string | undefined, credentialNow: (user: string) => string | undefined): SignIn | undefined {
+  private expired(s: SignIn, now: number): boolean {
+    return now - s.seen > IDLE_MS || now - s.created > ABSOLUTE_MS;
+  }
+
+  /**
+   * The live sign-in a Cookie header carries, undefined when none. Its idle time is renewed
+   * unless the request is a page reloading itself (`renew` false): an open tab nobody looks at
+   * still signs out after the idle time.
+   */
+  find(cookieHeader: string | undefined, credentialNow: (user: string) => string | undefined, renew = true): SignIn | undefined {
     const token = tokenOf(cookieHeader);
     const s = token ? this.byToken.get(token) : undefined;
     if (!s) return undefined;
     const now = this.now();
-    if (now - s.seen > IDLE_MS || now - s.created > ABSOLUTE_MS || credentialNow(s.caller.user) !== s.credential) {
+    if (this.expired(s, now) || credentialNow(s.caller.user) !== s.credential) {
       this.byToken.delete(token!);
       return undefined;
     }
-    s.seen = now;
+    if (renew) s.seen = now;
     return s;
   }
 
