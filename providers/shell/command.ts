@@ -28,17 +28,38 @@ export interface Output {
   full: boolean;
 }
 
-export interface StartOptions {
+/**
+ * What a command runs as: a process of this host (its own session and process group), or
+ * anything that behaves like one (the lab's scripted commands, src/lab/shell.ts).
+ */
+export interface Process {
+  readonly pid: number;
+  /** The session to sweep once the command ends (what it started outside its group); none for a scripted one. */
+  readonly session?: number;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** 'close' comes after the exit and after both output streams have ended. */
+  once(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  /** Signal the process and everything in its group. */
+  signalGroup(sig: NodeJS.Signals): void;
+}
+
+/** How a command's output is held (StartOptions without what starts a process). */
+export interface HoldOptions {
+  /** Output held before the pipes are paused. */
+  bufferBytes: number;
+  /** Shared bounds this command's held output also counts against (its user's, the server's). */
+  budgets?: OutputBudget[];
+}
+
+export interface StartOptions extends HoldOptions {
   file: string;
   args: string[];
   cwd: string;
   env: Record<string, string>;
   uid?: number;
   gid?: number;
-  /** Output held before the pipes are paused. */
-  bufferBytes: number;
-  /** Shared bounds this command's held output also counts against (its user's, the server's). */
-  budgets?: OutputBudget[];
   /**
    * Runs with the process started but held before it executes the command (e.g. to charge it to
    * a cgroup before it can fork): the command runs once this settles.
@@ -69,7 +90,7 @@ export class Command implements Resumable {
   private readonly closed: Promise<void>;
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: Process,
     private readonly bufferBytes: number,
     private readonly budgets: OutputBudget[],
   ) {
@@ -106,7 +127,7 @@ export class Command implements Resumable {
       const code = (err as NodeJS.ErrnoException).code;
       throw new ProviderError('INVALID_PARAMETER', `the command cannot start: ${o.file}: ${code ?? 'error'}`);
     }
-    const command = new Command(child, o.bufferBytes, o.budgets ?? []);
+    const command = Command.attach(Object.assign(child, { session: child.pid, signalGroup: (sig: NodeJS.Signals) => killGroup(child.pid!, sig) }) as unknown as Process, o);
     if (o.hold) {
       const gate = child.stdio[3] as Writable;
       gate.on('error', () => undefined);
@@ -115,8 +136,18 @@ export class Command implements Resumable {
     return command;
   }
 
+  /** A command around a process started elsewhere (the lab's scripted commands). */
+  static attach(process: Process, o: HoldOptions): Command {
+    return new Command(process, o.bufferBytes, o.budgets ?? []);
+  }
+
   get pid(): number {
-    return this.child.pid!;
+    return this.child.pid;
+  }
+
+  /** The session to sweep when the command ends; none for a command that is not a process of this host. */
+  get session(): number | undefined {
+    return this.child.session;
   }
 
   get running(): boolean {
@@ -243,7 +274,7 @@ export class Command implements Resumable {
 
   /** Send a signal to the command's whole process group. */
   signal(sig: NodeJS.Signals): void {
-    if (this.running) killGroup(this.pid, sig);
+    if (this.running) this.child.signalGroup(sig);
   }
 
   /**
@@ -255,8 +286,8 @@ export class Command implements Resumable {
     this.terminated = true;
     this.discard();
     if (!this.running) return;
-    killGroup(this.pid, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(this.pid, 'SIGKILL'), graceMs);
+    this.child.signalGroup('SIGTERM');
+    const timer = setTimeout(() => this.child.signalGroup('SIGKILL'), graceMs);
     await this.closed;
     clearTimeout(timer);
   }

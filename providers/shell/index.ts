@@ -12,6 +12,7 @@ import {
   ProviderError,
   textOf,
   type DocumentRequest,
+  type Caller,
   type DocumentResource,
   type Element,
   type Provider,
@@ -19,19 +20,36 @@ import {
 } from '../../src/provider-api.js';
 
 const { SHELL, ACTION, POWERSHELL } = NAMES;
-import { childEnvironment, resolveRunAs, spawnIds, workingDirectory } from '../common/run-as.js';
+import { childEnvironment, resolveRunAs, spawnIds, workingDirectory, type Account } from '../common/run-as.js';
 import { run } from '../common/system.js';
 import { interpret } from './command-line.js';
-import { Command, type Chunk, type StreamName } from './command.js';
+import { Command, type Chunk, type Process, type StreamName } from './command.js';
 import { probeCgroups, type ShellCgroups } from './cgroup.js';
 import { OutputBudgets } from './output-budget.js';
 import { isLiveServer, SERVER_ENV, serverTag, sweepOrphans } from '../common/processes.js';
 import { endCommands, Shells, WINDOWS_CODE, type Shell, type ShellLimits } from './shells.js';
+export type { Process } from './command.js';
+export type { Account } from '../common/run-as.js';
+export type { Shell } from './shells.js';
 
 /** A shell's cgroup is `<prefix><server tag>-<ShellId>`: the sweep at start knows its server. */
 const CGROUP_PREFIX = 'winrmd-shell-';
 
+/**
+ * Where a shell's commands run when not as processes of this host: the lab's virtual hosts
+ * answer from scripts (src/lab/shell.ts). Nothing is looked up on the host, no cgroup is made and
+ * nothing is swept.
+ */
+export interface CommandRunner {
+  /** The account a new shell runs as, and its working directory. */
+  open(caller: Caller, askedCwd: string | undefined): { account: Account; cwd: string };
+  /** Starts one command of a shell. */
+  start(command: { program: string; args: string[]; options: Record<string, string> }, shell: Shell): Process;
+}
+
 export interface ShellOptions extends ShellLimits {
+  /** Commands run here instead of as processes of this host. */
+  runner?: CommandRunner;
   maxMemoryPerShellMb: number;
   interpreter: string;
   pwsh: string;
@@ -91,16 +109,17 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
   }
 
   async function create(req: DocumentRequest): Promise<{ selectors: Record<string, string>; body: Element }> {
-    const account = await resolveRunAs(req.caller, req.signal);
     const body = req.body?.ns === SHELL.ns && req.body.name === 'Shell' ? req.body : undefined;
+    const asked = textOf(child(body, SHELL.ns, 'WorkingDirectory'));
+    const virtual = o.runner?.open(req.caller, asked);
+    const account = virtual?.account ?? (await resolveRunAs(req.caller, req.signal));
     const env = childEnvironment(account);
     for (const v of children(child(body, SHELL.ns, 'Environment'), SHELL.ns, 'Variable')) {
       if (v.attrs.Name) env[v.attrs.Name] = textOf(v) ?? '';
     }
     // Last, so no client can change it: marks what this server starts for the sweep after an unclean end.
     env[SERVER_ENV] = serverTag();
-    const asked = textOf(child(body, SHELL.ns, 'WorkingDirectory'));
-    const cwd = await workingDirectory(account, asked);
+    const cwd = virtual ? virtual.cwd : await workingDirectory(account, asked);
     if (cwd === undefined) throw new ProviderError('INVALID_PARAMETER', `The working directory ${asked} does not exist on this host.`);
     // A client may ask for a shorter idle timeout than the configured one, never a longer one.
     const idle = parseDuration(textOf(child(body, SHELL.ns, 'IdleTimeOut')) ?? '');
@@ -137,12 +156,24 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     if (!program) throw new ProviderError('INVALID_PARAMETER', 'The body must be an rsp:CommandLine with an rsp:Command.');
     const args = children(line, SHELL.ns, 'Arguments').map((a) => textOf(a) ?? '');
     shells.checkCommandQuota(shell);
+    const { cmd, display } = o.runner
+      ? { cmd: Command.attach(o.runner.start({ program, args, options: req.options }, shell), { bufferBytes: o.outputBufferKb * 1024, budgets: budgets.of(shell.owner) }), display: [program, ...args].join(' ') }
+      : await startProcess(shell, program, args, req.options);
+    shell.commands.set(cmd.id, cmd);
+    const who = { shellId: shell.id, commandId: cmd.id, user: shell.owner, client: shell.clientAddress, pid: cmd.pid };
+    log.info({ event: 'command_started', ...who, runAs: shell.settings.account.name, ...(o.logCommandLines ? { commandLine: display } : {}) });
+    void cmd.ended.then(() => log.info({ event: 'command_exited', ...who, exitCode: cmd.exitCode, signal: cmd.exitSignal ?? undefined, bytesOut: cmd.bytesOut, ms: Date.now() - cmd.started }));
+    return rsp('CommandResponse', {}, rsp('CommandId', {}, cmd.id));
+  }
+
+  /** A command as a process of this host, run as the shell's account (in its cgroup where there is one). */
+  async function startProcess(shell: Shell, program: string, args: string[], options: Record<string, string>): Promise<{ cmd: Command; display: string }> {
     const { account, cwd, env } = shell.settings;
     const launch = await interpret(program, args, {
       interpreter: o.interpreter,
       pwsh: o.pwsh,
       searchPath: env.PATH ?? '',
-      skipCmdShell: isTrue(req.options.WINRS_SKIP_CMD_SHELL),
+      skipCmdShell: isTrue(options.WINRS_SKIP_CMD_SHELL),
     });
     const { cgroup } = shell;
     // Without the pids controller, RLIMIT_NPROC bounds what the command may fork (prlimit(1) sets it, then execs it).
@@ -161,11 +192,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
         until: (pid) => cgroup.add(pid).catch((err: Error) => log.warn({ event: 'shell_memory_unbounded', shellId: shell.id, reason: err.message })),
       },
     });
-    shell.commands.set(cmd.id, cmd);
-    const who = { shellId: shell.id, commandId: cmd.id, user: shell.owner, client: shell.clientAddress, pid: cmd.pid };
-    log.info({ event: 'command_started', ...who, runAs: account.name, ...(o.logCommandLines ? { commandLine: launch.display } : {}) });
-    void cmd.ended.then(() => log.info({ event: 'command_exited', ...who, exitCode: cmd.exitCode, signal: cmd.exitSignal ?? undefined, bytesOut: cmd.bytesOut, ms: Date.now() - cmd.started }));
-    return rsp('CommandResponse', {}, rsp('CommandId', {}, cmd.id));
+    return { cmd, display: launch.display };
   }
 
   async function send(req: DocumentRequest, shell: Shell): Promise<Element> {
@@ -270,6 +297,7 @@ export function createShellProvider(o: ShellOptions): ShellProvider {
     },
     async load(ctx) {
       log = ctx.log;
+      if (o.runner) return; // no process of this host runs: nothing to bound or sweep
       const probed = o.cgroups ? await probeCgroups() : { groups: undefined, unbounded: { memory: 'shell.cgroups is false', pids: 'shell.cgroups is false' } };
       cgroups = probed.groups;
       const { unbounded } = probed;

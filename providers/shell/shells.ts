@@ -75,7 +75,7 @@ export async function endCommands(commands: Command[], graceMs: number, released
   for (const c of commands) {
     if (c.swept) continue;
     c.swept = true;
-    sessions.add(c.pid);
+    if (c.session !== undefined) sessions.add(c.session);
   }
   // With a cgroup, what the sessions still hold is among the shell's own processes.
   await sweepSessions(sessions, sessions.size > 0 ? await cgroup?.pids().catch(() => undefined) : undefined);
@@ -176,7 +176,7 @@ export class Shells {
     while (shell.done.length > KEEP_FINISHED) {
       const old = shell.done.shift()!;
       shell.commands.delete(old.id);
-      if (!old.swept) shell.releasedSessions.add(old.pid);
+      if (!old.swept && old.session !== undefined) shell.releasedSessions.add(old.session);
     }
   }
 
