@@ -4,11 +4,8 @@
 // Values are read as YAML scalars, so `true`, `8080` and `[alice, bob]` keep their types.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CORE_SCHEMA, load } from 'js-yaml';
 import { configSchema, type BmcConfig, type Config } from './schema.js';
-
-/** YAML 1.2's core schema: no timestamps or merge keys, so a value means what it reads as. */
-const parseYaml = (text: string): unknown => load(text, { schema: CORE_SCHEMA });
+import { describeIssues, readYaml, YamlError, type ReadYaml } from './yaml.js';
 
 export const ENV_PREFIX = 'WINRMD_';
 
@@ -16,6 +13,7 @@ export class ConfigError extends Error {}
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
   let raw: unknown = {};
+  let read: ReadYaml | undefined;
   if (file) {
     let text: string;
     try {
@@ -24,16 +22,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       throw new ConfigError(`cannot read the configuration ${file}: ${(err as Error).message}`);
     }
     try {
-      raw = parseYaml(text) ?? {};
+      read = readYaml(text, file);
+      raw = read.value;
     } catch (err) {
-      throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+      if (err instanceof YamlError) throw new ConfigError(err.message);
+      throw err;
     }
   }
   applyEnv(raw as Record<string, unknown>, env);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid configuration${file ? ` in ${file}` : ''}: ${problems}`);
+    // At the line of the value refused (one set by the environment shows its nearest section's).
+    const problems = read ? describeIssues(read, result.error.issues) : result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('\n');
+    throw new ConfigError(`invalid configuration:\n${problems}`);
   }
   const config = result.data;
   // A relative stateDir is relative to the configuration file, so `serve --config X` is stable
@@ -87,7 +88,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
       const here = [...keys, k];
       if (v && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, here);
       const value = env[envName(here)];
-      if (value !== undefined) setPath(raw, here, parseYaml(value));
+      if (value !== undefined) setPath(raw, here, readYaml(value, envName(here)).value);
     }
   };
   walk(defaults as unknown as Record<string, unknown>, []);

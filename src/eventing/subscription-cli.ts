@@ -1,7 +1,7 @@
 // `winrmd subscription …`: the collector's subscriptions, written to the state file a running
 // server reads on every enumeration (sources pick a change up at their next Refresh).
 import { readFileSync } from 'node:fs';
-import { dump, load } from 'js-yaml';
+import { readYaml, writeYaml } from '../config/yaml.js';
 import type { CollectorStore } from '../store/collector.js';
 import { parseSpec, simpleQuery, specOf, SubscriptionError, type OutputSpec, type Subscription, type SubscriptionSpec } from './subscription.js';
 
@@ -146,7 +146,7 @@ export async function subscriptionCommand(store: CollectorStore, args: string[],
       return 0;
     case 'show': {
       const s = await need();
-      out(dump({ id: s.id, version: s.version, enabled: s.enabled, updatedAt: s.updatedAt, ...masked(specOf(s)) }, { lineWidth: -1 }).trimEnd());
+      out(writeYaml({ id: s.id, version: s.version, enabled: s.enabled, updatedAt: s.updatedAt, ...masked(specOf(s)) }).trimEnd());
       return 0;
     }
     case 'enable':
@@ -162,12 +162,12 @@ export async function subscriptionCommand(store: CollectorStore, args: string[],
       return 0;
     case 'export': {
       const subs = names.length ? await Promise.all(names.map(async (n) => (await store.find(n)) ?? Promise.reject(new SubscriptionError(`no subscription ${n}`)))) : await store.list();
-      out(dump({ subscriptions: subs.map((s) => ({ ...specOf(s), enabled: s.enabled })) }, { lineWidth: -1 }).trimEnd());
+      out(writeYaml({ subscriptions: subs.map((s) => ({ ...specOf(s), enabled: s.enabled })) }).trimEnd());
       return 0;
     }
     case 'import': {
       if (!name) throw new SubscriptionError('name the YAML file');
-      const doc = load(readFileSync(name, 'utf8')) as { subscriptions?: unknown };
+      const doc = readYaml(readFileSync(name, 'utf8'), name).value as { subscriptions?: unknown };
       if (!doc || !Array.isArray(doc.subscriptions)) throw new SubscriptionError(`${name} has no subscriptions list`);
       // All or none: every definition is checked before any is saved.
       const specs = doc.subscriptions.map((entry: unknown, i: number) => {
