@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command line: `winrmd serve` and the admin subcommands.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,9 @@ import os from 'node:os';
 import { credentialsFor } from './auth/passwords.js';
 import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { YamlError } from './config/yaml.js';
+import { askLab, LabFileError, readLab, startLab, type RunningLab } from './lab/index.js';
+import { createLogger } from './server.js';
 import type { Config } from './config/schema.js';
 import { openCollectorStore, startServer, stateFile } from './server.js';
 import { openDb } from './store/db.js';
@@ -63,6 +66,13 @@ ${SUBSCRIPTION_USAGE}
                                                for how long, and each command with its exit code
   winrmd audit verify                          walk the hash chain: exit 1 naming each record
                                                changed or missing since it was written
+  winrmd lab --config LAB.yaml [--inventory FILE]
+                                               serve the lab file's virtual Windows hosts (test-lab mode),
+                                               printing each host's name, address and port; --inventory
+                                               also writes them as an Ansible inventory
+  winrmd lab ctl --config LAB.yaml list|down|up|slow|restore [HOST|all] [MS]
+                                               the running lab's hosts: take one down (connections
+                                               refused), bring it up, slow every request by MS, restore
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -336,6 +346,66 @@ async function journalCommand(args: string[], v: { query?: string; channel?: str
   return 0;
 }
 
+/** `winrmd lab`: serve a lab file's hosts until stopped; `winrmd lab ctl`: change them while they run. */
+async function labCommand(args: string[], v: { config?: string; inventory?: string }): Promise<number> {
+  if (!v.config) {
+    console.error('winrmd: lab needs --config LAB.yaml');
+    return 2;
+  }
+  let lab;
+  try {
+    lab = readLab(v.config);
+  } catch (err) {
+    if (!(err instanceof LabFileError)) throw err;
+    console.error(`winrmd: ${err.message}`);
+    return 2;
+  }
+  if (args[0] === 'ctl') {
+    if (!lab.file.stateDir) {
+      console.error('winrmd: the lab file names no stateDir, where its control socket would be');
+      return 2;
+    }
+    const [verb = 'list', host = 'all', ms] = args.slice(1);
+    const stateDir = path.resolve(path.dirname(v.config), lab.file.stateDir);
+    const reply = await askLab(stateDir, { cmd: verb, host, ms }).catch((err: NodeJS.ErrnoException): Record<string, unknown> => ({ error: err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `no lab is running with ${stateDir}` : err.message }));
+    if (reply.error) {
+      console.error(`winrmd: ${String(reply.error)}`);
+      return 1;
+    }
+    for (const h of reply.hosts as { name: string; address: string; port: number; up: boolean; slowMs: number }[]) {
+      console.log([h.name, `${h.address}:${h.port}`, h.up ? 'up' : 'down', h.slowMs ? `slow ${h.slowMs} ms` : ''].join('\t').trimEnd());
+    }
+    return 0;
+  }
+  if (lab.file.stateDir) {
+    lab.file.stateDir = path.resolve(path.dirname(v.config), lab.file.stateDir);
+    mkdirSync(lab.file.stateDir, { recursive: true, mode: 0o700 });
+  }
+  let running: RunningLab;
+  try {
+    running = await startLab(lab, createLogger(lab.config));
+  } catch (err) {
+    if (!(err instanceof LabFileError)) throw err;
+    console.error(`winrmd: ${err.message}`);
+    return 2;
+  }
+  for (const h of running.hosts) console.log(`${h.spec.name}\t${h.spec.address}:${h.port}\t${h.spec.profile}`);
+  if (v.inventory) writeFileSync(v.inventory, ansibleInventory(running), { mode: 0o600 });
+  const stop = async () => {
+    await running.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  return -1;
+}
+
+/** The lab's hosts as an Ansible inventory (INI), reached with its winrm connection over HTTP. */
+function ansibleInventory(lab: RunningLab): string {
+  const lines = lab.hosts.map((h) => `${h.spec.name} ansible_host=${h.spec.address} ansible_port=${h.port}`);
+  return `[lab]\n${lines.join('\n')}\n\n[lab:vars]\nansible_connection=winrm\nansible_winrm_scheme=http\nansible_winrm_transport=ntlm\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -356,6 +426,8 @@ async function main(argv: string[]): Promise<number> {
       since: { type: 'string' }, user: { type: 'string' }, kind: { type: 'string' },
       // winrmd invite (and --role, --run-as)
       expires: { type: 'string' }, uses: { type: 'string' }, consent: { type: 'boolean' },
+      // winrmd lab
+      inventory: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -363,6 +435,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'lab') return labCommand(rest, values);
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false, values.role);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);
@@ -383,7 +456,7 @@ async function main(argv: string[]): Promise<number> {
       return code;
     } catch (err) {
       // The user's mistakes (a definition, a file that cannot be read, YAML that does not parse) in one line.
-      if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && (err as Error).name !== 'YAMLException') throw err;
+      if (!(err instanceof SubscriptionError) && !(err as NodeJS.ErrnoException).code && !(err instanceof YamlError)) throw err;
       console.error(`winrmd: ${(err as Error).message}`);
       return 2;
     } finally {

@@ -33,14 +33,14 @@ import type { Caller, Instance, Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
 import { credentialOf, rolesOf, SqliteUserStore, type UserStore } from './store/users.js';
-import { createCore, type Core } from './wsman/core.js';
+import { createCore, type Core, type CoreOptions } from './wsman/core.js';
 import { confineEventSources, registerCollector } from './eventing/collector.js';
 import { Outputs } from './eventing/outputs.js';
 import { Forwarder } from './eventing/forwarder.js';
 import { readCredentials } from './eventing/client.js';
 import { JournalHub } from './eventing/journal-feed.js';
 import { registerEventSource, type EventSource } from './eventing/source.js';
-import { controlPath, serveControl, type ControlHandlers, type LiveSession } from './admin/control.js';
+import { controlPath, serveControl, sessionControl, type ControlHandlers, type LiveSession } from './admin/control.js';
 import { CollectorSubscriber } from './eventing/subscriber.js';
 import { SqliteCollectorStore, type CollectorStore } from './store/collector.js';
 import { PgCollectorStore } from './store/collector-pg.js';
@@ -224,6 +224,20 @@ async function readHardwareSensors(providers: Provider[], caller: Caller, classe
   return out;
 }
 
+/** The core's limits from the configuration's (the lab's hosts use them too). */
+export function coreLimits(l: Config['limits']): CoreOptions['limits'] {
+  return {
+    maxEnvelopeSize: l.maxEnvelopeSizeKb * 1024,
+    maxOperationTimeoutMs: l.maxTimeoutMs,
+    defaultOperationTimeoutMs: l.defaultOperationTimeoutMs,
+    maxConcurrentOperationsPerUser: l.maxConcurrentOperationsPerUser,
+    enumerationTimeoutMs: l.enumerationTimeoutMs,
+    maxEnumerationContextsPerUser: l.maxEnumerationContextsPerUser,
+    maxDepth: l.maxXmlDepth,
+    maxAttributes: l.maxXmlAttributes,
+  };
+}
+
 /** How often the user store is checked for users removed or given a new password. */
 const USER_WATCH_MS = 2000;
 
@@ -356,16 +370,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
       productVersion,
       securityProfiles,
     },
-    limits: {
-      maxEnvelopeSize: l.maxEnvelopeSizeKb * 1024,
-      maxOperationTimeoutMs: l.maxTimeoutMs,
-      defaultOperationTimeoutMs: l.defaultOperationTimeoutMs,
-      maxConcurrentOperationsPerUser: l.maxConcurrentOperationsPerUser,
-      enumerationTimeoutMs: l.enumerationTimeoutMs,
-      maxEnumerationContextsPerUser: l.maxEnumerationContextsPerUser,
-      maxDepth: l.maxXmlDepth,
-      maxAttributes: l.maxXmlAttributes,
-    },
+    limits: coreLimits(l),
   });
   // The one access policy (src/wsman/policy.ts), consulted before any provider is called.
   // Whether a runAs account is root, looked up through NSS as the providers do (and shared with them).
@@ -562,7 +567,7 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
     }
     // `winrmd session list|end` reach this server through its state folder (none without one).
     if (built.db) {
-      control = await serveControl(controlPath(config.stateDir), built.sessions).catch((err: Error) => {
+      control = await serveControl(controlPath(config.stateDir), sessionControl(built.sessions)).catch((err: Error) => {
         log.warn({ event: 'control_socket_unavailable', reason: err.message });
         return undefined;
       });

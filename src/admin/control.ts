@@ -1,6 +1,7 @@
-// The control socket: how `winrmd session list|end` reach the running server. A Unix socket in the
-// private state folder (0700, the socket 0600): only winrmd's own account reaches it, and nothing
-// on the network does. One JSON request per connection, one JSON reply.
+// The control socket: how `winrmd session list|end` reach the running server (and `winrmd lab ctl`
+// the running lab). A Unix socket in the private state folder (0700, the socket 0600): only
+// winrmd's own account reaches it, and nothing on the network does. One JSON request per
+// connection, one JSON reply.
 import { chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -28,7 +29,13 @@ export type ControlRequest = { cmd: 'sessions' } | { cmd: 'end'; id: string };
 
 export const controlPath = (stateDir: string): string => path.join(stateDir, 'control.sock');
 
-export async function serveControl(file: string, h: ControlHandlers): Promise<{ close(): Promise<void> }> {
+/** The sessions' requests answered by their handlers. */
+export function sessionControl(h: ControlHandlers): (req: Record<string, unknown>) => Promise<unknown> {
+  return async (req) => (req.cmd === 'sessions' ? { sessions: await h.sessions() } : req.cmd === 'end' && typeof req.id === 'string' ? h.end(req.id) : { error: 'unknown request' });
+}
+
+/** Serves one JSON request per connection on a 0600 Unix socket, answered by `answer`. */
+export async function serveControl(file: string, answer: (req: Record<string, unknown>) => Promise<unknown>): Promise<{ close(): Promise<void> }> {
   rmSync(file, { force: true }); // a socket left by a server that is gone
   const server = net.createServer((socket) => {
     let input = '';
@@ -39,15 +46,17 @@ export async function serveControl(file: string, h: ControlHandlers): Promise<{ 
       if (input.length > 4096) return void socket.destroy();
       if (!input.includes('\n')) return;
       void (async () => {
-        let req: ControlRequest | undefined;
+        let req: Record<string, unknown> | undefined;
         let reply: unknown;
         try {
-          req = JSON.parse(input.slice(0, input.indexOf('\n'))) as ControlRequest;
+          const parsed: unknown = JSON.parse(input.slice(0, input.indexOf('\n')));
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) req = parsed as Record<string, unknown>;
+          else reply = { error: 'not a request' };
         } catch {
           reply = { error: 'not a request' };
         }
         try {
-          if (req) reply = req.cmd === 'sessions' ? { sessions: await h.sessions() } : req.cmd === 'end' && typeof req.id === 'string' ? await h.end(req.id) : { error: 'unknown request' };
+          if (req) reply = await answer(req);
         } catch (err) {
           reply = { error: (err as Error).message }; // the collector's store unreachable, say
         }
@@ -64,7 +73,7 @@ export async function serveControl(file: string, h: ControlHandlers): Promise<{ 
   return { close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-export function askControl(file: string, req: ControlRequest): Promise<Record<string, unknown>> {
+export function askControl(file: string, req: ControlRequest | Record<string, unknown>): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(file);
     let out = '';

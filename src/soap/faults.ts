@@ -159,6 +159,9 @@ const CATALOGUE = {
 export type FaultId = keyof typeof CATALOGUE;
 export const FAULTS: Record<FaultId, FaultSpec> = CATALOGUE;
 
+/** Whether a name is the id of a fault of the catalogue (the lab's injected faults name them). */
+export const isFaultId = (id: string): id is FaultId => Object.hasOwn(FAULTS, id);
+
 /** A fault on its way to the one fault boundary, which renders it (DESIGN.md principle 4). */
 export class WsmanFault extends Error {
   constructor(

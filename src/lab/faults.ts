@@ -1,0 +1,116 @@
+// Fault injection (issue 17 item 4), per host or for all, by probability or schedule, with a seed
+// so a run can be repeated: each host draws from its own generator, seeded from the lab's seed and
+// its name, so its n-th request meets the same fate in every run. Two places act:
+// - the transport, before a request is read (so for every request of the host): `reset` (the
+//   connection is cut), `http` (a bare status), `auth` (401 whatever the credential), `hang` (no
+//   reply ever: the connection stays open until the client gives up), and `winrmd lab ctl`'s
+//   `slow`;
+// - the pipeline's authorize hook, where the action is known (so `actions` may narrow them):
+//   `latency`, `fault` (any fault of the catalogue, as winrmd itself would answer it) and
+//   `receive-timeout` (a shell Receive answered TimedOut at its OperationTimeout, as a command
+//   that never writes is).
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WsmanFault, type FaultId } from '../soap/faults.js';
+import type { Exchange } from '../wsman/exchange.js';
+import { TRANSPORT_KINDS, type FaultSpec } from './file.js';
+
+/** A small seeded generator (mulberry32): uniform in [0, 1). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const globber = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+
+/** A host's faults: those of the lab file that name it, and what `winrmd lab ctl` set at run time. */
+export class HostFaults {
+  private readonly random: () => number;
+  /** `winrmd lab ctl slow`: added to every request. */
+  slowMs = 0;
+  private readonly startedAt: number;
+
+  constructor(
+    readonly host: string,
+    private readonly specs: FaultSpec[],
+    seed: number,
+    /** Ends what hangs when the lab stops. */
+    private readonly stopping: AbortSignal,
+    now = Date.now(),
+  ) {
+    this.random = seeded(createHash('sha256').update(`${seed}\0${host.toLowerCase()}`).digest().readUInt32BE(0));
+    this.startedAt = now;
+  }
+
+  static applying(specs: FaultSpec[], host: string): FaultSpec[] {
+    return specs.filter((f) => !f.hosts || f.hosts.some((h) => globber(h).test(host)));
+  }
+
+  /** The faults that strike now, among those of these kinds (one draw each, in the file's order). */
+  private striking(kinds: (k: FaultSpec['kind']) => boolean, action?: string): FaultSpec[] {
+    const s = (Date.now() - this.startedAt) / 1000;
+    return this.specs.filter((f) => kinds(f.kind)
+      && (f.fromSeconds === undefined || s >= f.fromSeconds) && (f.untilSeconds === undefined || s < f.untilSeconds)
+      && (!f.actions || (action !== undefined && f.actions.some((a) => a.toLowerCase() === action.toLowerCase())))
+      && this.random() < f.probability);
+  }
+
+  /** At the transport: true when the request was answered (or will never be) by a fault. */
+  async transport(req: IncomingMessage, res: ServerResponse, challenges: () => string[]): Promise<boolean> {
+    if (this.slowMs > 0) await sleep(this.slowMs, this.stopping);
+    for (const f of this.striking((k) => TRANSPORT_KINDS.has(k))) {
+      switch (f.kind) {
+        case 'reset':
+          req.socket.resetAndDestroy();
+          return true;
+        case 'http':
+          res.writeHead(f.status!, { 'Content-Length': '0', ...(f.status === 503 ? { 'Retry-After': '1' } : {}) }).end();
+          return true;
+        case 'auth':
+          req.resume();
+          res.writeHead(401, { 'WWW-Authenticate': challenges(), 'Content-Length': '0', Connection: 'close' }).end();
+          return true;
+        case 'hang':
+          // Read and never answer: the client's own timeout is what ends it (or the lab's stop).
+          req.resume();
+          this.stopping.addEventListener('abort', () => req.socket.destroy(), { once: true });
+          return true;
+      }
+    }
+    return false;
+  }
+
+  /** The authorize hook: latency, a fault of the catalogue, a Receive that times out. */
+  readonly hook = async (ex: Exchange): Promise<void> => {
+    const action = ex.request?.action;
+    const name = action?.slice(action.lastIndexOf('/') + 1);
+    const applies = (k: FaultSpec['kind']) => !TRANSPORT_KINDS.has(k) && (k !== 'receive-timeout' || name === 'Receive');
+    for (const f of this.striking(applies, name)) {
+      if (f.kind === 'latency') await sleep(f.ms!, ex.work.signal);
+      else if (f.kind === 'fault') throw new WsmanFault(f.fault as FaultId, `Injected by the lab: ${f.fault}.`);
+      else {
+        await sleep(Math.max(0, (ex.request?.operationTimeoutMs ?? 60_000) - 500), ex.work.signal);
+        throw new WsmanFault('TimedOut', 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.');
+      }
+    }
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,198 @@
+// Test-lab mode (issue 17): a fleet of virtual Windows hosts in one process. Each host is the same
+// protocol core as winrmd's, with its own identity, its profile's CIM instances (src/lab/profile.ts)
+// and scripted shell (src/lab/shell.ts), its own listener on its own address, quotas and
+// authentication as winrmd's (users and roles shared by the lab), and its faults
+// (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createOsProvider } from '../../providers/os/index.js';
+import { createShellProvider } from '../../providers/shell/index.js';
+import { AccessPolicy } from '../admin/access.js';
+import { askControl, serveControl } from '../admin/control.js';
+import { AuthService, type Authenticator } from '../auth/authenticator.js';
+import { BasicAuthenticator } from '../auth/basic.js';
+import { NegotiateAuthenticator } from '../auth/negotiate.js';
+import { NtlmMechanism } from '../auth/ntlm/mechanism.js';
+import { credentialsFor } from '../auth/passwords.js';
+import { FailureThrottle } from '../auth/throttle.js';
+import { createApp } from '../http/app.js';
+import type { CimClass, Provider } from '../provider-api.js';
+import { coreLimits } from '../server.js';
+import { SECURITY_PROFILE } from '../soap/names.js';
+import { MemoryUserStore, rolesOf } from '../store/users.js';
+import { createCore } from '../wsman/core.js';
+import { HostFaults } from './faults.js';
+import { LabFileError, type Lab } from './file.js';
+import { checkProfile, dataProvider, hostSpecs, type HostSpec } from './profile.js';
+import { scriptedRunner } from './shell.js';
+
+export { readLab, LabFileError } from './file.js';
+
+/** One virtual host as it runs. */
+export interface LabHost {
+  spec: HostSpec;
+  /** The port it listens on (the one picked, for port 0). */
+  port: number;
+  faults: HostFaults;
+  /** Whether its listener is up (`winrmd lab ctl down|up`). */
+  readonly up: boolean;
+}
+
+export interface RunningLab {
+  hosts: LabHost[];
+  /** The control socket's path, when the lab has a stateDir. */
+  controlFile?: string;
+  /** Answers `winrmd lab ctl` (also through the control socket). */
+  control(req: Record<string, unknown>): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export const labControlPath = (stateDir: string): string => path.join(stateDir, 'lab.sock');
+
+export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
+  const { file, config } = lab;
+  // The classes winrmd declares in root/cimv2, as profiles name them (case-insensitive).
+  const classes = new Map((createOsProvider().classes ?? []).map((c): [string, CimClass] => [c.name.toLowerCase(), c]));
+  const problems = Object.entries(file.profiles).flatMap(([name, p]) => checkProfile(name, p, classes, lab.at));
+  if (problems.length > 0) throw new LabFileError(`invalid lab file:\n${problems.join('\n')}`);
+  const specs = hostSpecs(lab);
+
+  const users = new MemoryUserStore();
+  for (const u of file.users) users.put({ name: u.name, ...(await credentialsFor(u.password)), runAs: u.runAs, roles: u.roles });
+  const access = new AccessPolicy({
+    config: config.security,
+    userRoles: (user) => {
+      const u = users.get(user);
+      return u ? rolesOf(u) : [];
+    },
+    groupsOf: async () => [],
+    // No process of this machine runs for a lab host (unless a profile runs its fallback, as winrmd's own account).
+    isRoot: async () => false,
+    warn: (obj, msg) => log.warn(obj, msg),
+  });
+  const { auth, allowUnencrypted } = config.service;
+  const securityProfiles = [
+    ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
+    ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
+  ];
+  const stopping = new AbortController();
+  const hosts: (LabHost & { server: http.Server; sockets: Set<Socket>; providers: Provider[]; up: boolean })[] = [];
+
+  const listen = (h: (typeof hosts)[number]) => new Promise<void>((resolve, reject) => {
+    h.server.once('error', reject);
+    h.server.listen(h.port, h.spec.address, () => {
+      h.server.off('error', reject);
+      h.port = (h.server.address() as AddressInfo).port;
+      h.up = true;
+      resolve();
+    });
+  });
+  const stop = (h: (typeof hosts)[number]) => new Promise<void>((resolve) => {
+    h.up = false;
+    for (const s of h.sockets) s.destroy();
+    if (!h.server.listening) return resolve();
+    h.server.close(() => resolve());
+  });
+
+  try {
+    for (const spec of specs) {
+      const hostLog = log.child({ host: spec.name });
+      const profile = file.profiles[spec.profile]!;
+      const groupIndex = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
+      const providers: Provider[] = [
+        dataProvider(profile, spec.vars, classes, lab.at, spec.profile),
+        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: groupIndex }) })] : []),
+      ];
+      for (const p of providers) await p.load?.({ log: hostLog, config: {} });
+      const core = createCore({
+        providers,
+        machine: spec.name,
+        identity: { productVendor: profile.productVendor, productVersion: profile.productVersion, securityProfiles },
+        limits: coreLimits(config.limits),
+      });
+      const faults = new HostFaults(spec.name, HostFaults.applying(file.faults, spec.name), file.seed, stopping.signal);
+      core.addHook('authorize', access.authorize);
+      core.addHook('authorize', faults.hook);
+      const authenticators: Authenticator[] = [];
+      if (auth.negotiate) {
+        const mechanism = new NtlmMechanism({ users, channelBinding: auth.cbtHardeningLevel, netbiosName: spec.name.split('.')[0]!.toUpperCase().slice(0, 15), dnsName: spec.name });
+        authenticators.push(new NegotiateAuthenticator({ mechanisms: [mechanism], users, allowUnencrypted }));
+      }
+      if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted }));
+      const authService = new AuthService(authenticators, new FailureThrottle(config.security.lockout));
+      const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: config.limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: config.limits.unauthenticatedIdleMs });
+      const callback = app.callback();
+      const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+        void faults.transport(req, res, () => authService.challenges(false)).then((answered) => answered || callback(req, res));
+      });
+      server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
+      server.headersTimeout = config.limits.headersTimeoutMs;
+      const host = { spec, port: spec.port, faults, server, sockets: new Set<Socket>(), providers, up: false };
+      server.on('connection', (s: Socket) => {
+        host.sockets.add(s);
+        s.once('close', () => host.sockets.delete(s));
+      });
+      hosts.push(host);
+      await listen(host);
+    }
+  } catch (err) {
+    stopping.abort();
+    await Promise.all(hosts.map(stop));
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL' || e.code === 'EACCES') throw new LabFileError(`host ${hosts.at(-1)?.spec.name ?? ''} cannot listen: ${e.message}`);
+    throw err;
+  }
+  log.info({ event: 'lab_started', hosts: hosts.length });
+
+  const named = (name: unknown) => {
+    const list = name === 'all' ? hosts : hosts.filter((h) => h.spec.name.toLowerCase() === String(name).toLowerCase());
+    if (list.length === 0) throw new LabFileError(`no host is named ${String(name)}`);
+    return list;
+  };
+  const view = (h: (typeof hosts)[number]) => ({ name: h.spec.name, address: h.spec.address, port: h.port, profile: h.spec.profile, up: h.up, slowMs: h.faults.slowMs });
+  const control = async (req: Record<string, unknown>): Promise<unknown> => {
+    try {
+      switch (req.cmd) {
+        case 'list': return { hosts: hosts.map(view) };
+        case 'down': for (const h of named(req.host)) await stop(h); break;
+        case 'up': for (const h of named(req.host)) if (!h.up) await listen(h); break;
+        case 'slow': {
+          const ms = Number(req.ms);
+          if (!Number.isInteger(ms) || ms < 0) return { error: 'slow needs milliseconds' };
+          for (const h of named(req.host)) h.faults.slowMs = ms;
+          break;
+        }
+        case 'restore':
+          for (const h of named(req.host)) {
+            h.faults.slowMs = 0;
+            if (!h.up) await listen(h);
+          }
+          break;
+        default: return { error: 'unknown request' };
+      }
+      log.info({ event: 'lab_control', cmd: req.cmd, host: req.host, ms: req.ms });
+      return { hosts: named(req.host).map(view) };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
+  const controlFile = file.stateDir ? labControlPath(file.stateDir) : undefined;
+  const socket = controlFile ? await serveControl(controlFile, control) : undefined;
+
+  return {
+    hosts,
+    controlFile,
+    control,
+    async close() {
+      stopping.abort();
+      await socket?.close();
+      await Promise.all(hosts.map(stop));
+      for (const h of hosts) for (const p of h.providers) await p.unload?.();
+    },
+  };
+}
+
+/** `winrmd lab ctl` against a running lab. */
+export const askLab = (stateDir: string, req: Record<string, unknown>) => askControl(labControlPath(stateDir), req);
