@@ -1,7 +1,7 @@
 // YAML with positions: a file's problems are reported at their line, whether the YAML itself is
 // broken or a value the schema refuses (the configuration, the lab's files). YAML 1.2's core
 // schema: no timestamps or merge keys, so a value means what it reads as.
-import { isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 
 export class YamlError extends Error {}
 
@@ -19,10 +19,15 @@ export function readYaml(text: string, file: string): ReadYaml {
     const { line, col } = lines.linePos(first.pos[0]);
     throw new YamlError(`${file}:${line}:${col}: not valid YAML: ${first.message.split('\n')[0]}`);
   }
+  const line = (offset: number) => `${file}:${lines.linePos(offset).line}`;
   const at = (path: readonly PropertyKey[]) => {
     for (let n = path.length; n >= 0; n--) {
+      // A map's entry is where its key is written (its value may start on the next line).
+      const parent = n > 0 ? doc.getIn(path.slice(0, n - 1) as unknown[], true) : undefined;
+      const key = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(path[n - 1]))?.key : undefined;
+      if (isNode(key) && key.range) return line(key.range[0]);
       const node = doc.getIn(path.slice(0, n) as unknown[], true);
-      if (isNode(node) && node.range) return `${file}:${lines.linePos(node.range[0]).line}`;
+      if (isNode(node) && node.range) return line(node.range[0]);
     }
     return file;
   };

@@ -31,6 +31,10 @@ export function encodedScript(args: string[]): string | undefined {
 
 interface Compiled {
   rule: ShellRule;
+  /** The rule's output with the host's variables, made once (an unknown variable is the lab file's error at start). */
+  stdout: string;
+  stderr: string;
+  stream: { afterMs: number; stdout: string; stderr: string }[];
   command?: RegExp;
   powershell?: RegExp;
   stdin?: RegExp;
@@ -120,30 +124,30 @@ function realProcess(line: string): Process {
 }
 
 export function scriptedRunner(o: ScriptOptions): CommandRunner {
-  const compiled: Compiled[] = o.rules.map((rule) => ({
+  const compiled: Compiled[] = o.rules.map((rule, i) => ({
     rule,
+    stdout: expand(rule.stdout, o.vars, o.where(i)),
+    stderr: expand(rule.stderr, o.vars, o.where(i)),
+    stream: rule.stream.map((part) => ({ afterMs: part.afterMs, stdout: expand(part.stdout ?? '', o.vars, o.where(i)), stderr: expand(part.stderr ?? '', o.vars, o.where(i)) })),
     command: rule.command !== undefined ? new RegExp(rule.command, 'i') : undefined,
     powershell: rule.powershell !== undefined ? new RegExp(rule.powershell, 'i') : undefined,
     stdin: rule.stdin !== undefined ? new RegExp(rule.stdin) : undefined,
   }));
 
   const answer = (p: ScriptedProcess, c: Compiled) => {
-    const i = compiled.indexOf(c);
-    const text = (s: string) => expand(s, o.vars, o.where(i));
-    const r = c.rule;
-    let at = r.delayMs;
+    let at = c.rule.delayMs;
     p.after(at, () => {
-      p.write('stdout', text(r.stdout));
-      p.write('stderr', text(r.stderr));
+      p.write('stdout', c.stdout);
+      p.write('stderr', c.stderr);
     });
-    for (const part of r.stream) {
+    for (const part of c.stream) {
       at += part.afterMs;
       p.after(at, () => {
-        if (part.stdout) p.write('stdout', text(part.stdout));
-        if (part.stderr) p.write('stderr', text(part.stderr));
+        p.write('stdout', part.stdout);
+        p.write('stderr', part.stderr);
       });
     }
-    p.after(at, () => p.exit(r.exitCode));
+    p.after(at, () => p.exit(c.rule.exitCode));
   };
 
   /** As cmd.exe answers a program it cannot find; as PowerShell answers an unknown command in a script. */

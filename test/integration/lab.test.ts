@@ -1,0 +1,288 @@
+// Test-lab mode (issue 17): lab files refused at their line with the reason; virtual hosts each
+// answering as itself (identity, CIM data through Get, Enumerate and WQL, scripted shells); every
+// kind of fault seen by a client as the fault it is, repeatable by seed; `lab ctl` at run time.
+import http from 'node:http';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabFileError, readLab, startLab, type RunningLab } from '../../src/lab/index.js';
+import { ACTIONS, enumerateBody, envelope, identify, URI } from '../helpers/envelope.js';
+import { basic } from '../helpers/server.js';
+import { ShellClient } from '../helpers/shell-client.js';
+import { instancesIn, enumerateAll } from '../helpers/wsman-instances.js';
+import { xp } from '../helpers/xpath.js';
+
+const ADMIN = { user: 'vagrant', password: 'vagrant-Lab-1' };
+const silent = pino({ level: 'silent' });
+
+/** The line (from 1) of the first line of a text that contains a string: where a lab's problem must be reported. */
+const lineOf = (text: string, part: string) => text.split('\n').findIndex((l) => l.includes(part)) + 1;
+
+/** A lab from text, as `winrmd lab --config` reads a file. */
+function labOf(yaml: string) {
+  return readLab('lab.yaml', () => yaml);
+}
+
+const PROFILE = `
+users:
+  - { name: vagrant, password: vagrant-Lab-1, roles: [administrator] }
+  - { name: auditor, password: auditor-Lab-2, roles: [viewer] }
+profiles:
+  win:
+    productVersion: 'OS: 10.0.17763 SP: 0.0 Stack: 3.0'
+    classes:
+      Win32_OperatingSystem:
+        - { Name: 'Windows|C:\\Windows', Caption: Microsoft Windows Server 2019 Standard, CSName: '{{name}}', Version: 10.0.17763, LastBootUpTime: '2026-12-01T06:00:00Z', TotalVisibleMemorySize: 4194304 }
+      Win32_Service:
+        - { Name: WinRM, State: Running, StartMode: Auto, Started: true, SystemName: '{{name}}' }
+        - { Name: W32Time, State: Running, StartMode: Manual, Started: true, SystemName: '{{name}}' }
+        - { Name: Spooler, State: Stopped, StartMode: Disabled, Started: false, SystemName: '{{name}}' }
+    shell:
+      rules:
+        - { command: '^hostname$', stdout: "{{name}}\\r\\n" }
+        - { command: '^whoami$', stdout: "{{domain}}\\\\vagrant\\r\\n" }
+        - { command: '^exit-with', stdout: '', stderr: "failing on purpose\\r\\n", exitCode: 42 }
+        - command: '^progress$'
+          stream: [{ afterMs: 50, stdout: "one\\r\\n" }, { afterMs: 50, stdout: "two\\r\\n" }]
+        - { command: '^read-input$', stdin: 'secret', stdout: "got it\\r\\n" }
+        - { command: '^read-input$', stdout: "nothing I know\\r\\n", exitCode: 1 }
+        - { powershell: 'Get-Date', stdout: "Monday, December 7, 2026 9:00:00 AM\\r\\n" }
+`;
+
+describe('lab files are refused at their line, with the reason', () => {
+  const cases: [string, string, RegExp][] = [
+    ['broken YAML', 'users: [unclosed\n', /^lab\.yaml:\d+:\d+: not valid YAML: /],
+    ['a missing section', 'users: [{name: a, password: b}]\nprofiles: {}\n', /lab\.yaml:\d+: hosts: /],
+    ['an unknown key', `${PROFILE}hosts: [{ name: h, profile: win, colour: blue }]\n`, /lab\.yaml:\d+: hosts\.0: Unrecognized key: "colour"/],
+    ['an unknown profile', `${PROFILE}hosts:\n  - { name: h, profile: linux }\n`, /lab\.yaml:\d+: hosts\.0\.profile: no profile is named linux/],
+    ['a bad regular expression', `${PROFILE.replace("'^hostname$'", "'^(host'")}hosts: [{ name: h, profile: win }]\n`, new RegExp(`lab\\.yaml:${lineOf(PROFILE, "'^hostname$'")}: profiles\\.win\\.shell\\.rules\\.0\\.command: Invalid regular expression`)],
+    ['an injected fault that is not in the catalogue', `${PROFILE}hosts: [{ name: h, profile: win }]\nfaults: [{ kind: fault, fault: Oops }]\n`, /fault needs fault: the id of a fault of the catalogue/],
+    ['a transport fault narrowed to actions', `${PROFILE}hosts: [{ name: h, profile: win }]\nfaults: [{ kind: reset, actions: [Get] }]\n`, /cannot be narrowed to actions/],
+    ['real execution not allowed', `${PROFILE.replace('    shell:\n', '    shell:\n      fallback: run\n')}hosts: [{ name: h, profile: win }]\n`, /profiles\.win\.shell\.fallback: run needs allowRealExecution: true/],
+    ['a limit out of range (the configuration\'s own schema)', `${PROFILE}hosts: [{ name: h, profile: win }]\nlimits:\n  maxEnvelopeSizeKb: 1\n`, /lab\.yaml:\d+: limits\.maxEnvelopeSizeKb: /],
+  ];
+  for (const [what, text, message] of cases) {
+    it(what, () => {
+      expect(() => labOf(text)).toThrow(LabFileError);
+      expect(() => labOf(text)).toThrow(message);
+    });
+  }
+
+  it('profile data that winrmd\'s classes do not have, or of the wrong type, at its line; a template\'s unknown variable at its line', async () => {
+    const bad = PROFILE.replace('TotalVisibleMemorySize: 4194304', 'TotalVisibleMemorySize: lots, Colour: blue') + 'hosts: [{ name: h, profile: win, port: 0 }]\n';
+    const at = lineOf(bad, 'Colour');
+    await expect(startLab(labOf(bad), silent)).rejects.toThrow(new RegExp(`lab\\.yaml:${at}: profiles\\.win\\.classes\\.Win32_OperatingSystem\\.0\\.TotalVisibleMemorySize: needs an integer \\(uint64\\)\nlab\\.yaml:${at}: .*Win32_OperatingSystem has no property Colour`));
+    const noClass = PROFILE.replace('Win32_Service:', 'Win32_Printer:') + 'hosts: [{ name: h, profile: win, port: 0 }]\n';
+    await expect(startLab(labOf(noClass), silent)).rejects.toThrow(new RegExp(`lab\\.yaml:${lineOf(noClass, 'Win32_Printer')}: profiles\\.win\\.classes\\.Win32_Printer: winrmd declares no class Win32_Printer in root/cimv2`));
+    // {{domain}} is not among the host's variables (no vars given): refused before any host listens.
+    await expect(startLab(labOf(`${PROFILE}hosts: [{ name: h, profile: win, address: 127.0.31.1, port: 0 }]\n`), silent)).rejects.toThrow(new RegExp(`lab\\.yaml:${lineOf(PROFILE, '^whoami$')}: \\{\\{domain\\}\\} is not a variable here \\(there are: n, address, port, name\\)`));
+  });
+});
+
+/** A command in a new shell, its input sent and ended when given: its output as text, and its exit code. */
+async function run(post: ReturnType<typeof poster>, command: string, args: string[] = [], stdin?: string) {
+  const shell = new ShellClient(post, ADMIN);
+  const id = await shell.create();
+  try {
+    const cmd = await shell.command(id, command, args);
+    if (stdin !== undefined) await shell.send(id, cmd, stdin, true);
+    const out = await shell.receiveAll(id, cmd);
+    return { stdout: out.stdout.toString('utf8'), stderr: out.stderr.toString('utf8'), exitCode: out.exitCode };
+  } finally {
+    await shell.delete(id);
+  }
+}
+
+/** Posts to one host of a running lab, as the helpers' clients post. */
+function poster(lab: RunningLab, i: number) {
+  const h = lab.hosts[i]!;
+  return async (xml: string, auth: string | null = basic(ADMIN)) => {
+    let r = request(`http://${h.spec.address}:${h.port}`).post('/wsman').set('Content-Type', 'application/soap+xml;charset=UTF-8');
+    if (auth) r = r.set('Authorization', auth);
+    const res = await r.send(xml).buffer(true).parse((res, cb) => {
+      let t = '';
+      res.on('data', (c: Buffer) => (t += c.toString('utf8')));
+      res.on('end', () => cb(null, t));
+    });
+    return { status: res.status, text: res.body as string };
+  };
+}
+
+describe('virtual hosts, each answering as itself', () => {
+  let lab: RunningLab;
+  beforeAll(async () => {
+    lab = await startLab(labOf(`${PROFILE}hosts:\n  - { name: 'srv{{n:02}}', count: 3, profile: win, address: 127.0.32.1, port: 0, vars: { domain: LAB } }\n`), silent);
+  });
+  afterAll(() => lab.close());
+
+  it('three hosts on three addresses; Identify gives the profile\'s product version', async () => {
+    expect(lab.hosts.map((h) => [h.spec.name, h.spec.address])).toEqual([['srv01', '127.0.32.1'], ['srv02', '127.0.32.2'], ['srv03', '127.0.32.3']]);
+    const r = await poster(lab, 1)(identify());
+    expect(r.status).toBe(200);
+    expect(xp(r.text, 'string(//*[local-name()="ProductVersion"])')).toBe('OS: 10.0.17763 SP: 0.0 Stack: 3.0');
+  });
+
+  it('Get, Enumerate and WQL serve the profile\'s instances with the host\'s variables', async () => {
+    for (const i of [0, 2]) {
+      const os = await poster(lab, i)(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` }));
+      expect(os.status).toBe(200);
+      const [inst] = instancesIn(os.text, 'Body');
+      expect(inst!.props.CSName).toBe(lab.hosts[i]!.spec.name);
+      expect(inst!.props.TotalVisibleMemorySize).toBe('4194304');
+      expect(inst!.props.LastBootUpTime).toBe('2026-12-01T06:00:00.000Z');
+    }
+    const running = await enumerateAll(poster(lab, 1), `${URI.wmi}/Win32_Service`, { wql: "SELECT Name FROM Win32_Service WHERE State = 'Running'" });
+    expect(running.map((s) => s.props.Name)).toEqual(['WinRM', 'W32Time']);
+    const one = await poster(lab, 1)(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_Service`, selectors: { Name: 'spooler' } }));
+    expect(instancesIn(one.text, 'Body')[0]!.props.SystemName).toBe('srv02');
+    // A class the profile has no data for is declared, and empty.
+    expect(await enumerateAll(poster(lab, 1), `${URI.wmi}/Win32_Process`)).toEqual([]);
+  });
+
+  it('a viewer reads, and may not open a shell (the roles of winrmd)', async () => {
+    const viewer = { user: 'auditor', password: 'auditor-Lab-2' };
+    expect((await poster(lab, 0)(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` }), basic(viewer))).status).toBe(200);
+    await expect(new ShellClient(poster(lab, 0), viewer).create()).rejects.toThrow(/AccessDenied|may not shell/);
+  });
+
+  it('scripted shells: output, exit codes, streams over time, stdin, PowerShell, and cmd.exe\'s not found', async () => {
+    const post = poster(lab, 2);
+    const shell = { run: (command: string, args: string[] = [], stdin?: string) => run(post, command, args, stdin) };
+    expect(await shell.run('hostname')).toMatchObject({ stdout: 'srv03\r\n', exitCode: 0 });
+    expect(await shell.run('whoami')).toMatchObject({ stdout: 'LAB\\vagrant\r\n' });
+    expect(await shell.run('exit-with', ['42'])).toMatchObject({ stderr: 'failing on purpose\r\n', exitCode: 42 });
+    expect(await shell.run('progress')).toMatchObject({ stdout: 'one\r\ntwo\r\n', exitCode: 0 });
+    expect(await shell.run('read-input', [], 'the secret word')).toMatchObject({ stdout: 'got it\r\n', exitCode: 0 });
+    expect(await shell.run('read-input', [], 'something else')).toMatchObject({ stdout: 'nothing I know\r\n', exitCode: 1 });
+    const ps = Buffer.from('Get-Date -Format F', 'utf16le').toString('base64');
+    expect(await shell.run('powershell', ['-NoProfile', '-EncodedCommand', ps])).toMatchObject({ stdout: 'Monday, December 7, 2026 9:00:00 AM\r\n', exitCode: 0 });
+    expect(await shell.run('ipconfig', ['/all'])).toMatchObject({ stderr: "'ipconfig' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", exitCode: 9009 });
+    const unknownPs = Buffer.from('Get-Thing', 'utf16le').toString('base64');
+    expect(await shell.run('powershell', ['-encodedcommand', unknownPs])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("The term 'Get-Thing' is not recognized") });
+  });
+});
+
+describe('faults, each seen by a client as the fault it is', () => {
+  const faulty = (faults: string, extra = '') => labOf(`${PROFILE}hosts:\n  - { name: 'f{{n}}', count: 2, profile: win, address: 127.0.33.1, port: 0, vars: { domain: LAB } }\nfaults:\n${faults}${extra}`);
+  const get = envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` });
+
+  it('fault: the catalogue\'s fault, only for its actions and its hosts', async () => {
+    const lab = await startLab(faulty("  - { hosts: ['f2'], kind: fault, fault: QuotaLimit, actions: [Get] }\n"), silent);
+    try {
+      const r = await poster(lab, 1)(get);
+      expect(r.status).toBe(500);
+      expect(xp(r.text, 'string(//s:Subcode/s:Value)')).toBe('w:QuotaLimit');
+      expect((await poster(lab, 1)(envelope({ action: ACTIONS.enumerate, resourceUri: `${URI.wmi}/Win32_Service`, body: enumerateBody() }))).status).toBe(200);
+      expect((await poster(lab, 0)(get)).status).toBe(200);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('http, auth and reset: a bare 503 with Retry-After, a 401 for the right password, a connection cut', async () => {
+    const lab = await startLab(faulty("  - { hosts: ['f1'], kind: http, status: 503 }\n  - { hosts: ['f2'], kind: auth }\n"), silent);
+    try {
+      const unavailable = await request(`http://127.0.33.1:${lab.hosts[0]!.port}`).post('/wsman').set('Authorization', basic(ADMIN)).send(get);
+      expect([unavailable.status, unavailable.headers['retry-after']]).toEqual([503, '1']);
+      const refused = await request(`http://127.0.33.2:${lab.hosts[1]!.port}`).post('/wsman').set('Authorization', basic(ADMIN)).send(get);
+      expect(refused.status).toBe(401);
+      expect(refused.headers['www-authenticate']).toContain('Basic realm="WSMAN"');
+    } finally {
+      await lab.close();
+    }
+    const reset = await startLab(faulty("  - { kind: reset }\n"), silent);
+    try {
+      await expect(request(`http://127.0.33.1:${reset.hosts[0]!.port}`).post('/wsman').set('Authorization', basic(ADMIN)).send(get)).rejects.toThrow(/ECONNRESET|socket hang up/);
+    } finally {
+      await reset.close();
+    }
+  });
+
+  it('hang: no reply ever comes, until the client gives up; latency: the reply comes, no sooner than the delay', async () => {
+    const lab = await startLab(faulty("  - { hosts: ['f1'], kind: hang }\n  - { hosts: ['f2'], kind: latency, ms: 300, actions: [Get] }\n"), silent);
+    try {
+      const hung = await new Promise<string>((resolve) => {
+        const req = http.request({ host: '127.0.33.1', port: lab.hosts[0]!.port, path: '/wsman', method: 'POST', headers: { Authorization: basic(ADMIN), 'Content-Type': 'application/soap+xml' } }, () => resolve('answered'));
+        req.setTimeout(1000, () => {
+          req.destroy();
+          resolve('no reply');
+        });
+        req.on('error', () => undefined);
+        req.end(get);
+      });
+      expect(hung).toBe('no reply');
+      const started = Date.now();
+      expect((await poster(lab, 1)(get)).status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('receive-timeout: every Receive is TimedOut at its OperationTimeout, while the other actions work', async () => {
+    const lab = await startLab(faulty("  - { kind: receive-timeout }\n"), silent);
+    try {
+      const shell = new ShellClient(poster(lab, 0), ADMIN);
+      const id = await shell.create();
+      const cmd = await shell.command(id, 'hostname');
+      const r = await shell.request({ action: 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive', selectors: { ShellId: id }, operationTimeout: 'PT1S', body: `<rsp:Receive xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell"><rsp:DesiredStream CommandId="${cmd}">stdout stderr</rsp:DesiredStream></rsp:Receive>` });
+      expect(r.status).toBe(500);
+      expect(xp(r.text, 'string(//s:Subcode/s:Value)')).toBe('w:TimedOut');
+    } finally {
+      await lab.close();
+    }
+  });
+
+  it('by probability with a seed: the same requests fail in every run with that seed, other ones with another', async () => {
+    const fates = async (seed: number) => {
+      const lab = await startLab(faulty('  - { kind: http, status: 500, probability: 0.5 }\n', `seed: ${seed}\n`), silent);
+      try {
+        const out: number[] = [];
+        for (let i = 0; i < 24; i++) out.push((await poster(lab, 0)(get)).status);
+        return out.join(',');
+      } finally {
+        await lab.close();
+      }
+    };
+    const first = await fates(7);
+    expect(first).toMatch(/500/);
+    expect(first).toMatch(/200/);
+    expect(await fates(7)).toBe(first);
+    expect(await fates(8)).not.toBe(first);
+  });
+
+  it('a schedule: the fault applies from fromSeconds until untilSeconds', async () => {
+    const lab = await startLab(faulty('  - { kind: http, status: 503, untilSeconds: 0.5 }\n'), silent);
+    try {
+      expect((await poster(lab, 0)(get)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await poster(lab, 0)(get)).status).toBe(200);
+    } finally {
+      await lab.close();
+    }
+  });
+});
+
+describe('lab ctl: a host taken down, slowed and restored while the lab runs', () => {
+  it('down refuses connections, up serves again, slow delays every request, restore undoes it', async () => {
+    const lab = await startLab(labOf(`${PROFILE}hosts:\n  - { name: 'c{{n}}', count: 2, profile: win, address: 127.0.34.1, port: 0, vars: { domain: LAB } }\n`), silent);
+    const get = envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` });
+    try {
+      expect(await lab.control({ cmd: 'down', host: 'c2' })).toEqual({ hosts: [expect.objectContaining({ name: 'c2', up: false })] });
+      await expect(poster(lab, 1)(get)).rejects.toThrow(/ECONNREFUSED/);
+      expect((await poster(lab, 0)(get)).status).toBe(200);
+      await lab.control({ cmd: 'up', host: 'c2' });
+      expect((await poster(lab, 1)(get)).status).toBe(200);
+      await lab.control({ cmd: 'slow', host: 'all', ms: 250 });
+      const started = Date.now();
+      expect((await poster(lab, 0)(get)).status).toBe(200);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      await lab.control({ cmd: 'down', host: 'c1' });
+      const restored = (await lab.control({ cmd: 'restore', host: 'all' })) as { hosts: { up: boolean; slowMs: number }[] };
+      expect(restored.hosts.map((h) => [h.up, h.slowMs])).toEqual([[true, 0], [true, 0]]);
+      expect(await lab.control({ cmd: 'down', host: 'nope' })).toEqual({ error: 'no host is named nope' });
+    } finally {
+      await lab.close();
+    }
+  });
+});
