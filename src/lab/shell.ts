@@ -29,6 +29,21 @@ export function encodedScript(args: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * The script a command line runs in PowerShell: its -EncodedCommand decoded, and again while that
+ * script is itself a PowerShell command line (Ansible encodes its bootstrap, then the command that
+ * runs it). Undefined for a command that is not PowerShell's.
+ */
+export function powershellScript(line: string): string | undefined {
+  let script: string | undefined;
+  for (let text = line, depth = 0; depth < 4 && /^\s*(powershell|pwsh)(\.exe)?\s/i.test(text); depth++) {
+    const inner = encodedScript(text.trim().split(/\s+/).slice(1));
+    if (inner === undefined) break;
+    script = text = inner;
+  }
+  return script;
+}
+
 interface Compiled {
   rule: ShellRule;
   /** The rule's output with the host's variables, made once (an unknown variable is the lab file's error at start). */
@@ -170,7 +185,7 @@ export function scriptedRunner(o: ScriptOptions): CommandRunner {
 
     start({ program, args }, _shell: Shell): Process {
       const line = [program, ...args].join(' ');
-      const script = /^(powershell|pwsh)(\.exe)?$/i.test(program) || /\bpowershell(\.exe)?\b/i.test(line) ? encodedScript(line.split(/\s+/).slice(1)) : undefined;
+      const script = powershellScript(line);
       const without = (c: Compiled) => (!c.command || c.command.test(line)) && (!c.powershell || (script !== undefined && c.powershell.test(script)));
       const first = compiled.find(without);
       if (!first && o.fallback === 'run') return realProcess(line);

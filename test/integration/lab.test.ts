@@ -1,14 +1,19 @@
 // Test-lab mode (issue 17): lab files refused at their line with the reason; virtual hosts each
 // answering as itself (identity, CIM data through Get, Enumerate and WQL, scripted shells); every
 // kind of fault seen by a client as the fault it is, repeatable by seed; `lab ctl` at run time.
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabFileError, readLab, startLab, type RunningLab } from '../../src/lab/index.js';
 import { ACTIONS, enumerateBody, envelope, identify, URI } from '../helpers/envelope.js';
 import { basic } from '../helpers/server.js';
-import { ShellClient } from '../helpers/shell-client.js';
+import { eventually, ShellClient } from '../helpers/shell-client.js';
 import { instancesIn, enumerateAll } from '../helpers/wsman-instances.js';
 import { xp } from '../helpers/xpath.js';
 
@@ -285,4 +290,44 @@ describe('lab ctl: a host taken down, slowed and restored while the lab runs', (
       await lab.close();
     }
   });
+});
+
+describe('winrmd lab and winrmd lab ctl (the built command line)', () => {
+  const main = path.resolve('dist/src/main.js');
+  const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('node', [main, ...args], (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+
+  it('serves the file\'s hosts, prints them and writes an Ansible inventory; lab ctl lists, takes down and restores; a bad file is exit 2 at its line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'winrmd-labcli-'));
+    try {
+      const file = path.join(dir, 'lab.yaml');
+      writeFileSync(file, `${PROFILE}hosts:\n  - { name: 'k{{n}}', count: 2, profile: win, address: 127.0.35.1, port: 0, vars: { domain: LAB } }\nstateDir: state\n`);
+      const inventory = path.join(dir, 'inventory.ini');
+      const lab = spawn('node', [main, 'lab', '--config', file, '--inventory', inventory], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let printed = '';
+      lab.stdout.setEncoding('utf8').on('data', (d: string) => (printed += d));
+      try {
+        await eventually(async () => printed, (p) => p.split('\n').filter((l) => /^k\d\t/.test(l)).length === 2, 15_000);
+        const rows = printed.split('\n').filter((l) => /^k\d\t/.test(l)).map((l) => l.split('\t'));
+        expect(rows.map((r) => [r[0], r[1]!.split(':')[0], r[2]])).toEqual([['k1', '127.0.35.1', 'win'], ['k2', '127.0.35.2', 'win']]);
+        expect(readFileSync(inventory, 'utf8')).toContain(`k2 ansible_host=127.0.35.2 ansible_port=${rows[1]![1]!.split(':')[1]}`);
+        expect(statSync(path.join(dir, 'state')).mode & 0o777).toBe(0o700);
+        expect((await cli(['lab', 'ctl', '--config', file, 'down', 'k2'])).stdout).toBe(`k2\t${rows[1]![1]}\tdown\n`);
+        expect((await cli(['lab', 'ctl', '--config', file, 'list'])).stdout).toBe(`k1\t${rows[0]![1]}\tup\nk2\t${rows[1]![1]}\tdown\n`);
+        expect((await cli(['lab', 'ctl', '--config', file, 'restore', 'all'])).stdout).toMatch(/k2\t\S+\tup\n$/);
+        expect(await cli(['lab', 'ctl', '--config', file, 'down', 'k9'])).toMatchObject({ code: 1, stderr: 'winrmd: no host is named k9\n' });
+      } finally {
+        lab.kill('SIGTERM');
+        await once(lab, 'close');
+      }
+      expect(await cli(['lab', 'ctl', '--config', file, 'list'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/no lab is running with/) });
+      writeFileSync(file, `${PROFILE}hosts:\n  - { name: k, profile: nowhere }\n`);
+      const bad = await cli(['lab', '--config', file]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe(`winrmd: invalid lab file:\n${file}:${lineOf(readFileSync(file, 'utf8'), 'nowhere')}: hosts.0.profile: no profile is named nowhere\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
