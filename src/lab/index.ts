@@ -77,6 +77,9 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
     ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
     ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
   ];
+  // One Basic authenticator for the lab: its cache of verified passwords (scrypt runs once per
+  // user, not once per user and host) is shared, as the users are.
+  const basicAuth = auth.basic ? new BasicAuthenticator({ users, allowUnencrypted }) : undefined;
   const stopping = new AbortController();
   const hosts: (LabHost & { server: http.Server; sockets: Set<Socket>; providers: Provider[]; up: boolean })[] = [];
 
@@ -120,7 +123,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
         const mechanism = new NtlmMechanism({ users, channelBinding: auth.cbtHardeningLevel, netbiosName: spec.name.split('.')[0]!.toUpperCase().slice(0, 15), dnsName: spec.name });
         authenticators.push(new NegotiateAuthenticator({ mechanisms: [mechanism], users, allowUnencrypted }));
       }
-      if (auth.basic) authenticators.push(new BasicAuthenticator({ users, allowUnencrypted }));
+      if (basicAuth) authenticators.push(basicAuth);
       const authService = new AuthService(authenticators, new FailureThrottle(config.security.lockout));
       const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: config.limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: config.limits.unauthenticatedIdleMs });
       const callback = app.callback();

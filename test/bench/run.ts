@@ -51,6 +51,8 @@
 // runs it alone), BENCH_EVENTING_EVENTS (20000 journal entries forwarded), BENCH_EVENTING_SUBSCRIPTIONS
 // (1000 pull subscriptions held open for the memory figure).
 // BENCH_MIXED_SECONDS (30), BENCH_MIXED_CLIENTS (200), BENCH_MIXED_SHELLS (20).
+// The test-lab section (test/bench/lab.ts): BENCH_LAB (1; 0 skips it; BENCH_ONLY=lab runs it alone),
+// BENCH_LAB_HOSTS (1000 virtual hosts), BENCH_LAB_CONNECTIONS (16), BENCH_LAB_ROUNDS (3).
 // WINRMD_BENCH_OPENWSMAN=127.0.0.1:PORT: a running openwsmand measured beside winrmd on Identify
 // (test/bench/openwsman.ts), in BENCH_OPENWSMAN_ROUNDS (3) alternating rounds.
 import { execFileSync } from 'node:child_process';
@@ -71,6 +73,7 @@ import { renderMixed, runMixedBench, type MixedResults } from './mixed.js';
 import { parseCells, runCollectorBench } from './collector.js';
 import { runKerberosBench } from './kerberos.js';
 import { runEventingBench } from './eventing.js';
+import { runLabBench } from './lab.js';
 import { openwsmanTarget, renderOpenwsman, runOpenwsmanBench } from './openwsman.js';
 import { renderShell, runShellBench, SHELL_PROFILE_KINDS, type ShellProfileKind, type ShellResults } from './shell.js';
 
@@ -86,7 +89,7 @@ const num = (name: string, dflt: number) => {
 
 const ONLY_SPEC = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 /** Sections BENCH_ONLY may name besides the matrix's scenario kinds. */
-const SECTION_NAMES = ['shell', 'auth', 'ipmi', 'mixed', 'collector', 'kerberos', 'eventing'];
+const SECTION_NAMES = ['shell', 'auth', 'ipmi', 'mixed', 'collector', 'kerberos', 'eventing', 'lab'];
 /** BENCH_ONLY=shell, auth and/or ipmi: those sections alone, unless BENCH_ENUMS or BENCH_PROFILE ask for more. */
 const SECTIONS_ONLY = ONLY_SPEC.length > 0 && ONLY_SPEC.every((k) => SECTION_NAMES.includes(k));
 const SECONDS = num('BENCH_SECONDS', 5);
@@ -113,6 +116,10 @@ const KERBEROS_HANDSHAKES = Math.max(1, Math.round(num('BENCH_KERBEROS_HANDSHAKE
 const EVENTING = process.env.BENCH_EVENTING !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('eventing'));
 const EVENTING_EVENTS = Math.max(100, Math.round(num('BENCH_EVENTING_EVENTS', 20_000)));
 const EVENTING_SUBSCRIPTIONS = Math.max(1, Math.round(num('BENCH_EVENTING_SUBSCRIPTIONS', 1000)));
+const LAB = process.env.BENCH_LAB !== '0' && (ONLY_SPEC.length === 0 || ONLY_SPEC.includes('lab'));
+const LAB_HOSTS = Math.max(2, Math.round(num('BENCH_LAB_HOSTS', 1000)));
+const LAB_CONNECTIONS = Math.max(1, Math.round(num('BENCH_LAB_CONNECTIONS', 16)));
+const LAB_ROUNDS = Math.max(1, Math.round(num('BENCH_LAB_ROUNDS', 3)));
 const MIXED_CLIENTS = Math.max(1, Math.round(num('BENCH_MIXED_CLIENTS', 200)));
 const MIXED_SHELLS = Math.min(MIXED_CLIENTS, Math.round(num('BENCH_MIXED_SHELLS', 20)));
 const IPMI_SWEEPS = Math.max(1, Math.round(num('BENCH_IPMI_SWEEPS', 50)));
@@ -383,6 +390,7 @@ async function main(): Promise<void> {
   const collectorReport = COLLECTOR ? await runCollectorBench({ here, seconds: SECONDS, cells: COLLECTOR_CELLS, idleSources: COLLECTOR_IDLE }) : undefined;
   const kerberosReport = KERBEROS ? await runKerberosBench({ here, requests: KERBEROS_REQUESTS, handshakes: KERBEROS_HANDSHAKES }) : undefined;
   const eventingReport = EVENTING ? await runEventingBench({ here, events: EVENTING_EVENTS, subscriptions: EVENTING_SUBSCRIPTIONS }) : undefined;
+  const labReport = LAB ? await runLabBench({ here, hosts: LAB_HOSTS, connections: LAB_CONNECTIONS, seconds: SECONDS, rounds: LAB_ROUNDS }) : undefined;
   const owsReport = ows ? renderOpenwsman(ows) : undefined;
   const mixedReport = mixed ? renderMixed(mixed, { clients: MIXED_CLIENTS, shells: MIXED_SHELLS, seconds: MIXED_SECONDS }) : undefined;
   const authReport = auth ? renderAuth(auth) : undefined;
@@ -517,6 +525,7 @@ async function main(): Promise<void> {
     ...(collectorReport ? ['', collectorReport.text] : []),
     ...(kerberosReport ? ['', kerberosReport.text] : []),
     ...(eventingReport ? ['', eventingReport.text] : []),
+    ...(labReport ? ['', labReport.text] : []),
     ...(errorLines.length ? ['', 'Errors', ...errorLines] : ['', 'Errors: none']),
     ...(profText.length ? ['', 'CPU profile', ...profText] : []),
     '',
@@ -528,7 +537,7 @@ async function main(): Promise<void> {
     '',
     `${when}. ${env}`,
     '',
-    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}${MIXED ? ` BENCH_MIXED_SECONDS=${MIXED_SECONDS} BENCH_MIXED_CLIENTS=${MIXED_CLIENTS} BENCH_MIXED_SHELLS=${MIXED_SHELLS}` : ' BENCH_MIXED=0'}${COLLECTOR ? ` BENCH_COLLECTOR_CELLS=${COLLECTOR_CELLS.map((c) => `${c.sources}x${c.batch}${c.sldc ? '' : ':nosldc'}`).join(',')} BENCH_COLLECTOR_IDLE=${COLLECTOR_IDLE}` : ' BENCH_COLLECTOR=0'}${KERBEROS ? ` BENCH_KERBEROS_REQUESTS=${KERBEROS_REQUESTS} BENCH_KERBEROS_HANDSHAKES=${KERBEROS_HANDSHAKES}` : ' BENCH_KERBEROS=0'}${EVENTING ? ` BENCH_EVENTING_EVENTS=${EVENTING_EVENTS} BENCH_EVENTING_SUBSCRIPTIONS=${EVENTING_SUBSCRIPTIONS}` : ' BENCH_EVENTING=0'}); the scenarios are described in test/bench/run.ts.`,
+    `Reproduce: \`npm run bench\` (this run: BENCH_SECONDS=${SECONDS} BENCH_WARMUP=${WARMUP} BENCH_ENUMS=${ENUMS} BENCH_FLAT_CONNS=${FLAT_CONNS}${ONLY_SPEC.length ? ` BENCH_ONLY=${ONLY_SPEC.join(',')}` : ''} BENCH_PROFILE=${PROFILE_ALL.join(',') || '0'}${SHELL ? ` BENCH_SHELL_TRIPS=${SHELL_TRIPS} BENCH_SHELL_MB=${SHELL_BYTES / 1024 / 1024} BENCH_SHELL_ENVELOPES=${SHELL_ENVELOPES.join(',')}` : ' BENCH_SHELL=0'}${AUTH ? ` BENCH_HANDSHAKES=${HANDSHAKES}` : ' BENCH_AUTH=0'}${IPMI ? ` BENCH_IPMI_SWEEPS=${IPMI_SWEEPS} BENCH_IPMI_TOOL_SWEEPS=${IPMI_TOOL_SWEEPS}` : ' BENCH_IPMI=0'}${MIXED ? ` BENCH_MIXED_SECONDS=${MIXED_SECONDS} BENCH_MIXED_CLIENTS=${MIXED_CLIENTS} BENCH_MIXED_SHELLS=${MIXED_SHELLS}` : ' BENCH_MIXED=0'}${COLLECTOR ? ` BENCH_COLLECTOR_CELLS=${COLLECTOR_CELLS.map((c) => `${c.sources}x${c.batch}${c.sldc ? '' : ':nosldc'}`).join(',')} BENCH_COLLECTOR_IDLE=${COLLECTOR_IDLE}` : ' BENCH_COLLECTOR=0'}${KERBEROS ? ` BENCH_KERBEROS_REQUESTS=${KERBEROS_REQUESTS} BENCH_KERBEROS_HANDSHAKES=${KERBEROS_HANDSHAKES}` : ' BENCH_KERBEROS=0'}${EVENTING ? ` BENCH_EVENTING_EVENTS=${EVENTING_EVENTS} BENCH_EVENTING_SUBSCRIPTIONS=${EVENTING_SUBSCRIPTIONS}` : ' BENCH_EVENTING=0'}${LAB ? ` BENCH_LAB_HOSTS=${LAB_HOSTS} BENCH_LAB_CONNECTIONS=${LAB_CONNECTIONS} BENCH_LAB_ROUNDS=${LAB_ROUNDS}` : ' BENCH_LAB=0'}); the scenarios are described in test/bench/run.ts.`,
     '',
     ...(resultRows.length ? ['## Throughput and latency', '', results.md, '', ...notes.map((n) => `- ${n}`), ''] : []),
     ...(ratioRows.length ? [
@@ -553,6 +562,7 @@ async function main(): Promise<void> {
     ...(collectorReport ? [collectorReport.md, ''] : []),
     ...(kerberosReport ? [kerberosReport.md, ''] : []),
     ...(eventingReport ? [eventingReport.md, ''] : []),
+    ...(labReport ? [labReport.md, ''] : []),
     '## Errors under load',
     '',
     ...(errorLines.length ? errorLines.map((l) => `- ${l}`) : ['None.']),
