@@ -12,6 +12,8 @@ import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { YamlError } from './config/yaml.js';
 import { askLab, LabFileError, readLab, startLab, type RunningLab } from './lab/index.js';
+import { startRecorder } from './lab/record.js';
+import { readCredentials } from './eventing/client.js';
 import { createLogger } from './server.js';
 import type { Config } from './config/schema.js';
 import { openCollectorStore, startServer, stateFile } from './server.js';
@@ -73,6 +75,13 @@ ${SUBSCRIPTION_USAGE}
   winrmd lab ctl --config LAB.yaml list|down|up|slow|restore [HOST|all] [MS]
                                                the running lab's hosts: take one down (connections
                                                refused), bring it up, slow every request by MS, restore
+  winrmd record --target URL --out LAB.yaml --user NAME --password-file FILE [--basic]
+                [--cert-file F --key-file F] [--ca-file F] [--listen 127.0.0.1:5985] [--redact REGEX …]
+                                               stand between WinRM clients and a real endpoint: clients
+                                               use NAME and that password here (Basic or NTLM); winrmd
+                                               forwards with them (NTLM, or Basic over HTTPS; or the
+                                               client certificate) and, when stopped, writes what it saw
+                                               as a lab file that winrmd lab serves back
 options:
   --config FILE   the YAML configuration (default: config/winrmd.yaml of this installation, if present)
 every configuration key can also be set by an environment variable, e.g. WINRMD_LISTENERS__HTTP__PORT=8080`;
@@ -400,6 +409,38 @@ async function labCommand(args: string[], v: { config?: string; inventory?: stri
   return -1;
 }
 
+/** `winrmd record`: forward and record until stopped, then write the recording as a lab file. */
+async function recordCommand(v: { target?: string; out?: string; listen?: string; user?: string; 'password-file'?: string; basic?: boolean; 'cert-file'?: string; 'key-file'?: string; 'ca-file'?: string; redact?: string[] }): Promise<number> {
+  if (!v.target || !v.out || !v.user || !v['password-file']) {
+    console.error('winrmd: record needs --target URL, --out FILE, --user NAME and --password-file FILE');
+    return 2;
+  }
+  const [host, port] = (v.listen ?? '127.0.0.1:5985').split(/:(?=\d+$)/);
+  let redact: RegExp[];
+  try {
+    redact = (v.redact ?? []).map((r) => new RegExp(r));
+  } catch (err) {
+    console.error(`winrmd: --redact: ${(err as Error).message}`);
+    return 2;
+  }
+  const files = { user: v.user, passwordFile: v['password-file'], basic: v.basic, caFile: v['ca-file'], certFile: v['cert-file'], keyFile: v['key-file'] };
+  // A client certificate, when given, is how winrmd proves itself to the target; the password stays local.
+  const credentials = readCredentials(files.certFile ? { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile } : files);
+  const password = readFileSync(v['password-file'], 'utf8').split(/\r?\n/)[0]!;
+  const log = createLogger(loadConfig(undefined));
+  const recorder = await startRecorder({ target: v.target, credentials, listen: { host: host!, port: Number(port ?? 5985) }, user: { name: v.user, password }, redact, log });
+  console.log(`recording ${v.target} at http://${host}:${recorder.port}/wsman; stop with Ctrl+C to write ${v.out}`);
+  const stop = async () => {
+    writeFileSync(v.out!, recorder.labFile(), { mode: 0o600 });
+    await recorder.close();
+    console.log(`wrote ${v.out}`);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  return -1;
+}
+
 /** The lab's hosts as an Ansible inventory (INI), reached with its winrm connection over HTTP. */
 function ansibleInventory(lab: RunningLab): string {
   const lines = lab.hosts.map((h) => `${h.spec.name} ansible_host=${h.spec.address} ansible_port=${h.port}`);
@@ -426,8 +467,9 @@ async function main(argv: string[]): Promise<number> {
       since: { type: 'string' }, user: { type: 'string' }, kind: { type: 'string' },
       // winrmd invite (and --role, --run-as)
       expires: { type: 'string' }, uses: { type: 'string' }, consent: { type: 'boolean' },
-      // winrmd lab
-      inventory: { type: 'string' },
+      // winrmd lab, winrmd record
+      inventory: { type: 'string' }, target: { type: 'string' }, out: { type: 'string' }, listen: { type: 'string' }, redact: { type: 'string', multiple: true },
+      'password-file': { type: 'string' }, basic: { type: 'boolean' }, 'cert-file': { type: 'string' }, 'key-file': { type: 'string' }, 'ca-file': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -436,6 +478,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === 'lab') return labCommand(rest, values);
+  if (command === 'record') return recordCommand(values);
   const config = loadConfig(values.config ?? defaultConfigFile());
   if (command === 'user') return userCommand(config, rest, values['run-as'], values['event-source'] ?? false, values.role);
   if (command === 'kerberos') return kerberosCommand(rest, values.keytab ?? config.kerberos.keytab);

@@ -54,15 +54,19 @@ export interface ClientReply {
   status: number;
   /** The reply envelope, when there was one and it parsed. */
   body?: XmlNode;
+  /** The reply's text as the peer wrote it (decoded from UTF-16 and unsealed where it was). */
+  text?: string;
 }
 
 const LIMITS = { maxDepth: 64, maxAttributes: 64 };
 
-function parseReply(bytes: Buffer): XmlNode | undefined {
+function replyOf(status: number, bytes: Buffer): ClientReply {
+  if (bytes.length === 0) return { status };
+  const text = bytes[0] === 0xff && bytes[1] === 0xfe ? bytes.subarray(2).toString('utf16le') : bytes.toString('utf8');
   try {
-    return bytes.length ? parseXml(bytes[0] === 0xff && bytes[1] === 0xfe ? bytes.subarray(2).toString('utf16le') : bytes.toString('utf8'), LIMITS) : undefined;
+    return { status, text, body: parseXml(text, LIMITS) };
   } catch {
-    return undefined;
+    return { status, text };
   }
 }
 
@@ -153,11 +157,11 @@ export function wsmanClient(c: Credentials): WsmanClient {
       if (c.basic) {
         if (url.protocol !== 'https:') throw new ClientError('Basic credentials are sent over HTTPS only');
         const r = await send(url, agent, data, { Authorization: `Basic ${Buffer.from(`${c.basic.user}:${c.basic.password}`).toString('base64')}` }, timeoutMs, signal);
-        return { status: r.status, body: parseReply(r.body) };
+        return replyOf(r.status, r.body);
       }
       if (!c.ntlm) {
         const r = await send(url, agent, data, {}, timeoutMs, signal);
-        return { status: r.status, body: parseReply(r.body) };
+        return replyOf(r.status, r.body);
       }
       for (let attempt = 0; ; attempt++) {
         let security = sessions.get(key);
@@ -173,7 +177,7 @@ export function wsmanClient(c: Credentials): WsmanClient {
           if (r.body.length > 0) throw new ClientError(`${url.origin} answered a sealed message in clear text (HTTP ${r.status})`);
           return { status: r.status };
         }
-        return { status: r.status, body: parseReply(openMessage(r.body, type, security).plaintext) };
+        return replyOf(r.status, openMessage(r.body, type, security).plaintext);
       }
     },
     close() {

@@ -22,7 +22,8 @@ import type { Overload } from './overload.js';
 import { peerCertificateOf } from './tls.js';
 
 export interface AppOptions {
-  core: Core;
+  /** What answers an authenticated request's envelope: the protocol core (or the lab's recorder, which forwards it). */
+  core: Pick<Core, 'handle'>;
   auth: AuthService;
   log: Logger;
   maxBodyBytes: number;

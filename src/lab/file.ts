@@ -36,6 +36,8 @@ const profileSchema = z.object({
   /** Identify's ProductVersion (Windows writes `OS: 10.0.20348 SP: 0.0 Stack: 3.0`). */
   productVersion: z.string().default('OS: 10.0.20348 SP: 0.0 Stack: 3.0'),
   productVendor: z.string().default('Microsoft Corporation'),
+  /** Whether `{{var}}` in the profile's strings is a template; a recorded profile says false (its text is a real host's, as it was). */
+  templates: z.boolean().default(true),
   /** CIM instances by class name (a class of root/cimv2 winrmd serves), each a map of property values. */
   classes: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))).default({}),
   shell: z.object({

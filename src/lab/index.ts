@@ -106,7 +106,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       const groupIndex = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
       const providers: Provider[] = [
         dataProvider(profile, spec.vars, classes, lab.at, spec.profile),
-        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: groupIndex }) })] : []),
+        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: groupIndex, templates: profile.templates }) })] : []),
       ];
       for (const p of providers) await p.load?.({ log: hostLog, config: {} });
       const core = createCore({

@@ -106,7 +106,7 @@ export function dataProvider(profile: Profile, vars: Vars, classes: Map<string, 
       const at = () => where(['profiles', profileName, 'classes', className, ri, prop]);
       const one = (v: unknown) => {
         // Checked at load (checkProfile); a template may still expand to something of the wrong type.
-        const x = scalar(decl, typeof v === 'string' ? expand(v, vars, at()) : v);
+        const x = scalar(decl, typeof v === 'string' && profile.templates ? expand(v, vars, at()) : v);
         if (x instanceof TypeProblem) throw new LabFileError(`${at()}: ${x.message} (as ${vars.name} has it)`);
         return x;
       };
@@ -145,7 +145,7 @@ export function checkProfile(name: string, profile: Profile, classes: Map<string
         }
         // A template is checked as the host will have it: only its type here, its variables per host.
         for (const v of Array.isArray(raw) ? raw : [raw]) {
-          const probe = typeof v === 'string' && v.includes('{{') ? undefined : scalar(decl, v);
+          const probe = typeof v === 'string' && profile.templates && v.includes('{{') ? undefined : scalar(decl, v);
           if (probe instanceof TypeProblem) problems.push(`${where(at)}: ${at.join('.')}: ${probe.message}`);
         }
       }

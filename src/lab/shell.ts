@@ -62,6 +62,8 @@ export interface ScriptOptions {
   vars: Vars;
   /** For a template's unknown variable: where the rule is. */
   where(ruleIndex: number): string;
+  /** Whether the rules' output is a template (false: a recorded profile's text, as it was). */
+  templates: boolean;
 }
 
 let nextPid = 4000;
@@ -139,15 +141,18 @@ function realProcess(line: string): Process {
 }
 
 export function scriptedRunner(o: ScriptOptions): CommandRunner {
-  const compiled: Compiled[] = o.rules.map((rule, i) => ({
-    rule,
-    stdout: expand(rule.stdout, o.vars, o.where(i)),
-    stderr: expand(rule.stderr, o.vars, o.where(i)),
-    stream: rule.stream.map((part) => ({ afterMs: part.afterMs, stdout: expand(part.stdout ?? '', o.vars, o.where(i)), stderr: expand(part.stderr ?? '', o.vars, o.where(i)) })),
-    command: rule.command !== undefined ? new RegExp(rule.command, 'i') : undefined,
-    powershell: rule.powershell !== undefined ? new RegExp(rule.powershell, 'i') : undefined,
-    stdin: rule.stdin !== undefined ? new RegExp(rule.stdin) : undefined,
-  }));
+  const compiled: Compiled[] = o.rules.map((rule, i) => {
+    const text = (s: string | undefined) => (o.templates ? expand(s ?? '', o.vars, o.where(i)) : s ?? '');
+    return {
+      rule,
+      stdout: text(rule.stdout),
+      stderr: text(rule.stderr),
+      stream: rule.stream.map((part) => ({ afterMs: part.afterMs, stdout: text(part.stdout), stderr: text(part.stderr) })),
+      command: rule.command !== undefined ? new RegExp(rule.command, 'i') : undefined,
+      powershell: rule.powershell !== undefined ? new RegExp(rule.powershell, 'i') : undefined,
+      stdin: rule.stdin !== undefined ? new RegExp(rule.stdin) : undefined,
+    };
+  });
 
   const answer = (p: ScriptedProcess, c: Compiled) => {
     let at = c.rule.delayMs;

@@ -1,0 +1,201 @@
+// Record and replay (issue 17 item 5): `winrmd record` stands between WinRM clients and a real
+// endpoint. Clients authenticate to it as they would to the host (Basic or NTLM with message
+// encryption, the recorder's own acceptors); it forwards each envelope as it came, with its own
+// credentials towards the target (a client certificate, NTLM or Basic over HTTPS: the outbound
+// client of src/eventing/client.ts), answers with the target's reply as the target wrote it, and
+// turns what it saw into a lab profile: Identify's product, the CIM instances of Get, Enumerate
+// and Pull (typed by winrmd's class declarations, one per key), and each shell command with its
+// stdin, output and exit code as a rule that matches exactly that command line. No credential is
+// recorded (the transport's headers never reach the recording), properties whose names say
+// secret are not kept, and `--redact` patterns are cut from everything recorded. The profile is
+// written with `templates: false`: its text is the host's, as it was.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createOsProvider } from '../../providers/os/index.js';
+import { redact } from '../admin/audit.js';
+import { AuthService, type Authenticator } from '../auth/authenticator.js';
+import { BasicAuthenticator } from '../auth/basic.js';
+import { NegotiateAuthenticator } from '../auth/negotiate.js';
+import { NtlmMechanism } from '../auth/ntlm/mechanism.js';
+import { credentialsFor } from '../auth/passwords.js';
+import { FailureThrottle } from '../auth/throttle.js';
+import { configSchema } from '../config/schema.js';
+import { writeYaml } from '../config/yaml.js';
+import { wsmanClient, type Credentials } from '../eventing/client.js';
+import { createApp } from '../http/app.js';
+import { child, children, textOf, type CimClass, type XmlNode } from '../provider-api.js';
+import { NS, RESOURCE, SHELL } from '../soap/names.js';
+import { parseXml } from '../soap/xml.js';
+import { MemoryUserStore } from '../store/users.js';
+import type { Reply } from '../wsman/exchange.js';
+
+export interface RecorderOptions {
+  /** The real endpoint: https://host:5986/wsman. */
+  target: string;
+  /** How the recorder authenticates to it. */
+  credentials: Credentials;
+  listen: { host: string; port: number };
+  /** The account clients use towards the recorder (Basic or NTLM). */
+  user: { name: string; password: string };
+  /** Regular expressions whose matches are replaced by `(redacted)` in everything recorded. */
+  redact?: RegExp[];
+  log: Logger;
+}
+
+export interface Recorder {
+  port: number;
+  /** The recording so far, as a lab file (YAML), with a fresh password for its one user. */
+  labFile(): string;
+  close(): Promise<void>;
+}
+
+interface CommandRecord { line: string; stdin: Buffer[]; stdout: Buffer[]; stderr: Buffer[]; exitCode?: number }
+
+const PARSE = { maxDepth: 128, maxAttributes: 256 };
+const local = (n: XmlNode) => n.name;
+const elementsOf = (n: XmlNode | undefined) => n?.children ?? [];
+
+export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
+  const classes = new Map((createOsProvider().classes ?? []).map((c): [string, CimClass] => [c.name.toLowerCase(), c]));
+  const users = new MemoryUserStore();
+  users.put({ name: o.user.name, ...(await credentialsFor(o.user.password)), runAs: 'recorder', roles: ['administrator'] });
+  const authenticators: Authenticator[] = [
+    new NegotiateAuthenticator({ mechanisms: [new NtlmMechanism({ users, channelBinding: 'relaxed', netbiosName: 'RECORDER', dnsName: 'recorder' })], users, allowUnencrypted: false }),
+    new BasicAuthenticator({ users, allowUnencrypted: true }),
+  ];
+  const client = wsmanClient(o.credentials);
+  const scrub = (s: string) => (o.redact ?? []).reduce((t, re) => t.replace(new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`), '(redacted)'), s);
+
+  const identity: { productVersion?: string; productVendor?: string } = {};
+  const instances = new Map<string, Map<string, Record<string, unknown>>>();
+  const commands = new Map<string, CommandRecord>();
+  const rules = new Map<string, CommandRecord>();
+  let hostName: string | undefined;
+
+  /** Each instance in a reply's body: an element of a winrmd class, property elements below it. */
+  const keepInstances = (body: XmlNode | undefined) => {
+    const visit = (n: XmlNode) => {
+      const cls = n.ns.startsWith(`${RESOURCE.wmi}/root/cimv2/`) ? classes.get(local(n).toLowerCase()) : undefined;
+      if (!cls) return elementsOf(n).forEach(visit);
+      const row: Record<string, unknown> = {};
+      for (const p of elementsOf(n)) {
+        const name = Object.keys(cls.properties).find((k) => k.toLowerCase() === p.name.toLowerCase());
+        if (!name) continue; // a property winrmd does not declare for this class
+        const decl = cls.properties[name]!;
+        const values = elementsOf(n).filter((q) => q.name === p.name);
+        if (name in row) continue;
+        const nil = p.attrs.nil === 'true';
+        const typed = (text: string) => (decl.type === 'boolean' ? text === 'true' : /^(u?int|sint)/.test(decl.type) && !decl.type.endsWith('64') ? Number(text) : /^real/.test(decl.type) ? Number(text) : scrub(text));
+        // A datetime is written inside a cim:Datetime element (DSP0230): its text is the value.
+        // Strings as written, spaces and all (textOf trims).
+        const valueOf = (v: XmlNode) => (decl.type === 'datetime' ? v.children[0]?.text : v.text) ?? '';
+        row[name] = nil ? null : decl.array ? values.map((v) => typed(valueOf(v))) : typed(valueOf(p));
+      }
+      const kept = redact(row);
+      const key = cls.keys.map((k) => String(kept[k] ?? '')).join('\0');
+      let byKey = instances.get(cls.name);
+      if (!byKey) instances.set(cls.name, (byKey = new Map()));
+      byKey.set(key, kept);
+      if (cls.name === 'Win32_ComputerSystem' && typeof kept.Name === 'string') hostName = kept.Name;
+    };
+    visit(body ?? { ns: '', name: '', attrs: {}, children: [], text: '' });
+  };
+
+  /** What a request and its reply say, kept: the identity, instances, and shell commands. */
+  const record = (requestXml: string, reply: string) => {
+    let req: XmlNode;
+    let rep: XmlNode;
+    try {
+      req = parseXml(requestXml, PARSE);
+      rep = parseXml(reply, PARSE);
+    } catch {
+      return; // not ours to judge: the target answered what it answered
+    }
+    const header = child(req, NS.soap, 'Header');
+    const action = textOf(child(header, NS.wsa, 'Action')) ?? '';
+    const reqBody = elementsOf(child(req, NS.soap, 'Body'))[0];
+    const repBody = child(rep, NS.soap, 'Body');
+    if (child(repBody, NS.soap, 'Fault')) return;
+    const identify = child(repBody, NS.wsmid, 'IdentifyResponse');
+    if (identify) {
+      identity.productVersion = textOf(child(identify, NS.wsmid, 'ProductVersion'));
+      identity.productVendor = textOf(child(identify, NS.wsmid, 'ProductVendor'));
+      return;
+    }
+    if (action === SHELL.command) {
+      const line = [textOf(child(reqBody, NS.rsp, 'Command')) ?? '', ...children(reqBody, NS.rsp, 'Arguments').map((a) => textOf(a) ?? '')].join(' ');
+      const id = textOf(child(child(repBody, NS.rsp, 'CommandResponse'), NS.rsp, 'CommandId'));
+      if (id) commands.set(id.toUpperCase(), { line: line.trim(), stdin: [], stdout: [], stderr: [] });
+      return;
+    }
+    if (action === SHELL.send || action === SHELL.receive) {
+      const holder = action === SHELL.send ? reqBody : child(repBody, NS.rsp, 'ReceiveResponse');
+      for (const s of children(holder, NS.rsp, 'Stream')) {
+        const c = commands.get((s.attrs.CommandId ?? '').toUpperCase());
+        const data = Buffer.from(textOf(s) ?? '', 'base64');
+        if (c && data.length > 0) c[s.attrs.Name === 'stdin' ? 'stdin' : s.attrs.Name === 'stderr' ? 'stderr' : 'stdout'].push(data);
+      }
+      const state = child(holder, NS.rsp, 'CommandState');
+      const c = state && commands.get((state.attrs.CommandId ?? '').toUpperCase());
+      if (c && state.attrs.State === SHELL.stateDone) {
+        c.exitCode = Number(textOf(child(state, NS.rsp, 'ExitCode')) ?? 0);
+        const stdin = Buffer.concat(c.stdin).toString('utf8');
+        rules.set(`${c.line}\0${stdin}`, c);
+        commands.delete((state.attrs.CommandId ?? '').toUpperCase());
+      }
+      return;
+    }
+    keepInstances(repBody);
+  };
+
+  // The recorder's "core": every authenticated envelope forwarded as it came, its reply passed back as the target wrote it.
+  const forwarder = {
+    async handle(xml: string): Promise<Reply> {
+      const r = await client.post(o.target, xml, 120_000);
+      if (r.text) record(xml, r.text);
+      return { status: r.status, body: r.text ?? '' };
+    },
+  };
+  const app = createApp({ core: forwarder, auth: new AuthService(authenticators, new FailureThrottle(configSchema.parse({}).security.lockout)), log: o.log, maxBodyBytes: 8 * 1024 * 1024 });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.listen.port, o.listen.host, resolve);
+  });
+
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return {
+    port: (server.address() as AddressInfo).port,
+    labFile() {
+      const text = (b: Buffer[]) => scrub(Buffer.concat(b).toString('utf8'));
+      const profile = {
+        ...(identity.productVersion ? { productVersion: identity.productVersion } : {}),
+        ...(identity.productVendor ? { productVendor: identity.productVendor } : {}),
+        templates: false,
+        classes: Object.fromEntries([...instances].map(([cls, rows]) => [cls, [...rows.values()]])),
+        shell: {
+          rules: [...rules.values()].map((c) => {
+            const stdin = text(c.stdin);
+            return { command: `^${escape(scrub(c.line))}$`, ...(stdin ? { stdin: `^${escape(stdin)}$` } : {}), stdout: text(c.stdout), stderr: text(c.stderr), exitCode: c.exitCode ?? 0 };
+          }),
+          fallback: 'not-found',
+        },
+      };
+      const lab = {
+        users: [{ name: o.user.name, password: randomBytes(12).toString('base64url'), roles: ['administrator'] }],
+        profiles: { recorded: profile },
+        hosts: [{ name: hostName ?? 'recorded', profile: 'recorded', address: '127.0.0.1', port: 5985 }],
+      };
+      return `# Recorded by winrmd record from ${o.target} on ${new Date().toISOString()}.\n# No credential was recorded: the user's password here is a new one, for the lab only.\n${writeYaml(lab)}`;
+    },
+    async close() {
+      client.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
