@@ -429,7 +429,7 @@ async function recordCommand(v: { target?: string; out?: string; listen?: string
   const password = readFileSync(v['password-file'], 'utf8').split(/\r?\n/)[0]!;
   const log = createLogger(loadConfig(undefined));
   const recorder = await startRecorder({ target: v.target, credentials, listen: { host: host!, port: Number(port ?? 5985) }, user: { name: v.user, password }, redact, log });
-  console.log(`recording ${v.target} at http://${host}:${recorder.port}/wsman; stop with Ctrl+C to write ${v.out}`);
+  console.log(`recording ${v.target}: clients connect to ${host}:${recorder.port} (path /wsman); stop with Ctrl+C to write ${v.out}`);
   const stop = async () => {
     writeFileSync(v.out!, recorder.labFile(), { mode: 0o600 });
     await recorder.close();
