@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The command line: `winrmd serve` and the admin subcommands.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { YamlError } from './config/yaml.js';
 import { askLab, LabFileError, readLab, startLab, type RunningLab } from './lab/index.js';
-import { startRecorder } from './lab/record.js';
+import { isLoopback, startRecorder } from './lab/record.js';
 import { readCredentials } from './eventing/client.js';
 import { createLogger } from './server.js';
 import type { Config } from './config/schema.js';
@@ -389,6 +389,7 @@ async function labCommand(args: string[], v: { config?: string; inventory?: stri
   if (lab.file.stateDir) {
     lab.file.stateDir = path.resolve(path.dirname(v.config), lab.file.stateDir);
     mkdirSync(lab.file.stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(lab.file.stateDir, 0o700); // also when it was there before: the control socket lives in it
   }
   let running: RunningLab;
   try {
@@ -398,7 +399,7 @@ async function labCommand(args: string[], v: { config?: string; inventory?: stri
     console.error(`winrmd: ${err.message}`);
     return 2;
   }
-  for (const h of running.hosts) console.log(`${h.spec.name}\t${h.spec.address}:${h.port}\t${h.spec.profile}`);
+  for (const h of running.hosts) console.log(`${h.spec.name}\t${h.spec.address}:${h.port}\t${h.spec.profile}${h.spec.https ? '\thttps' : ''}`);
   if (v.inventory) writeFileSync(v.inventory, ansibleInventory(running), { mode: 0o600 });
   const stop = async () => {
     await running.close();
@@ -415,7 +416,11 @@ async function recordCommand(v: { target?: string; out?: string; listen?: string
     console.error('winrmd: record needs --target URL, --out FILE, --user NAME and --password-file FILE');
     return 2;
   }
-  const [host, port] = (v.listen ?? '127.0.0.1:5985').split(/:(?=\d+$)/);
+  const [host = '', port] = (v.listen ?? '127.0.0.1:5985').split(/:(?=\d+$)/);
+  if (!isLoopback(host)) {
+    console.error(`winrmd: --listen ${v.listen}: the recorder listens on a loopback address only (its clients send it the target's password)`);
+    return 2;
+  }
   let redact: RegExp[];
   try {
     redact = (v.redact ?? []).map((r) => new RegExp(r));
@@ -428,7 +433,9 @@ async function recordCommand(v: { target?: string; out?: string; listen?: string
   const credentials = readCredentials(files.certFile ? { certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile } : files);
   const password = readFileSync(v['password-file'], 'utf8').split(/\r?\n/)[0]!;
   const log = createLogger(loadConfig(undefined));
-  const recorder = await startRecorder({ target: v.target, credentials, listen: { host: host!, port: Number(port ?? 5985) }, user: { name: v.user, password }, redact, log });
+  // The recording must be writable before anything is recorded.
+  writeFileSync(v.out, '# winrmd record: recording…\n', { mode: 0o600 });
+  const recorder = await startRecorder({ target: v.target, credentials, listen: { host, port: Number(port ?? 5985) }, user: { name: v.user, password }, redact, log });
   console.log(`recording ${v.target}: clients connect to ${host}:${recorder.port} (path /wsman); stop with Ctrl+C to write ${v.out}`);
   const stop = async () => {
     writeFileSync(v.out!, recorder.labFile(), { mode: 0o600 });
@@ -443,8 +450,8 @@ async function recordCommand(v: { target?: string; out?: string; listen?: string
 
 /** The lab's hosts as an Ansible inventory (INI), reached with its winrm connection over HTTP. */
 function ansibleInventory(lab: RunningLab): string {
-  const lines = lab.hosts.map((h) => `${h.spec.name} ansible_host=${h.spec.address} ansible_port=${h.port}`);
-  return `[lab]\n${lines.join('\n')}\n\n[lab:vars]\nansible_connection=winrm\nansible_winrm_scheme=http\nansible_winrm_transport=ntlm\n`;
+  const lines = lab.hosts.map((h) => `${h.spec.name} ansible_host=${h.spec.address} ansible_port=${h.port}${h.spec.https ? ' ansible_winrm_scheme=https ansible_winrm_server_cert_validation=ignore' : ''}`);
+  return `[lab]\n${lines.join('\n')}\n\n[lab:vars]\nansible_connection=winrm\nansible_winrm_scheme=http\nansible_winrm_transport=${lab.transport}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -36,15 +36,17 @@ export function writePemPair(certFile: string, keyFile: string, pair: { cert: st
 }
 
 /** A self-signed server certificate for `host`, with localhost names so local clients verify it. */
-export async function generateSelfSigned(host: string): Promise<{ cert: string; key: string }> {
-  const notAfter = new Date();
-  notAfter.setFullYear(notAfter.getFullYear() + 2);
+/** A self-signed certificate for `host`, valid two years from now unless `validity` says otherwise (the lab's expired one). */
+export async function generateSelfSigned(host: string, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<{ cert: string; key: string }> {
+  const notAfter = validity.notAfter ?? new Date();
+  if (!validity.notAfter) notAfter.setFullYear(notAfter.getFullYear() + 2);
   // Loaded only to generate: node-forge costs megabytes a running server never needs.
   const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: host }], {
     keySize: 2048,
     algorithm: 'sha256',
     notAfterDate: notAfter,
+    ...(validity.notBefore ? { notBeforeDate: validity.notBefore } : {}),
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },

@@ -31,10 +31,10 @@ const globber = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(
 
 /** A host's faults: those of the lab file that name it, and what `winrmd lab ctl` set at run time. */
 export class HostFaults {
-  private readonly random: () => number;
+  /** One generator per stage (before the request is read, and in the pipeline), so their draws never interleave. */
+  private readonly random: { transport: () => number; pipeline: () => number };
   /** `winrmd lab ctl slow`: added to every request. */
   slowMs = 0;
-  private readonly startedAt: number;
 
   constructor(
     readonly host: string,
@@ -42,32 +42,47 @@ export class HostFaults {
     seed: number,
     /** Ends what hangs when the lab stops. */
     private readonly stopping: AbortSignal,
-    now = Date.now(),
+    /** When the lab started: every host's schedule counts from it. */
+    private readonly startedAt: number,
   ) {
-    this.random = seeded(createHash('sha256').update(`${seed}\0${host.toLowerCase()}`).digest().readUInt32BE(0));
-    this.startedAt = now;
+    const seedOf = (stage: string) => createHash('sha256').update(`${seed}\0${host.toLowerCase()}\0${stage}`).digest().readUInt32BE(0);
+    this.random = { transport: seeded(seedOf('transport')), pipeline: seeded(seedOf('pipeline')) };
+  }
+
+  /** Whether the host presents an expired certificate (chosen when it starts listening). */
+  get expiredCertificate(): boolean {
+    return this.specs.some((f) => f.kind === 'expired-certificate');
   }
 
   static applying(specs: FaultSpec[], host: string): FaultSpec[] {
     return specs.filter((f) => !f.hosts || f.hosts.some((h) => globber(h).test(host)));
   }
 
-  /** The faults that strike now, among those of these kinds (one draw each, in the file's order). */
-  private striking(kinds: (k: FaultSpec['kind']) => boolean, action?: string): FaultSpec[] {
+  /**
+   * The faults that strike now, among those of this stage. Every fault of the stage draws once per
+   * request, whatever the clock or the action, so the n-th request of a stage meets the same draws
+   * in every run with the seed; the schedule and the actions then decide which draws count.
+   */
+  private striking(stage: 'transport' | 'pipeline', kinds: (k: FaultSpec['kind']) => boolean, action?: string): FaultSpec[] {
     const s = (Date.now() - this.startedAt) / 1000;
-    return this.specs.filter((f) => kinds(f.kind)
+    const random = this.random[stage];
+    return this.specs.filter((f) => kinds(f.kind)).map((f) => ({ f, draw: random() })).filter(({ f, draw }) => draw < f.probability
       && (f.fromSeconds === undefined || s >= f.fromSeconds) && (f.untilSeconds === undefined || s < f.untilSeconds)
-      && (!f.actions || (action !== undefined && f.actions.some((a) => a.toLowerCase() === action.toLowerCase())))
-      && this.random() < f.probability);
+      && (!f.actions || (action !== undefined && f.actions.some((a) => a.toLowerCase() === action.toLowerCase())))).map(({ f }) => f);
   }
 
   /** At the transport: true when the request was answered (or will never be) by a fault. */
   async transport(req: IncomingMessage, res: ServerResponse, challenges: () => string[]): Promise<boolean> {
     if (this.slowMs > 0) await sleep(this.slowMs, this.stopping);
-    for (const f of this.striking((k) => TRANSPORT_KINDS.has(k))) {
+    for (const f of this.striking('transport', (k) => TRANSPORT_KINDS.has(k) && k !== 'expired-certificate')) {
       switch (f.kind) {
         case 'reset':
-          req.socket.resetAndDestroy();
+          // A TCP reset where the socket is plain TCP; a TLS socket (an https host) cannot send one alone.
+          try {
+            req.socket.resetAndDestroy();
+          } catch {
+            req.socket.destroy();
+          }
           return true;
         case 'http':
           res.writeHead(f.status!, { 'Content-Length': '0', ...(f.status === 503 ? { 'Retry-After': '1' } : {}) }).end();
@@ -76,11 +91,14 @@ export class HostFaults {
           req.resume();
           res.writeHead(401, { 'WWW-Authenticate': challenges(), 'Content-Length': '0', Connection: 'close' }).end();
           return true;
-        case 'hang':
+        case 'hang': {
           // Read and never answer: the client's own timeout is what ends it (or the lab's stop).
           req.resume();
-          this.stopping.addEventListener('abort', () => req.socket.destroy(), { once: true });
+          const end = () => req.socket.destroy();
+          this.stopping.addEventListener('abort', end, { once: true });
+          req.socket.once('close', () => this.stopping.removeEventListener('abort', end));
           return true;
+        }
       }
     }
     return false;
@@ -91,7 +109,7 @@ export class HostFaults {
     const action = ex.request?.action;
     const name = action?.slice(action.lastIndexOf('/') + 1);
     const applies = (k: FaultSpec['kind']) => !TRANSPORT_KINDS.has(k) && (k !== 'receive-timeout' || name === 'Receive');
-    for (const f of this.striking(applies, name)) {
+    for (const f of this.striking('pipeline', applies, name)) {
       if (f.kind === 'latency') await sleep(f.ms!, ex.work.signal);
       else if (f.kind === 'fault') throw new WsmanFault(f.fault as FaultId, `Injected by the lab: ${f.fault}.`);
       else {

@@ -56,17 +56,19 @@ const hostGroupSchema = z.object({
   address: z.string().refine(isIPv4, 'an IPv4 address').default('127.0.0.1'),
   /** The same port on every address; 0 picks a free one for each host. */
   port: z.number().int().min(0).max(65_535).default(5985),
+  /** HTTPS (TLS 1.2 and 1.3) with the lab's self-signed certificate, instead of HTTP. */
+  https: z.boolean().default(false),
   /** Variables the profile's templates may use as {{name}}. */
   vars: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
 }).strict();
 
 /** Faults that act before a request is read (src/lab/faults.ts). */
-export const TRANSPORT_KINDS: ReadonlySet<string> = new Set(['reset', 'http', 'auth', 'hang']);
+export const TRANSPORT_KINDS: ReadonlySet<string> = new Set(['reset', 'http', 'auth', 'hang', 'expired-certificate']);
 
 const faultSchema = z.object({
   /** Host names (`*` any run of characters); absent: every host. */
   hosts: z.array(z.string()).optional(),
-  kind: z.enum(['latency', 'reset', 'http', 'fault', 'auth', 'receive-timeout', 'hang']),
+  kind: z.enum(['latency', 'reset', 'http', 'fault', 'auth', 'receive-timeout', 'hang', 'expired-certificate']),
   /** How often it strikes a request it applies to. */
   probability: z.number().min(0).max(1).default(1),
   /** Only requests of this action (its last path segment, e.g. Get, Command, Receive) or these. */
@@ -84,7 +86,9 @@ const faultSchema = z.object({
   .refine((f) => f.kind !== 'latency' || f.ms !== undefined, 'latency needs ms')
   .refine((f) => f.kind !== 'http' || f.status !== undefined, 'http needs status')
   .refine((f) => f.kind !== 'fault' || (f.fault !== undefined && isFaultId(f.fault)), 'fault needs fault: the id of a fault of the catalogue (README, Faults), such as QuotaLimit')
-  .refine((f) => !f.actions || !TRANSPORT_KINDS.has(f.kind), 'reset, http, auth and hang act before the request is read: they cannot be narrowed to actions');
+  .refine((f) => !f.actions || !TRANSPORT_KINDS.has(f.kind), 'reset, http, auth and hang act before the request is read: they cannot be narrowed to actions')
+  // The certificate is the listener's: it is presented to every connection, from the start.
+  .refine((f) => f.kind !== 'expired-certificate' || (f.probability === 1 && !f.actions && f.fromSeconds === undefined && f.untilSeconds === undefined), 'expired-certificate is the host\'s certificate: no probability, actions or schedule');
 
 export const labSchema = z.object({
   /** Every host's users (Basic and NTLM). A lab's passwords are in its file: never reuse real ones. */
@@ -132,7 +136,7 @@ export function readLab(fileName: string, textOf: (f: string) => string = (f) =>
   if (!config.success) throw new LabFileError(`invalid lab file:\n${describeIssues(read, config.error.issues)}`);
   const problems: string[] = [];
   file.hosts.forEach((h, i) => {
-    if (!(h.profile in file.profiles)) problems.push(`${read.at(['hosts', i, 'profile'])}: hosts.${i}.profile: no profile is named ${h.profile}`);
+    if (!Object.hasOwn(file.profiles, h.profile)) problems.push(`${read.at(['hosts', i, 'profile'])}: hosts.${i}.profile: no profile is named ${h.profile}`);
   });
   for (const [name, p] of Object.entries(file.profiles)) {
     p.shell.rules.forEach((r, i) => {

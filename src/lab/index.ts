@@ -4,6 +4,7 @@
 // authentication as winrmd's (users and roles shared by the lab), and its faults
 // (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +19,7 @@ import { NtlmMechanism } from '../auth/ntlm/mechanism.js';
 import { credentialsFor } from '../auth/passwords.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { createApp } from '../http/app.js';
+import { generateSelfSigned } from '../http/tls.js';
 import type { CimClass, Provider } from '../provider-api.js';
 import { coreLimits } from '../server.js';
 import { SECURITY_PROFILE } from '../soap/names.js';
@@ -44,6 +46,8 @@ export interface RunningLab {
   hosts: LabHost[];
   /** The control socket's path, when the lab has a stateDir. */
   controlFile?: string;
+  /** How clients best authenticate to its hosts, as Ansible names it: ntlm, or basic when Negotiate is off. */
+  transport: 'ntlm' | 'basic';
   /** Answers `winrmd lab ctl` (also through the control socket). */
   control(req: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
@@ -73,14 +77,28 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
     warn: (obj, msg) => log.warn(obj, msg),
   });
   const { auth, allowUnencrypted } = config.service;
+  const anyHttps = specs.some((s) => s.https);
   const securityProfiles = [
     ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
     ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
+    ...(anyHttps && auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
+    ...(anyHttps && auth.negotiate ? [SECURITY_PROFILE.httpsSpnego] : []),
   ];
+  // One self-signed certificate for the lab's HTTPS hosts, and an expired one for the hosts whose fault is to present it.
+  const faultsOf = (name: string) => HostFaults.applying(file.faults, name);
+  for (const s of specs) {
+    if (faultsOf(s.name).some((f) => f.kind === 'expired-certificate') && !s.https) throw new LabFileError(`host ${s.name}: an expired-certificate fault needs an https host`);
+  }
+  const day = 86_400_000;
+  const certificate = anyHttps ? await generateSelfSigned('winrmd-lab') : undefined;
+  const expired = specs.some((s) => s.https && faultsOf(s.name).some((f) => f.kind === 'expired-certificate'))
+    ? await generateSelfSigned('winrmd-lab', { notBefore: new Date(Date.now() - 400 * day), notAfter: new Date(Date.now() - day) })
+    : undefined;
   // One Basic authenticator for the lab: its cache of verified passwords (scrypt runs once per
   // user, not once per user and host) is shared, as the users are.
   const basicAuth = auth.basic ? new BasicAuthenticator({ users, allowUnencrypted }) : undefined;
   const stopping = new AbortController();
+  const startedAt = Date.now();
   const hosts: (LabHost & { server: http.Server; sockets: Set<Socket>; providers: Provider[]; up: boolean })[] = [];
 
   const listen = (h: (typeof hosts)[number]) => new Promise<void>((resolve, reject) => {
@@ -115,7 +133,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
         identity: { productVendor: profile.productVendor, productVersion: profile.productVersion, securityProfiles },
         limits: coreLimits(config.limits),
       });
-      const faults = new HostFaults(spec.name, HostFaults.applying(file.faults, spec.name), file.seed, stopping.signal);
+      const faults = new HostFaults(spec.name, faultsOf(spec.name), file.seed, stopping.signal, startedAt);
       core.addHook('authorize', access.authorize);
       core.addHook('authorize', faults.hook);
       const authenticators: Authenticator[] = [];
@@ -127,9 +145,16 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       const authService = new AuthService(authenticators, new FailureThrottle(config.security.lockout));
       const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: config.limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: config.limits.unauthenticatedIdleMs });
       const callback = app.callback();
-      const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
-        void faults.transport(req, res, () => authService.challenges(false)).then((answered) => answered || callback(req, res));
-      });
+      const listener: http.RequestListener = (req, res) => {
+        faults.transport(req, res, () => authService.challenges(spec.https)).then((answered) => answered || callback(req, res), (err: Error) => {
+          hostLog.error({ event: 'lab_fault_failed', err });
+          req.socket.destroy();
+        });
+      };
+      const pem = faults.expiredCertificate ? expired : certificate;
+      const server = spec.https
+        ? https.createServer({ connectionsCheckingInterval: 1000, cert: pem!.cert, key: pem!.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, listener) as unknown as http.Server
+        : http.createServer({ connectionsCheckingInterval: 1000 }, listener);
       server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
       server.headersTimeout = config.limits.headersTimeoutMs;
       const host = { spec, port: spec.port, faults, server, sockets: new Set<Socket>(), providers, up: false };
@@ -163,7 +188,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
         case 'up': for (const h of named(req.host)) if (!h.up) await listen(h); break;
         case 'slow': {
           const ms = Number(req.ms);
-          if (!Number.isInteger(ms) || ms < 0) return { error: 'slow needs milliseconds' };
+          if (!Number.isInteger(ms) || ms < 0 || ms > 600_000) return { error: 'slow needs milliseconds, at most 600000' };
           for (const h of named(req.host)) h.faults.slowMs = ms;
           break;
         }
@@ -182,11 +207,20 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
     }
   };
   const controlFile = file.stateDir ? labControlPath(file.stateDir) : undefined;
-  const socket = controlFile ? await serveControl(controlFile, control) : undefined;
+  let socket: { close(): Promise<void> } | undefined;
+  try {
+    socket = controlFile ? await serveControl(controlFile, control) : undefined;
+  } catch (err) {
+    // No lab without its control: the hosts stop too.
+    stopping.abort();
+    await Promise.all(hosts.map(stop));
+    throw new LabFileError(`the control socket ${controlFile} cannot be made: ${(err as Error).message}`);
+  }
 
   return {
     hosts,
     controlFile,
+    transport: auth.negotiate ? 'ntlm' : 'basic',
     control,
     async close() {
       stopping.abort();

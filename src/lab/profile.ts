@@ -14,18 +14,21 @@ export interface HostSpec {
   name: string;
   address: string;
   port: number;
+  https: boolean;
   profile: string;
   vars: Vars;
 }
 
-const TEMPLATE = /\{\{\s*([A-Za-z_][\w.]*)\s*(?::(0\d+))?\s*\}\}/g;
+const TEMPLATE = /\{\{\s*([A-Za-z_][\w.]*)\s*(?::0(\d+))?\s*\}\}/g;
 
 /** The template with each `{{var}}` (or `{{var:0N}}`) replaced; an unknown variable is the file's error, at `where`. */
 export function expand(template: string, vars: Vars, where: string): string {
-  return template.replace(TEMPLATE, (_, name: string, pad?: string) => {
-    if (!(name in vars)) throw new LabFileError(`${where}: {{${name}}} is not a variable here (there are: ${Object.keys(vars).join(', ')})`);
+  const left = /\{\{[^}]*\}?\}?/.exec(template.replace(TEMPLATE, ''));
+  if (left) throw new LabFileError(`${where}: ${left[0]} is not a template: {{name}} or {{name:0N}} (N digits, zero-padded)`);
+  return template.replace(TEMPLATE, (_, name: string, width?: string) => {
+    if (!Object.hasOwn(vars, name)) throw new LabFileError(`${where}: {{${name}}} is not a variable here (there are: ${Object.keys(vars).join(', ')})`);
     const v = String(vars[name]);
-    return pad ? v.padStart(pad.length, '0') : v;
+    return width ? v.padStart(Number(width), '0') : v;
   });
 }
 
@@ -47,7 +50,7 @@ export function hostSpecs(lab: Lab): HostSpec[] {
       const key = `${address}:${g.port}`;
       if (g.port !== 0 && taken.has(key)) throw new LabFileError(`${lab.at(['hosts', gi])}: ${name} would listen on ${key}, where ${taken.get(key)} does`);
       taken.set(key, name);
-      out.push({ name, address, port: g.port, profile: g.profile, vars: { ...base, name } });
+      out.push({ name, address, port: g.port, https: g.https, profile: g.profile, vars: { ...base, name } });
     }
   });
   const names = new Set<string>();

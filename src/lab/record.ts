@@ -26,7 +26,7 @@ import { writeYaml } from '../config/yaml.js';
 import { wsmanClient, type Credentials } from '../eventing/client.js';
 import { createApp } from '../http/app.js';
 import { child, children, textOf, type CimClass, type XmlNode } from '../provider-api.js';
-import { NS, RESOURCE, SHELL } from '../soap/names.js';
+import { ACTION, NS, RESOURCE, SHELL } from '../soap/names.js';
 import { parseXml } from '../soap/xml.js';
 import { MemoryUserStore } from '../store/users.js';
 import type { Reply } from '../wsman/exchange.js';
@@ -51,13 +51,26 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
-interface CommandRecord { line: string; stdin: Buffer[]; stdout: Buffer[]; stderr: Buffer[]; exitCode?: number }
+interface CommandRecord { shellId: string; line: string; stdin: Buffer[]; stdout: Buffer[]; stderr: Buffer[]; bytes: number; truncated: boolean; exitCode?: number }
+
+/** What one command may keep of each of its streams, and what a whole recording may hold. */
+const COMMAND_BYTES = 1024 * 1024;
+const RECORDING_BYTES = 64 * 1024 * 1024;
+
+/** JSON values whose keys say secret (Ansible's module arguments on stdin: become_password, …), cut from recorded text. */
+const SECRET_JSON = /("[^"]*(?:pass|secret|key|token|credential|pwd)[^"]*"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+
+/** Loopback only: clients give the recorder the target's password, in clear with Basic over HTTP. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 const PARSE = { maxDepth: 128, maxAttributes: 256 };
 const local = (n: XmlNode) => n.name;
 const elementsOf = (n: XmlNode | undefined) => n?.children ?? [];
 
 export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
+  if (!isLoopback(o.listen.host)) throw new Error(`the recorder listens on a loopback address only (not ${o.listen.host || 'every address'}): its clients send the target's password to it`);
   const classes = new Map((createOsProvider().classes ?? []).map((c): [string, CimClass] => [c.name.toLowerCase(), c]));
   const users = new MemoryUserStore();
   users.put({ name: o.user.name, ...(await credentialsFor(o.user.password)), runAs: 'recorder', roles: ['administrator'] });
@@ -66,7 +79,8 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
     new BasicAuthenticator({ users, allowUnencrypted: true }),
   ];
   const client = wsmanClient(o.credentials);
-  const scrub = (s: string) => (o.redact ?? []).reduce((t, re) => t.replace(new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`), '(redacted)'), s);
+  const scrub = (s: string) => (o.redact ?? []).reduce((t, re) => t.replace(new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`), '(redacted)'), s.replace(SECRET_JSON, '$1"(redacted)"'));
+  let recordedBytes = 0;
 
   const identity: { productVersion?: string; productVendor?: string } = {};
   const instances = new Map<string, Map<string, Record<string, unknown>>>();
@@ -124,10 +138,17 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
       identity.productVendor = textOf(child(identify, NS.wsmid, 'ProductVendor'));
       return;
     }
+    const shellId = (children(child(header, NS.wsman, 'SelectorSet'), NS.wsman, 'Selector').find((x) => x.attrs.Name?.toLowerCase() === 'shellid')?.text ?? '').toUpperCase();
     if (action === SHELL.command) {
       const line = [textOf(child(reqBody, NS.rsp, 'Command')) ?? '', ...children(reqBody, NS.rsp, 'Arguments').map((a) => textOf(a) ?? '')].join(' ');
       const id = textOf(child(child(repBody, NS.rsp, 'CommandResponse'), NS.rsp, 'CommandId'));
-      if (id) commands.set(id.toUpperCase(), { line: line.trim(), stdin: [], stdout: [], stderr: [] });
+      if (id) commands.set(id.toUpperCase(), { shellId, line: line.trim(), stdin: [], stdout: [], stderr: [], bytes: 0, truncated: false });
+      return;
+    }
+    // A command terminated, or its shell deleted, before its Done: nothing of it is kept.
+    if (action === SHELL.signal || (action === ACTION.delete && shellId)) {
+      const ended = action === SHELL.signal ? [(reqBody?.attrs.CommandId ?? '').toUpperCase()] : [...commands].filter(([, c]) => c.shellId === shellId).map(([id]) => id);
+      for (const id of ended) commands.delete(id);
       return;
     }
     if (action === SHELL.send || action === SHELL.receive) {
@@ -135,11 +156,21 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
       for (const s of children(holder, NS.rsp, 'Stream')) {
         const c = commands.get((s.attrs.CommandId ?? '').toUpperCase());
         const data = Buffer.from(textOf(s) ?? '', 'base64');
-        if (c && data.length > 0) c[s.attrs.Name === 'stdin' ? 'stdin' : s.attrs.Name === 'stderr' ? 'stderr' : 'stdout'].push(data);
+        if (!c || data.length === 0) continue;
+        if (c.bytes + data.length > COMMAND_BYTES * 3 || recordedBytes + data.length > RECORDING_BYTES) {
+          c.truncated = true;
+          continue;
+        }
+        c.bytes += data.length;
+        recordedBytes += data.length;
+        c[s.attrs.Name === 'stdin' ? 'stdin' : s.attrs.Name === 'stderr' ? 'stderr' : 'stdout'].push(data);
       }
       const state = child(holder, NS.rsp, 'CommandState');
       const c = state && commands.get((state.attrs.CommandId ?? '').toUpperCase());
-      if (c && state.attrs.State === SHELL.stateDone) {
+      if (c && state.attrs.State === SHELL.stateDone && c.truncated) {
+        o.log.warn({ event: 'record_truncated', command: scrub(c.line), reason: 'over 3 MiB, or the recording over 64 MiB: not recorded' });
+        commands.delete((state.attrs.CommandId ?? '').toUpperCase());
+      } else if (c && state.attrs.State === SHELL.stateDone) {
         c.exitCode = Number(textOf(child(state, NS.rsp, 'ExitCode')) ?? 0);
         const stdin = Buffer.concat(c.stdin).toString('utf8');
         rules.set(`${c.line}\0${stdin}`, c);

@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import type { Account, CommandRunner, Process, Shell } from '../../providers/shell/index.js';
-import { killGroup } from '../../providers/common/processes.js';
+import { killGroup, SERVER_ENV, serverTag } from '../../providers/common/processes.js';
+import { argumentTooLong } from '../../providers/common/system.js';
 import type { Caller } from '../provider-api.js';
 import type { ShellRule } from './file.js';
 import { expand, type Vars } from './profile.js';
@@ -80,13 +81,14 @@ class ScriptedProcess extends EventEmitter implements Process {
   private timers = new Set<NodeJS.Timeout>();
   private done = false;
 
-  constructor() {
+  /** `keepInput`: a rule may read the command's stdin; else input is read and dropped. */
+  constructor(keepInput: boolean) {
     super();
     let ended!: (s: string) => void;
     this.inputEnded = new Promise((r) => (ended = r));
     this.stdin = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
-        if (this.inputBytes < STDIN_LIMIT) this.input.push(chunk);
+        if (keepInput && !this.done && this.inputBytes < STDIN_LIMIT) this.input.push(chunk);
         this.inputBytes += chunk.length;
         cb();
       },
@@ -117,6 +119,7 @@ class ScriptedProcess extends EventEmitter implements Process {
   exit(code: number | null, signal: NodeJS.Signals | null = null): void {
     if (this.done) return;
     this.done = true;
+    this.input = []; // what a finished command was sent is not kept (a shell keeps its last commands)
     for (const t of this.timers) clearTimeout(t);
     this.stdout.end();
     this.stderr.end();
@@ -133,11 +136,31 @@ class ScriptedProcess extends EventEmitter implements Process {
   }
 }
 
-/** A command line run on this machine (`fallback: run`), as winrmd's own account: a real process. */
+/**
+ * A command line run on this machine (`fallback: run`), as winrmd's own account: a real process,
+ * tagged as this server's (so a sweep after a crash finds it), or a scripted failure when it
+ * cannot start (too long, or no process to be had).
+ */
 function realProcess(line: string): Process {
-  const child = spawn('/bin/sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const tooLong = argumentTooLong([line]);
+  if (tooLong) return failed(`The command line cannot run: ${tooLong}.\r\n`);
+  let child;
+  try {
+    child = spawn('/bin/sh', ['-c', line], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, [SERVER_ENV]: serverTag() } });
+  } catch (err) {
+    return failed(`The command cannot start: ${(err as Error).message}\r\n`);
+  }
   child.stdin.on('error', () => undefined);
+  // EAGAIN, EMFILE: the command did not start; 'close' follows with no code.
+  child.on('error', () => undefined);
   return Object.assign(child, { session: child.pid, signalGroup: (sig: NodeJS.Signals) => child.pid && killGroup(child.pid, sig) }) as unknown as Process;
+}
+
+function failed(message: string): Process {
+  const p = new ScriptedProcess(false);
+  p.write('stderr', message);
+  p.exit(127);
+  return p;
 }
 
 export function scriptedRunner(o: ScriptOptions): CommandRunner {
@@ -194,13 +217,14 @@ export function scriptedRunner(o: ScriptOptions): CommandRunner {
       const without = (c: Compiled) => (!c.command || c.command.test(line)) && (!c.powershell || (script !== undefined && c.powershell.test(script)));
       const first = compiled.find(without);
       if (!first && o.fallback === 'run') return realProcess(line);
-      const p = new ScriptedProcess();
+      const p = new ScriptedProcess(first?.stdin !== undefined);
       if (!first) {
         notFound(p, line, script);
       } else if (!first.stdin) {
         answer(p, first);
       } else {
-        // The first candidate reads stdin: decide once the input has ended.
+        // The first candidate reads stdin: decide once the input has ended. No rule matches it
+        // (a command that read what it was sent): not found, since its input is spent.
         void p.stdinText().then((stdin) => {
           const chosen = compiled.find((c) => without(c) && (!c.stdin || c.stdin.test(stdin)));
           if (chosen) answer(p, chosen);

@@ -117,7 +117,7 @@ describe('winrmd command line', () => {
       expect(r.output()).toContain(message);
       expect(r.output()).not.toMatch(/\n\s+at /); // no stack trace
     }
-  });
+  }, 120_000); // about twenty processes of the command line, one after another, on a loaded machine
 
   it('refuses an empty password', async () => {
     const run = winrmd(['user', 'add', 'dave', '--config', config], { input: '\n' });

@@ -5,6 +5,8 @@ import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -68,6 +70,7 @@ describe('lab files are refused at their line, with the reason', () => {
     ['an injected fault that is not in the catalogue', `${PROFILE}hosts: [{ name: h, profile: win }]\nfaults: [{ kind: fault, fault: Oops }]\n`, /fault needs fault: the id of a fault of the catalogue/],
     ['a transport fault narrowed to actions', `${PROFILE}hosts: [{ name: h, profile: win }]\nfaults: [{ kind: reset, actions: [Get] }]\n`, /cannot be narrowed to actions/],
     ['real execution not allowed', `${PROFILE.replace('    shell:\n', '    shell:\n      fallback: run\n')}hosts: [{ name: h, profile: win }]\n`, /profiles\.win\.shell\.fallback: run needs allowRealExecution: true/],
+    ['a profile named like a property of every object', `${PROFILE}hosts: [{ name: h, profile: toString }]\n`, /hosts\.0\.profile: no profile is named toString/],
     ['a limit out of range (the configuration\'s own schema)', `${PROFILE}hosts: [{ name: h, profile: win }]\nlimits:\n  maxEnvelopeSizeKb: 1\n`, /lab\.yaml:\d+: limits\.maxEnvelopeSizeKb: /],
   ];
   for (const [what, text, message] of cases) {
@@ -116,6 +119,16 @@ function poster(lab: RunningLab, i: number) {
     return { status: res.status, text: res.body as string };
   };
 }
+
+describe('templates', () => {
+  it('{{n:03}} pads to three digits; a template that is not one, or names no variable of the host, is refused at its line', async () => {
+    const ok = await startLab(labOf(`${PROFILE}hosts: [{ name: 'x{{n:03}}', profile: win, address: 127.0.37.1, port: 0, vars: { domain: D } }]\n`), silent);
+    expect(ok.hosts[0]!.spec.name).toBe('x001');
+    await ok.close();
+    await expect(startLab(labOf(`${PROFILE}hosts: [{ name: 'x{{n:3}}', profile: win, address: 127.0.37.1, port: 0 }]\n`), silent)).rejects.toThrow(/lab\.yaml:\d+: \{\{n:3\}\} is not a template: \{\{name\}\} or \{\{name:0N\}\}/);
+    await expect(startLab(labOf(`${PROFILE}hosts: [{ name: 'x{{constructor}}', profile: win, address: 127.0.37.1, port: 0 }]\n`), silent)).rejects.toThrow(/\{\{constructor\}\} is not a variable here/);
+  });
+});
 
 describe('virtual hosts, each answering as itself', () => {
   let lab: RunningLab;
@@ -260,6 +273,55 @@ describe('faults, each seen by a client as the fault it is', () => {
     expect(await fates(8)).not.toBe(first);
   });
 
+  it('expired-certificate: an HTTPS host presents a certificate that expired yesterday; the others a valid one', async () => {
+    const lab = await startLab(labOf(`${PROFILE}hosts:\n  - { name: 's{{n}}', count: 2, profile: win, address: 127.0.36.1, port: 0, https: true, vars: { domain: LAB } }\nfaults:\n  - { hosts: [s2], kind: expired-certificate }\n`), silent);
+    try {
+      const presented = (h: (typeof lab.hosts)[number]) => new Promise<{ validTo: number; reply: number }>((resolve, reject) => {
+        const req = https.request({ host: h.spec.address, port: h.port, path: '/wsman', method: 'POST', rejectUnauthorized: false, headers: { Authorization: basic(ADMIN), 'Content-Type': 'application/soap+xml' } }, (res) => {
+          res.resume();
+          resolve({ validTo: Date.parse((res.socket as import('node:tls').TLSSocket).getPeerCertificate().valid_to), reply: res.statusCode! });
+        });
+        req.on('error', reject);
+        req.end(get);
+      });
+      const [valid, expired] = [await presented(lab.hosts[0]!), await presented(lab.hosts[1]!)];
+      expect(valid.validTo).toBeGreaterThan(Date.now());
+      expect(valid.reply).toBe(200);
+      expect(expired.validTo).toBeLessThan(Date.now());
+      // A client that checks dates refuses it (the lab's certificate is self-signed: trusted here as its own CA).
+      await expect(new Promise((resolve, reject) => {
+        const h = lab.hosts[1]!;
+        const socket = tls.connect({ host: h.spec.address, port: h.port, rejectUnauthorized: false }, () => {
+          const cert = socket.getPeerCertificate(true);
+          socket.end();
+          const check = tls.connect({ host: h.spec.address, port: h.port, ca: `-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`, checkServerIdentity: () => undefined }, () => resolve('accepted'));
+          check.on('error', reject);
+        });
+        socket.on('error', reject);
+      })).rejects.toMatchObject({ code: 'CERT_HAS_EXPIRED' });
+    } finally {
+      await lab.close();
+    }
+    await expect(startLab(labOf(`${PROFILE}hosts:\n  - { name: p, profile: win, address: 127.0.36.9, port: 0, vars: { domain: LAB } }\nfaults:\n  - { kind: expired-certificate }\n`), silent)).rejects.toThrow(/host p: an expired-certificate fault needs an https host/);
+  });
+
+  it('reset on an https host (a TLS socket cannot send a TCP reset alone): the connection is cut, and the lab goes on', async () => {
+    const lab = await startLab(labOf(`${PROFILE}hosts:\n  - { name: r, profile: win, address: 127.0.36.20, port: 0, https: true, vars: { domain: LAB } }\nfaults:\n  - { kind: reset }\n`), silent);
+    try {
+      const h = lab.hosts[0]!;
+      for (let i = 0; i < 2; i++) {
+        await expect(new Promise((resolve, reject) => {
+          const req = https.request({ host: h.spec.address, port: h.port, path: '/wsman', method: 'POST', rejectUnauthorized: false, headers: { Authorization: basic(ADMIN) } }, resolve);
+          req.on('error', reject);
+          req.end(get);
+        })).rejects.toThrow(/socket hang up|ECONNRESET/);
+      }
+      expect(await lab.control({ cmd: 'list' })).toEqual({ hosts: [expect.objectContaining({ name: 'r', up: true })] });
+    } finally {
+      await lab.close();
+    }
+  });
+
   it('a schedule: the fault applies from fromSeconds until untilSeconds', async () => {
     const lab = await startLab(faulty('  - { kind: http, status: 503, untilSeconds: 0.5 }\n'), silent);
     try {
@@ -357,7 +419,7 @@ describe('record and replay: a recording made against a live winrmd, served back
       const shell = new ShellClient(post, who);
       const id = await shell.create();
       const out: { stdout: string; stderr: string; exitCode: number }[] = [];
-      for (const [command, args, stdin] of [['echo', ['recorded-output'], undefined], ['cat', [], 'typed input\n'], ['sh', ['-c', '"echo to-stderr >&2; exit 3"'], undefined], ['echo', ['recorded-secret-abc'], undefined]] as const) {
+      for (const [command, args, stdin] of [['echo', ['recorded-output'], undefined], ['cat', [], 'typed input {"become_password": "hunter2-secret", "name": "kept"}\n'], ['sh', ['-c', '"echo to-stderr >&2; exit 3"'], undefined], ['echo', ['recorded-secret-abc'], undefined]] as const) {
         const cmd = await shell.command(id, command, [...args]);
         if (stdin !== undefined) await shell.send(id, cmd, stdin, true);
         const r = await shell.receiveAll(id, cmd);
@@ -388,6 +450,9 @@ describe('record and replay: a recording made against a live winrmd, served back
     expect(text).not.toContain(ALICE.password);
     expect(text).not.toMatch(/Authorization|NTLM|TlRMTVNT/);
     expect(text).not.toContain('recorded-secret-abc');
+    // A secret-named JSON value on stdin (Ansible's module arguments) is cut; the rest is kept.
+    expect(text).not.toContain('hunter2-secret');
+    expect(text).toMatch(/"name": "kept"/);
     expect(text).toContain('templates: false');
 
     const lab = await startLab(readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0')), silent);
@@ -399,11 +464,21 @@ describe('record and replay: a recording made against a live winrmd, served back
       expect(replayed.os).toBe(recorded.os);
       expect(replayed.system).toBe(recorded.system);
       expect(replayed.services).toEqual(recorded.services);
-      expect(replayed.out.slice(0, 3)).toEqual(recorded.out.slice(0, 3));
+      expect(replayed.out[0]).toEqual(recorded.out[0]);
+      expect(replayed.out[2]).toEqual(recorded.out[2]);
+      // The input the recording redacted is not what this client sends: no rule matches it.
+      expect(replayed.out[1]!.exitCode).toBe(9009);
       // The redacted command line no longer matches what the client sends: not found, as the lab says.
       expect(replayed.out[3]!.exitCode).toBe(9009);
     } finally {
       await lab.close();
     }
   }, 120_000);
+});
+
+describe('the recorder listens where only this machine reaches it', () => {
+  it('refuses an address that is not loopback: its clients send it the target\'s password', async () => {
+    await expect(startRecorder({ target: 'http://127.0.0.1:1/wsman', credentials: {}, listen: { host: '0.0.0.0', port: 0 }, user: { name: 'a', password: 'b' }, log: silent })).rejects.toThrow(/loopback address only \(not 0\.0\.0\.0\)/);
+    await expect(startRecorder({ target: 'http://127.0.0.1:1/wsman', credentials: {}, listen: { host: '', port: 0 }, user: { name: 'a', password: 'b' }, log: silent })).rejects.toThrow(/not every address/);
+  });
 });
