@@ -11,6 +11,7 @@
 #   krb5-kdc krb5-admin-server krb5-user  MIT Kerberos: the throw-away realm (test/helpers/kdc.ts) and kinit
 #   systemd-journal-remote             writes the journal files the journal tests read (test/helpers/journal.ts)
 #   ansible-core                       Ansible's winrm connection (over pywinrm), run ad hoc against the lab's virtual hosts
+#   packer                             Packer's WinRM communicator (masterzen/winrm and winrmcp), a null build against a lab host
 #   chromium                           the real browser the dashboard's test drives headless (playwright-core, pointed at /usr/bin/chromium)
 set -eu
 need=""
@@ -30,6 +31,7 @@ command -v kinit >/dev/null 2>&1 || need="$need krb5-user"
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need="$need systemd-journal-remote"
 [ -x /usr/bin/chromium ] || need="$need chromium"
 [ -x /usr/bin/ansible ] || need="$need ansible-core"
+[ -x /usr/bin/packer ] || need="$need packer"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test/setup.sh: the tests need:$need (apt-get install -y$need, as root)" >&2

@@ -2,7 +2,9 @@
 // 200 virtual hosts at once, each answering as itself; Ansible (Debian's ansible-core, its winrm
 // connection over pywinrm) running ad-hoc commands against a lab inventory written by the lab:
 // win_ping through the PowerShell exec wrapper and its module on stdin, raw through a scripted
-// PowerShell rule, and a host taken down reported UNREACHABLE while the others answer.
+// PowerShell rule, and a host taken down reported UNREACHABLE while the others answer; Packer
+// (Debian's packer) building with the null builder and its WinRM communicator against a lab host:
+// its connection probe, its file uploads (winrmcp) and its powershell and windows-shell provisioners.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -101,4 +103,31 @@ describe('Ansible ad-hoc commands against a lab inventory', () => {
     await small.control({ cmd: 'restore', host: 'all' });
     expect((await ansible(inventory, '--limit', 'web03', '-m', 'win_ping')).web03).toMatch(/SUCCESS/);
   }, 240_000);
+});
+
+describe('Packer against a lab host', () => {
+  it('a null build connects over WinRM, uploads its scripts and runs its powershell and windows-shell provisioners', async () => {
+    const h = lab.hosts[7]!;
+    const template = path.join(dir, 'build.pkr.hcl');
+    writeFileSync(template, `source "null" "lab" {
+  communicator   = "winrm"
+  winrm_host     = "${h.spec.address}"
+  winrm_port     = ${h.port}
+  winrm_username = "${USER.user}"
+  winrm_password = "${USER.password}"
+  winrm_timeout  = "60s"
+}
+build {
+  sources = ["source.null.lab"]
+  provisioner "powershell" { inline = ["Write-Output provisioned"] }
+  provisioner "windows-shell" { inline = ["hostname"] }
+}
+`);
+    const { stdout } = await execFileP('/usr/bin/packer', ['build', '-machine-readable', template], {
+      cwd: dir, timeout: 150_000, env: { ...process.env, CHECKPOINT_DISABLE: '1', HOME: dir, PACKER_CACHE_DIR: path.join(dir, 'packer-cache'), NO_PROXY: '*' },
+    }).catch((err: { stdout?: string; stderr?: string }) => ({ stdout: `${err.stdout ?? ''}${err.stderr ?? ''}` }));
+    const messages = stdout.split('\n').filter((l) => l.includes(',ui,message,')).map((l) => l.split(',ui,message,')[1]!.trim());
+    expect(messages).toEqual([`null.lab: WinRM connected.`, `null.lab: provisioned by ${h.spec.name}`, `null.lab: ${h.spec.name}`]);
+    expect(stdout).toMatch(/Build 'null\.lab' finished/);
+  }, 180_000);
 });
