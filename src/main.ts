@@ -11,8 +11,7 @@ import { credentialsFor } from './auth/passwords.js';
 import { generateSelfSigned, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { YamlError } from './config/yaml.js';
-import { askLab, LabFileError, readLab, startLab, type RunningLab } from './lab/index.js';
-import { isLoopback, startRecorder } from './lab/record.js';
+import type { RunningLab } from './lab/index.js';
 import { readCredentials } from './eventing/client.js';
 import { createLogger } from './server.js';
 import type { Config } from './config/schema.js';
@@ -357,6 +356,8 @@ async function journalCommand(args: string[], v: { query?: string; channel?: str
 
 /** `winrmd lab`: serve a lab file's hosts until stopped; `winrmd lab ctl`: change them while they run. */
 async function labCommand(args: string[], v: { config?: string; inventory?: string }): Promise<number> {
+  // Loaded only for the lab: `winrmd serve` and the admin commands never need it.
+  const { askLab, LabFileError, readLab, startLab } = await import('./lab/index.js');
   if (!v.config) {
     console.error('winrmd: lab needs --config LAB.yaml');
     return 2;
@@ -416,6 +417,7 @@ async function recordCommand(v: { target?: string; out?: string; listen?: string
     console.error('winrmd: record needs --target URL, --out FILE, --user NAME and --password-file FILE');
     return 2;
   }
+  const { isLoopback, startRecorder } = await import('./lab/record.js');
   const [host = '', port] = (v.listen ?? '127.0.0.1:5985').split(/:(?=\d+$)/);
   if (!isLoopback(host)) {
     console.error(`winrmd: --listen ${v.listen}: the recorder listens on a loopback address only (its clients send it the target's password)`);
