@@ -121,10 +121,10 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
     for (const spec of specs) {
       const hostLog = log.child({ host: spec.name });
       const profile = file.profiles[spec.profile]!;
-      const groupIndex = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
+      const ruleAt = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
       const providers: Provider[] = [
         dataProvider(profile, spec.vars, classes, lab.at, spec.profile),
-        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: groupIndex, templates: profile.templates }) })] : []),
+        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
       ];
       for (const p of providers) await p.load?.({ log: hostLog, config: {} });
       const core = createCore({

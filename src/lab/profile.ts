@@ -120,7 +120,7 @@ export function dataProvider(profile: Profile, vars: Vars, classes: Map<string, 
   }
   // Every class of the namespace stays declared (the hierarchy resolves, CIM_ queries walk it); those without data list nothing.
   for (const cls of classes.values()) if (!served.has(cls.name)) impls.push({ cls });
-  return { ...classProvider({ name: 'lab', namespace: 'root/cimv2', impls }) };
+  return classProvider({ name: 'lab', namespace: 'root/cimv2', impls });
 }
 
 /** The profile's problems against the declared classes: unknown classes and properties, values of the wrong type. */
