@@ -4,7 +4,7 @@
 // and secured as a winrmd is. Every problem is reported at its line (src/config/yaml.ts).
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { configSchema, type Config } from '../config/schema.js';
 import { describeIssues, readYaml, YamlError } from '../config/yaml.js';
 import { isFaultId } from '../soap/faults.js';

@@ -64,7 +64,7 @@ describe('lab files are refused at their line, with the reason', () => {
   const cases: [string, string, RegExp][] = [
     ['broken YAML', 'users: [unclosed\n', /^lab\.yaml:\d+:\d+: not valid YAML: /],
     ['a missing section', 'users: [{name: a, password: b}]\nprofiles: {}\n', /lab\.yaml:\d+: hosts: /],
-    ['an unknown key', `${PROFILE}hosts: [{ name: h, profile: win, colour: blue }]\n`, /lab\.yaml:\d+: hosts\.0: Unrecognized key: "colour"/],
+    ['an unknown key', `${PROFILE}hosts: [{ name: h, profile: win, colour: blue }]\n`, /lab\.yaml:\d+: hosts\.0: Unrecognized key\(s\) in object: 'colour'/],
     ['an unknown profile', `${PROFILE}hosts:\n  - { name: h, profile: linux }\n`, /lab\.yaml:\d+: hosts\.0\.profile: no profile is named linux/],
     ['a bad regular expression', `${PROFILE.replace("'^hostname$'", "'^(host'")}hosts: [{ name: h, profile: win }]\n`, new RegExp(`lab\\.yaml:${lineOf(PROFILE, "'^hostname$'")}: profiles\\.win\\.shell\\.rules\\.0\\.command: Invalid regular expression`)],
     ['an injected fault that is not in the catalogue', `${PROFILE}hosts: [{ name: h, profile: win }]\nfaults: [{ kind: fault, fault: Oops }]\n`, /fault needs fault: the id of a fault of the catalogue/],

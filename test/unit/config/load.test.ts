@@ -46,7 +46,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig(file('a: [unclosed'), {})).toThrow(/not valid YAML/);
     // Each refusal at its line (and a broken file at its line and column).
     expect(() => loadConfig(file('logging:\n  level: info\nlimits:\n  maxEnvelopeSizeKb: 1\n'), {})).toThrow(/\.yaml:4: limits\.maxEnvelopeSizeKb: /);
-    expect(() => loadConfig(file('limits:\n  maxEnvelopeSizeKb: 150\n  maxEnvelopeSizeKb: 200\n'), {})).toThrow(/\.yaml:3:\d+: not valid YAML: Map keys must be unique/);
+    expect(() => loadConfig(file('limits:\n  maxEnvelopeSizeKb: 150\n  maxEnvelopeSizeKb: 200\n'), {})).toThrow(/\.yaml:3:\d+: not valid YAML: duplicated mapping key/);
     expect(() => loadConfig(path.join(dir, 'missing.yaml'), {})).toThrow(/cannot read/);
   });
   it('BMCs: defaults, a password from a file beside the config or from the environment, and no default identity', () => {
