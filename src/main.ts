@@ -370,13 +370,14 @@ async function labCommand(args: string[], v: { config?: string; inventory?: stri
     console.error(`winrmd: ${err.message}`);
     return 2;
   }
+  // Relative to the lab file, as the configuration's paths are to theirs.
+  const stateDir = lab.file.stateDir && path.resolve(path.dirname(v.config), lab.file.stateDir);
   if (args[0] === 'ctl') {
-    if (!lab.file.stateDir) {
+    if (!stateDir) {
       console.error('winrmd: the lab file names no stateDir, where its control socket would be');
       return 2;
     }
     const [verb = 'list', host = 'all', ms] = args.slice(1);
-    const stateDir = path.resolve(path.dirname(v.config), lab.file.stateDir);
     const reply = await askLab(stateDir, { cmd: verb, host, ms }).catch((err: NodeJS.ErrnoException): Record<string, unknown> => ({ error: err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `no lab is running with ${stateDir}` : err.message }));
     if (reply.error) {
       console.error(`winrmd: ${String(reply.error)}`);
@@ -387,10 +388,10 @@ async function labCommand(args: string[], v: { config?: string; inventory?: stri
     }
     return 0;
   }
-  if (lab.file.stateDir) {
-    lab.file.stateDir = path.resolve(path.dirname(v.config), lab.file.stateDir);
-    mkdirSync(lab.file.stateDir, { recursive: true, mode: 0o700 });
-    chmodSync(lab.file.stateDir, 0o700); // also when it was there before: the control socket lives in it
+  if (stateDir) {
+    lab.file.stateDir = stateDir;
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    chmodSync(stateDir, 0o700); // also when it was there before: the control socket lives in it
   }
   let running: RunningLab;
   try {

@@ -15,7 +15,7 @@ import { run, sharedReadings } from '../providers/common/system.js';
 import { AuthService, type Authenticator } from './auth/authenticator.js';
 import { BasicAuthenticator } from './auth/basic.js';
 import { CertificateAuthenticator } from './auth/certificate.js';
-import { NtlmMechanism } from './auth/ntlm/mechanism.js';
+import { netbiosNameOf, NtlmMechanism } from './auth/ntlm/mechanism.js';
 import { NegotiateAuthenticator, type Mechanism } from './auth/negotiate.js';
 import { MECH } from './auth/spnego.js';
 import { KerberosAcceptor } from './auth/kerberos/acceptor.js';
@@ -224,6 +224,17 @@ async function readHardwareSensors(providers: Provider[], caller: Caller, classe
   return out;
 }
 
+/** The security profiles Identify lists (MS-WSMV 2.2.4.29): what the authentication settings accept, over HTTP and HTTPS. */
+export function securityProfilesFor(auth: { basic: boolean; negotiate: boolean }, o: { allowUnencrypted: boolean; https: boolean; mutual: boolean }): string[] {
+  return [
+    ...(auth.basic && o.allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
+    ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
+    ...(o.https && auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
+    ...(o.https && auth.negotiate ? [SECURITY_PROFILE.httpsSpnego] : []),
+    ...(o.https && o.mutual ? [SECURITY_PROFILE.httpsMutual] : []),
+  ];
+}
+
 /** The core's limits from the configuration's (the lab's hosts use them too). */
 export function coreLimits(l: Config['limits']): CoreOptions['limits'] {
   return {
@@ -344,7 +355,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
     mechanisms.push(new NtlmMechanism({
       users,
       channelBinding: auth.cbtHardeningLevel,
-      netbiosName: host.split('.')[0].toUpperCase().slice(0, 15),
+      netbiosName: netbiosNameOf(host),
       dnsName: host,
     }));
   }
@@ -353,13 +364,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   if (clientCas || sourceCas) {
     authenticators.push(new CertificateAuthenticator({ users, trustedCas: clientCas?.certs ?? [], mappings: clientCas ? config.service.certMapping : [], sourceCas: sourceCas?.certs }));
   }
-  const securityProfiles = [
-    ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
-    ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
-    ...(auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
-    ...(auth.negotiate ? [SECURITY_PROFILE.httpsSpnego] : []),
-    ...(clientCas ? [SECURITY_PROFILE.httpsMutual] : []),
-  ];
+  const securityProfiles = securityProfilesFor(auth, { allowUnencrypted, https: true, mutual: Boolean(clientCas) });
   const l = config.limits;
   const productVersion = config.service.productVersion || `OS: ${os.release().split('-')[0]} SP: 0.0 Stack: 3.0`;
   const core = createCore({

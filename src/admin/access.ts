@@ -11,6 +11,7 @@
 // and none denies it, and every effect the operation declares is granted by a counting role.
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { Caller, Effect } from '../provider-api.js';
+import { globPattern } from '../config/patterns.js';
 import { WsmanFault } from '../soap/faults.js';
 import { CONFIG, POWERSHELL, SHELL } from '../soap/names.js';
 import type { AuthMethod, Exchange } from '../wsman/exchange.js';
@@ -94,10 +95,6 @@ const LEGACY: [key: 'rootRunAsUsers' | 'hardwareControlUsers' | 'eventLogReaders
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
-function globber(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
-}
-
 /** A resource's name as rules name it. */
 export function resourceName(ex: Exchange): string | undefined {
   const t = ex.target;
@@ -166,7 +163,7 @@ function unmet(c: CompiledConditions | undefined, info: RequestOrigin, now: numb
 }
 
 const compileRule = (r: Rule): CompiledRule => ({
-  resources: r.resources.map(globber), operations: new Set(r.operations), methods: r.methods?.map(globber), effect: r.effect,
+  resources: r.resources.map(globPattern), operations: new Set(r.operations), methods: r.methods?.map(globPattern), effect: r.effect,
 });
 
 /** What each effect an operation declares needs (provider-api.ts Effect). */

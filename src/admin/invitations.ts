@@ -57,7 +57,7 @@ export function updateInvitation(users: UserStore, name: string, change: (inv: I
 }
 
 /** What someone on the host does to an invitation (the command line, the dashboard), and the audit record each leaves. */
-export const INVITATION_ANSWERS = {
+const INVITATION_ANSWERS = {
   revoke: { change: (i: Invitation) => void (i.revoked = true), kind: 'invitation_revoked' },
   accept: { change: (i: Invitation) => void (i.consentState = 'accepted'), kind: 'consent_accepted' },
   deny: { change: (i: Invitation) => void (i.consentState = 'denied'), kind: 'consent_denied' },

@@ -7,6 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import { SECURITY_PROFILE } from '../soap/names.js';
 import type { UserStore } from '../store/users.js';
 import { callerOf, type AuthOutcome, type AuthRequest, type Authenticator } from './authenticator.js';
+import { globPattern } from '../config/patterns.js';
 
 /** The Authorization "scheme" that asks for certificate authentication (DSP0226 Annex C). */
 export const MUTUAL_PROFILE = SECURITY_PROFILE.httpsMutual;
@@ -35,8 +36,6 @@ export interface CertificateOptions {
    */
   sourceCas?: X509Certificate[];
 }
-
-const pattern = (glob: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
 
 /** Node prints an otherName UPN in subjectAltName as `othername:UPN:<name>`. */
 function upns(cert: X509Certificate): string[] {
@@ -106,8 +105,8 @@ export class CertificateAuthenticator implements Authenticator {
       const wanted = m.issuer.replace(/[:\s]/g, '').toLowerCase();
       if (!issuer || (issuer.fingerprint.replace(/:/g, '').toLowerCase() !== wanted && commonName(issuer.subject)?.toLowerCase() !== m.issuer.toLowerCase())) return false;
     }
-    if (m.subject && !pattern(m.subject).test(commonName(cert.subject) ?? '')) return false;
-    if (m.upn && !upns(cert).some((u) => pattern(m.upn!).test(u))) return false;
+    if (m.subject && !globPattern(m.subject).test(commonName(cert.subject) ?? '')) return false;
+    if (m.upn && !upns(cert).some((u) => globPattern(m.upn!).test(u))) return false;
     return Boolean(m.issuer || m.subject || m.upn);
   }
 }

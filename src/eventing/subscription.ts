@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod/v3';
 import { ANONYMOUS, DIALECT, EVENTING, NS, SECURITY_PROFILE } from '../soap/names.js';
 import { el, parseXml, raw, serialize, XmlError, type XmlNode } from '../soap/xml.js';
+import { globPattern } from '../config/patterns.js';
 
 /** Clients refuse a query over more channels than this (OpenWEC's users found it; Windows says nothing). */
 export const MAX_QUERY_CHANNELS = 256;
@@ -166,8 +167,7 @@ export function specOf({ id, version, enabled, updatedAt, ...spec }: Subscriptio
 
 /** A glob with `*`, case-insensitive, anchored. */
 function globMatch(glob: string, name: string): boolean {
-  const re = new RegExp(`^${glob.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
-  return re.test(name);
+  return globPattern(glob).test(name);
 }
 
 /** Whether a subscription applies to a source: not denied, and allowed (or no allow list). */

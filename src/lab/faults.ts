@@ -10,7 +10,9 @@
 //   `receive-timeout` (a shell Receive answered TimedOut at its OperationTimeout, as a command
 //   that never writes is).
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { globPattern } from '../config/patterns.js';
 import { WsmanFault, type FaultId } from '../soap/faults.js';
 import type { Exchange } from '../wsman/exchange.js';
 import { TRANSPORT_KINDS, type FaultSpec } from './file.js';
@@ -26,8 +28,6 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const globber = (p: string) => new RegExp(`^${p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
 
 /** A host's faults: those of the lab file that name it, and what `winrmd lab ctl` set at run time. */
 export class HostFaults {
@@ -55,7 +55,7 @@ export class HostFaults {
   }
 
   static applying(specs: FaultSpec[], host: string): FaultSpec[] {
-    return specs.filter((f) => !f.hosts || f.hosts.some((h) => globber(h).test(host)));
+    return specs.filter((f) => !f.hosts || f.hosts.some((h) => globPattern(h).test(host)));
   }
 
   /**
@@ -120,15 +120,5 @@ export class HostFaults {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** Waits `ms`, or less when `signal` aborts (the client gone, the lab stopping). */
+const sleep = (ms: number, signal: AbortSignal): Promise<unknown> => delay(ms, undefined, { signal }).catch(() => undefined);

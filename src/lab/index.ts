@@ -15,14 +15,13 @@ import { askControl, serveControl } from '../admin/control.js';
 import { AuthService, type Authenticator } from '../auth/authenticator.js';
 import { BasicAuthenticator } from '../auth/basic.js';
 import { NegotiateAuthenticator } from '../auth/negotiate.js';
-import { NtlmMechanism } from '../auth/ntlm/mechanism.js';
+import { netbiosNameOf, NtlmMechanism } from '../auth/ntlm/mechanism.js';
 import { credentialsFor } from '../auth/passwords.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { createApp } from '../http/app.js';
 import { generateSelfSigned } from '../http/tls.js';
 import type { CimClass, Provider } from '../provider-api.js';
-import { coreLimits } from '../server.js';
-import { SECURITY_PROFILE } from '../soap/names.js';
+import { coreLimits, securityProfilesFor } from '../server.js';
 import { MemoryUserStore, rolesOf } from '../store/users.js';
 import { createCore } from '../wsman/core.js';
 import { HostFaults } from './faults.js';
@@ -44,8 +43,6 @@ export interface LabHost {
 
 export interface RunningLab {
   hosts: LabHost[];
-  /** The control socket's path, when the lab has a stateDir. */
-  controlFile?: string;
   /** How clients best authenticate to its hosts, as Ansible names it: ntlm, or basic when Negotiate is off. */
   transport: 'ntlm' | 'basic';
   /** Answers `winrmd lab ctl` (also through the control socket). */
@@ -78,20 +75,16 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
   });
   const { auth, allowUnencrypted } = config.service;
   const anyHttps = specs.some((s) => s.https);
-  const securityProfiles = [
-    ...(auth.basic && allowUnencrypted ? [SECURITY_PROFILE.httpBasic] : []),
-    ...(auth.negotiate ? [SECURITY_PROFILE.httpSpnego] : []),
-    ...(anyHttps && auth.basic ? [SECURITY_PROFILE.httpsBasic] : []),
-    ...(anyHttps && auth.negotiate ? [SECURITY_PROFILE.httpsSpnego] : []),
-  ];
+  const securityProfiles = securityProfilesFor(auth, { allowUnencrypted, https: anyHttps, mutual: false });
   // One self-signed certificate for the lab's HTTPS hosts, and an expired one for the hosts whose fault is to present it.
-  const faultsOf = (name: string) => HostFaults.applying(file.faults, name);
+  const faultsOf = new Map(specs.map((s) => [s.name, HostFaults.applying(file.faults, s.name)]));
+  const presentsExpired = (s: HostSpec) => faultsOf.get(s.name)!.some((f) => f.kind === 'expired-certificate');
   for (const s of specs) {
-    if (faultsOf(s.name).some((f) => f.kind === 'expired-certificate') && !s.https) throw new LabFileError(`host ${s.name}: an expired-certificate fault needs an https host`);
+    if (presentsExpired(s) && !s.https) throw new LabFileError(`host ${s.name}: an expired-certificate fault needs an https host`);
   }
   const day = 86_400_000;
   const certificate = anyHttps ? await generateSelfSigned('winrmd-lab') : undefined;
-  const expired = specs.some((s) => s.https && faultsOf(s.name).some((f) => f.kind === 'expired-certificate'))
+  const expired = specs.some(presentsExpired)
     ? await generateSelfSigned('winrmd-lab', { notBefore: new Date(Date.now() - 400 * day), notAfter: new Date(Date.now() - day) })
     : undefined;
   // One Basic authenticator for the lab: its cache of verified passwords (scrypt runs once per
@@ -133,12 +126,12 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
         identity: { productVendor: profile.productVendor, productVersion: profile.productVersion, securityProfiles },
         limits: coreLimits(config.limits),
       });
-      const faults = new HostFaults(spec.name, faultsOf(spec.name), file.seed, stopping.signal, startedAt);
+      const faults = new HostFaults(spec.name, faultsOf.get(spec.name)!, file.seed, stopping.signal, startedAt);
       core.addHook('authorize', access.authorize);
       core.addHook('authorize', faults.hook);
       const authenticators: Authenticator[] = [];
       if (auth.negotiate) {
-        const mechanism = new NtlmMechanism({ users, channelBinding: auth.cbtHardeningLevel, netbiosName: spec.name.split('.')[0]!.toUpperCase().slice(0, 15), dnsName: spec.name });
+        const mechanism = new NtlmMechanism({ users, channelBinding: auth.cbtHardeningLevel, netbiosName: netbiosNameOf(spec.name), dnsName: spec.name });
         authenticators.push(new NegotiateAuthenticator({ mechanisms: [mechanism], users, allowUnencrypted }));
       }
       if (basicAuth) authenticators.push(basicAuth);
@@ -219,7 +212,6 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
 
   return {
     hosts,
-    controlFile,
     transport: auth.negotiate ? 'ntlm' : 'basic',
     control,
     async close() {

@@ -21,6 +21,7 @@ import { NegotiateAuthenticator } from '../auth/negotiate.js';
 import { NtlmMechanism } from '../auth/ntlm/mechanism.js';
 import { credentialsFor } from '../auth/passwords.js';
 import { FailureThrottle } from '../auth/throttle.js';
+import { escapeRegExp } from '../config/patterns.js';
 import { configSchema } from '../config/schema.js';
 import { writeYaml } from '../config/yaml.js';
 import { wsmanClient, type Credentials } from '../eventing/client.js';
@@ -196,7 +197,6 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
     server.listen(o.listen.port, o.listen.host, resolve);
   });
 
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return {
     port: (server.address() as AddressInfo).port,
     labFile() {
@@ -209,7 +209,7 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
         shell: {
           rules: [...rules.values()].map((c) => {
             const stdin = text(c.stdin);
-            return { command: `^${escape(scrub(c.line))}$`, ...(stdin ? { stdin: `^${escape(stdin)}$` } : {}), stdout: text(c.stdout), stderr: text(c.stderr), exitCode: c.exitCode ?? 0 };
+            return { command: `^${escapeRegExp(scrub(c.line))}$`, ...(stdin ? { stdin: `^${escapeRegExp(stdin)}$` } : {}), stdout: text(c.stdout), stderr: text(c.stderr), exitCode: c.exitCode ?? 0 };
           }),
           fallback: 'not-found',
         },

@@ -10,6 +10,9 @@ import { accept, challenge, NtlmRefused, type ChannelBindingLevel, type PendingH
 import { F, messageType, NtlmFormatError, parseAuthenticate, SIGNATURE } from './messages.js';
 import { NtlmSession, SignatureError } from './session.js';
 
+/** The NetBIOS name Windows derives from a host name: its first label, upper case, at most 15 characters. */
+export const netbiosNameOf = (dnsName: string): string => dnsName.split('.')[0]!.toUpperCase().slice(0, 15);
+
 export interface NtlmMechanismOptions {
   users: UserStore;
   channelBinding: ChannelBindingLevel;
