@@ -56,7 +56,7 @@ describe(`${HOSTS} virtual hosts`, () => {
         const h = lab.hosts[i]!;
         const [run, stream] = await runGoClient({ host: h.spec.address, port: h.port, user: USER.user, password: USER.password, steps: [{ kind: 'run', command: 'hostname' }, { kind: 'execute', command: 'install-updates' }] });
         if (!run!.ok || decode(run!.stdout) !== `${h.spec.name}\r\n`) failures.push(`${h.spec.name}: ${run!.error || decode(run!.stdout)}`);
-        if (!stream!.ok || decode(stream!.stdout) !== 'Downloading 1 of 2\r\nInstalling 2 of 2\r\n' || stream!.exitCode !== 3010) failures.push(`${h.spec.name}: ${stream!.error} ${stream!.exitCode}`);
+        if (!stream!.ok || decode(stream!.stdout) !== 'Downloading 1 of 2\r\nInstalling 2 of 2\r\n' || stream!.exitCode !== 3010) failures.push(`${h.spec.name}: ${stream!.error} ${stream!.exitCode} ${JSON.stringify(decode(stream!.stdout))}`);
       }
     };
     await Promise.all(Array.from({ length: 25 }, worker));

@@ -294,10 +294,18 @@ func execute(c *winrm.Client, s step, cancelAfter time.Duration) result {
 	if timer != nil {
 		timer.Stop()
 	}
-	// The library writes output through synchronous io.Pipes, so all of it has been handed to the
-	// readers by now. On the cancel path it closes `done` without closing the pipes, and the
-	// readers never see EOF: give them a moment to store the last chunk, then move on.
-	grace := time.After(50 * time.Millisecond)
+	// A command that ended closes both pipes, so the readers reach EOF: wait for them, however
+	// loaded the machine (a fixed grace here once cut the last chunk of a CI run). On the cancel
+	// path the library closes `done` without closing the pipes and the readers never see EOF; its
+	// io.Pipes are synchronous, so all output has been handed to them: give them a moment to store
+	// the last chunk, then move on.
+	signalMu.Lock()
+	byTimer := cancelled
+	signalMu.Unlock()
+	var grace <-chan time.Time
+	if byTimer {
+		grace = time.After(50 * time.Millisecond)
+	}
 	for n := 0; n < 2; n++ {
 		select {
 		case <-readers:
