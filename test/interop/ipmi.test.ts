@@ -304,7 +304,7 @@ describe('the IPMI provider when a BMC fails', () => {
       await t.server.close();
       await relay.close();
     }
-  });
+  }, 90_000); // about 16 s, loaded or not: each dropped packet waits out its 200 ms timeout before the retry
 });
 
 describe('pywinrm reads and controls a BMC configured in YAML terms', () => {
