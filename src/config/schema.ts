@@ -11,7 +11,7 @@ const listenerFields = (port: number) => ({
 });
 
 /** One BMC. Its name is the SystemName selector that tells its instances from another's. */
-const bmcSchema = z.object({
+const bmcSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only'),
   /** lanplus: native RMCP+ (IPMI 2.0). ipmitool: spawns ipmitool; with no host, the local BMC in-band (/dev/ipmi0). */
   transport: z.enum(['lanplus', 'ipmitool']).default('lanplus'),
@@ -34,13 +34,13 @@ const bmcSchema = z.object({
 
 export type BmcConfig = z.infer<typeof bmcSchema>;
 
-const conditionsSchema = z.object({
+const conditionsSchema = z.strictObject({
   addresses: z.array(z.string().regex(/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/, 'an address or CIDR range')).optional(),
   methods: z.array(z.enum(['basic', 'negotiate', 'certificate'])).optional(),
   httpsOnly: z.boolean().optional(),
   validFrom: z.string().datetime({ offset: true }).optional(),
   validUntil: z.string().datetime({ offset: true }).optional(),
-}).strict();
+});
 
 /**
  * A peer winrmd connects to, and how it authenticates there: a client certificate (certFile and
@@ -49,7 +49,7 @@ const conditionsSchema = z.object({
  * peer's certificate must chain to.
  */
 function remote<T extends z.ZodRawShape>(shape: T, urlKey: keyof T & string, open = false) {
-  return z.object({
+  return z.strictObject({
     ...shape,
     certFile: z.string().optional(),
     keyFile: z.string().optional(),
@@ -67,12 +67,12 @@ function remote<T extends z.ZodRawShape>(shape: T, urlKey: keyof T & string, ope
   });
 }
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   /** Where the SQLite state file and a generated certificate live. */
   stateDir: z.string().default('./state'),
-  listeners: z.object({
-    http: z.object(listenerFields(5985)).default({}),
-    https: z.object({
+  listeners: z.strictObject({
+    http: z.strictObject(listenerFields(5985)).default({}),
+    https: z.strictObject({
       ...listenerFields(5986),
       /** PEM files; when both are empty a self-signed pair is generated into stateDir on first start. */
       certFile: z.string().default(''),
@@ -81,11 +81,11 @@ export const configSchema = z.object({
       clientCaFiles: z.array(z.string()).default([]),
     }).default({}),
   }).default({}),
-  service: z.object({
+  service: z.strictObject({
     /** WinRM's AllowUnencrypted: unless true, Basic over plain HTTP is refused and NTLM over HTTP must encrypt. */
     allowUnencrypted: z.boolean().default(false),
     /** winrm/config/service/auth. */
-    auth: z.object({
+    auth: z.strictObject({
       basic: z.boolean().default(true),
       /** NTLM, offered as both `Negotiate` and `NTLM`. */
       negotiate: z.boolean().default(true),
@@ -95,7 +95,7 @@ export const configSchema = z.object({
       cbtHardeningLevel: z.enum(['none', 'relaxed', 'strict']).default('relaxed'),
     }).default({}),
     /** winrm/config/service/certmapping: which client certificate stands for which user. */
-    certMapping: z.array(z.object({
+    certMapping: z.array(z.strictObject({
       user: z.string().min(1),
       /** The issuing CA's SHA-1 thumbprint or common name. */
       issuer: z.string().optional(),
@@ -108,7 +108,7 @@ export const configSchema = z.object({
     /** Empty: derived from the running kernel, in the Windows format (OS, SP, Stack). */
     productVersion: z.string().default(''),
   }).default({}),
-  security: z.object({
+  security: z.strictObject({
     /** Users whose runAs account may be root. Empty: no caller ever starts a root process. */
     rootRunAsUsers: z.array(z.string()).default([]),
     /** Users who may change hardware state: BMC power control and clearing its event log. */
@@ -116,8 +116,8 @@ export const configSchema = z.object({
     /** Users who may subscribe to the host's journal (the EventLog resource), as Windows' Event Log Readers. Deprecated: the eventLogRead grant. */
     eventLogReaders: z.array(z.string()).default([]),
     /** Custom roles (beside viewer, helper, elevated, administrator, event-source): rules, grants and conditions. */
-    roles: z.record(z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, 'a role name: letters, digits, _ . -'), z.object({
-      rules: z.array(z.object({
+    roles: z.record(z.string().regex(/^[A-Za-z][\w.-]{0,63}$/, 'a role name: letters, digits, _ . -'), z.strictObject({
+      rules: z.array(z.strictObject({
         resources: z.array(z.string().min(1)).min(1),
         operations: z.array(z.enum(['*', ...FAMILIES])).min(1),
         methods: z.array(z.string().min(1)).optional(),
@@ -128,12 +128,12 @@ export const configSchema = z.object({
     /** Roles the members of a Linux group (of a user's runAs account) hold. */
     groupRoles: z.record(z.string(), z.array(z.string())).default({}),
     /** Conditional access, per role and per user: source addresses, authentication methods, HTTPS only, a validity period. */
-    conditions: z.object({
+    conditions: z.strictObject({
       roles: z.record(z.string(), conditionsSchema).default({}),
       users: z.record(z.string(), conditionsSchema).default({}),
     }).default({}),
     /** Brute-force back-off: failed credentials per user and per source address. */
-    lockout: z.object({
+    lockout: z.strictObject({
       userThreshold: z.number().int().positive().default(5),
       addressThreshold: z.number().int().positive().default(20),
       /** The first lockout; each further failure doubles it, up to maxLockoutMs. */
@@ -143,7 +143,7 @@ export const configSchema = z.object({
       resetAfterMs: z.number().int().positive().default(900_000),
     }).default({}),
   }).default({}),
-  limits: z.object({
+  limits: z.strictObject({
     maxEnvelopeSizeKb: z.number().int().min(8).default(500),
     maxTimeoutMs: z.number().int().positive().default(60_000),
     defaultOperationTimeoutMs: z.number().int().positive().default(60_000),
@@ -170,7 +170,7 @@ export const configSchema = z.object({
     requestTimeoutMs: z.number().int().positive().default(180_000),
   }).default({}),
   /** The WinRS remote shell (winrm/config/winrs): WinRM's defaults (MS-WSMV 2.2.4.42, WinrsType). */
-  shell: z.object({
+  shell: z.strictObject({
     enabled: z.boolean().default(true),
     maxShellsPerUser: z.number().int().positive().default(30),
     /** Users who may hold shells at the same time. */
@@ -203,12 +203,12 @@ export const configSchema = z.object({
     logCommandLines: z.boolean().default(false),
   }).default({}),
   /** The IPMI provider: the BMCs winrmd reads sensors and the event log from (root/hardware). */
-  ipmi: z.object({
+  ipmi: z.strictObject({
     /** How often sensor readings are refreshed; enumerations are answered from the last refresh. */
     pollIntervalMs: z.number().int().min(100).default(10_000),
     bmcs: z.array(bmcSchema).default([]),
   }).default({}),
-  store: z.object({
+  store: z.strictObject({
     /**
      * Empty: the collector's subscriptions and bookmarks live in the SQLite file in stateDir.
      * `postgres://user:password@host/db`: on PostgreSQL, shared by several collectors behind a
@@ -217,7 +217,7 @@ export const configSchema = z.object({
     url: z.string().regex(/^(postgres(ql)?:\/\/.+)?$/, 'empty, or a postgres:// URL').default(''),
   }).default({}),
   /** Kerberos (domain clients and event sources): the service keys. */
-  kerberos: z.object({
+  kerberos: z.strictObject({
     /** An MIT keytab holding the keys of HTTP/<host> and HOST/<host> (`winrmd kerberos check` lists it); empty: no Kerberos. */
     keytab: z.string().default(''),
     /** Or the name of an environment variable holding the keytab in base64 (a container's secret). */
@@ -234,7 +234,7 @@ export const configSchema = z.object({
     enctypes: z.array(z.enum(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'])).min(1).default(['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96']),
   }).refine((k) => !(k.keytab && k.keytabEnv), 'give keytab or keytabEnv, not both').default({}),
   /** The event collector (Windows Event Forwarding): subscriptions are managed with `winrmd subscription`. */
-  collector: z.object({
+  collector: z.strictObject({
     enabled: z.boolean().default(true),
     /**
      * PEM files of the CAs that issue event forwarders' client certificates: the IssuerCA of the
@@ -263,12 +263,12 @@ export const configSchema = z.object({
     }, 'url')).default([]),
   }).default({}),
   /** The systemd journal winrmd forwards and offers for subscription (the EventLog resource). */
-  journal: z.object({
+  journal: z.strictObject({
     /** A directory of journal files; empty: the host's journal. */
     directory: z.string().default(''),
   }).default({}),
   /** winrmd as a Windows event forwarder: the journal to the collectors named here (source-initiated subscriptions). */
-  forwarder: z.object({
+  forwarder: z.strictObject({
     targets: z.array(remote({
       /** The Group Policy's Server= URL: https://collector.example.com:5986/wsman/ (or http:// with NTLM). */
       server: z.string().regex(/^https?:\/\//, 'an HTTP or HTTPS URL'),
@@ -276,7 +276,7 @@ export const configSchema = z.object({
     }, 'server')).default([]),
   }).default({}),
   /** WS-Eventing subscriptions to winrmd's own events (DSP0226 §10). */
-  eventing: z.object({
+  eventing: z.strictObject({
     /** Open subscriptions per user; a Subscribe beyond them is QuotaLimit. */
     maxSubscriptionsPerUser: z.number().int().min(0).default(16),
     /**
@@ -290,19 +290,19 @@ export const configSchema = z.object({
     }, 'url', true)).default([]),
   }).default({}),
   /** Prometheus metrics at GET /metrics, for a user whose role holds the metrics grant (administrator, or a custom role). */
-  metrics: z.object({
+  metrics: z.strictObject({
     enabled: z.boolean().default(false),
   }).default({}),
   /** The web dashboard at https://host:port/dashboard, for the same users and roles (see the README's Dashboard). */
-  dashboard: z.object({
+  dashboard: z.strictObject({
     enabled: z.boolean().default(false),
   }).default({}),
   /** The audit trail (winrmd audit list|export|verify). */
-  audit: z.object({
+  audit: z.strictObject({
     /** Records older than this are pruned (the chain stays verifiable from the last one pruned); 0 keeps everything. */
     retentionDays: z.number().int().min(0).default(365),
   }).default({}),
-  logging: z.object({
+  logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({}),
 }).superRefine((c, ctx) => {

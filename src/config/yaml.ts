@@ -73,8 +73,9 @@ export function readYaml(text: string, file: string): ReadYaml {
 }
 
 /** Each of a schema's refusals on its own line, at the line of the value refused. */
-export function describeIssues(read: ReadYaml, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((i) => `${read.at(i.path)}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`).join('\n');
+export function describeIssues(read: ReadYaml, issues: readonly { path: readonly PropertyKey[]; message: string; keys?: readonly string[] }[]): string {
+  // A key the schema does not know is reported where it is written, not at its section.
+  return issues.map((i) => `${read.at(i.keys?.length ? [...i.path, i.keys[0]!] : i.path)}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`).join('\n');
 }
 
 /** YAML as winrmd writes it (`subscription export`, `winrmd record`): block style, no line folding. */

@@ -49,6 +49,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig(file('limits:\n  maxEnvelopeSizeKb: 150\n  maxEnvelopeSizeKb: 200\n'), {})).toThrow(/\.yaml:3:\d+: not valid YAML: duplicated mapping key/);
     expect(() => loadConfig(path.join(dir, 'missing.yaml'), {})).toThrow(/cannot read/);
   });
+  it('refuses a key it does not know, at its line: a misspelt limit is not silently the default', () => {
+    expect(() => loadConfig(file('limits:\n  maxEnvelopeSizeKb: 256\n  maxEnvelopeSizekb: 150\n'), {})).toThrow(/\.yaml:3: limits: Unrecognized key\(s\) in object: 'maxEnvelopeSizekb'/);
+    expect(() => loadConfig(file('service:\n  auth:\n    kerberos: true\n'), {})).toThrow(/\.yaml:3: service\.auth: Unrecognized key\(s\) in object: 'kerberos'/);
+    expect(() => loadConfig(file('shells: {}\n'), {})).toThrow(/\(top\): Unrecognized key\(s\) in object: 'shells'/);
+  });
   it('BMCs: defaults, a password from a file beside the config or from the environment, and no default identity', () => {
     writeFileSync(path.join(dir, 'bmc.secret'), 's3cret\nignored\n');
     const c = loadConfig(file('ipmi:\n  bmcs:\n    - {name: a, host: 10.0.0.1, user: u, passwordFile: bmc.secret}\n    - {name: b, host: 10.0.0.2, user: u, passwordEnv: BMC_B}\n    - {name: local, transport: ipmitool}\n'), {});
