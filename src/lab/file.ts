@@ -47,6 +47,9 @@ const profileSchema = z.object({
   }).strict().default({ rules: [], fallback: 'not-found' }),
 }).strict();
 
+/** An account of the lab's hosts (Basic and NTLM). A lab's passwords are in its file: never reuse real ones. */
+const userSchema = z.object({ name: z.string().min(1), password: z.string().min(1), roles: z.array(z.string()).default(['administrator']), runAs: z.string().default('lab') }).strict();
+
 const hostGroupSchema = z.object({
   /** The host name, a template: `web{{n:03}}` names web001, web002, … */
   name: z.string().min(1),
@@ -60,6 +63,11 @@ const hostGroupSchema = z.object({
   https: z.boolean().default(false),
   /** Variables the profile's templates may use as {{name}}. */
   vars: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /** These hosts' own accounts, instead of the lab's `users`. */
+  users: z.array(userSchema).min(1).optional(),
+  /** winrmd.yaml's `limits` and `shell` for these hosts only, key by key over the lab's: their own quotas. */
+  limits: z.record(z.string(), z.unknown()).optional(),
+  shell: z.record(z.string(), z.unknown()).optional(),
 }).strict();
 
 /** Faults that act before a request is read (src/lab/faults.ts). */
@@ -91,8 +99,8 @@ const faultSchema = z.object({
   .refine((f) => f.kind !== 'expired-certificate' || (f.probability === 1 && !f.actions && f.fromSeconds === undefined && f.untilSeconds === undefined), 'expired-certificate is the host\'s certificate: no probability, actions or schedule');
 
 export const labSchema = z.object({
-  /** Every host's users (Basic and NTLM). A lab's passwords are in its file: never reuse real ones. */
-  users: z.array(z.object({ name: z.string().min(1), password: z.string().min(1), roles: z.array(z.string()).default(['administrator']), runAs: z.string().default('lab') }).strict()).min(1),
+  /** The accounts of every host whose group has none of its own. */
+  users: z.array(userSchema).default([]),
   profiles: z.record(z.string(), profileSchema),
   hosts: z.array(hostGroupSchema).min(1),
   faults: z.array(faultSchema).default([]),
@@ -112,11 +120,15 @@ export type LabFile = z.infer<typeof labSchema>;
 export type Profile = z.infer<typeof profileSchema>;
 export type ShellRule = z.infer<typeof ruleSchema>;
 export type FaultSpec = z.infer<typeof faultSchema>;
+export type LabUser = z.infer<typeof userSchema>;
 
-/** A lab file read and checked, with the configuration its hosts share. */
+/** A lab file read and checked, with its hosts' configuration. */
 export interface Lab {
   file: LabFile;
+  /** The lab's own sections: what every host shares (service, security) and what a group may change (limits, shell). */
   config: Config;
+  /** Each host group's configuration: the lab's, with the group's limits and shell over it. */
+  groupConfigs: Config[];
   /** `file:line` of a node, for problems found after validation (a template's unknown variable). */
   at(path: readonly PropertyKey[]): string;
 }
@@ -132,11 +144,19 @@ export function readLab(fileName: string, textOf: (f: string) => string = (f) =>
   if (!parsed.success) throw new LabFileError(`invalid lab file:\n${describeIssues(read, parsed.error.issues)}`);
   const file = parsed.data;
   const { service, security, limits, shell } = file;
-  const config = configSchema.safeParse({ service: service ?? { allowUnencrypted: true }, security, limits, shell });
+  const sections = { service: service ?? { allowUnencrypted: true }, security, limits, shell };
+  const config = configSchema.safeParse(sections);
   if (!config.success) throw new LabFileError(`invalid lab file:\n${describeIssues(read, config.error.issues)}`);
   const problems: string[] = [];
-  file.hosts.forEach((h, i) => {
+  const groupConfigs = file.hosts.map((h, i) => {
     if (!Object.hasOwn(file.profiles, h.profile)) problems.push(`${read.at(['hosts', i, 'profile'])}: hosts.${i}.profile: no profile is named ${h.profile}`);
+    if (!h.users && file.users.length === 0) problems.push(`${read.at(['hosts', i])}: hosts.${i}: no accounts: give the lab users, or this group its own`);
+    if (!h.limits && !h.shell) return config.data;
+    // The lab's sections parsed, so what the schema refuses now is the group's: reported at its keys.
+    const own = configSchema.safeParse({ ...sections, limits: { ...(limits as object | undefined), ...h.limits }, shell: { ...(shell as object | undefined), ...h.shell } });
+    if (own.success) return own.data;
+    problems.push(describeIssues(read, own.error.issues.map((issue) => ({ ...issue, path: ['hosts', i, ...issue.path] }))));
+    return config.data;
   });
   for (const [name, p] of Object.entries(file.profiles)) {
     p.shell.rules.forEach((r, i) => {
@@ -151,5 +171,5 @@ export function readLab(fileName: string, textOf: (f: string) => string = (f) =>
     if (p.shell.fallback === 'run' && !file.allowRealExecution) problems.push(`${read.at(['profiles', name, 'shell', 'fallback'])}: profiles.${name}.shell.fallback: run needs allowRealExecution: true`);
   }
   if (problems.length > 0) throw new LabFileError(`invalid lab file:\n${problems.join('\n')}`);
-  return { file, config: config.data, at: read.at };
+  return { file, config: config.data, groupConfigs, at: read.at };
 }

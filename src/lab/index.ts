@@ -1,7 +1,7 @@
 // Test-lab mode (issue 17): a fleet of virtual Windows hosts in one process. Each host is the same
 // protocol core as winrmd's, with its own identity, its profile's CIM instances (src/lab/profile.ts)
 // and scripted shell (src/lab/shell.ts), its own listener on its own address, quotas and
-// authentication as winrmd's (users and roles shared by the lab), and its faults
+// authentication as winrmd's (the lab's users and roles, or its group's own), and its faults
 // (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
 import http from 'node:http';
 import https from 'node:https';
@@ -25,7 +25,7 @@ import { coreLimits, securityProfilesFor } from '../server.js';
 import { MemoryUserStore, rolesOf } from '../store/users.js';
 import { createCore } from '../wsman/core.js';
 import { HostFaults } from './faults.js';
-import { LabFileError, type Lab } from './file.js';
+import { LabFileError, type Lab, type LabUser } from './file.js';
 import { checkProfile, dataProvider, hostSpecs, type HostSpec } from './profile.js';
 import { scriptedRunner } from './shell.js';
 
@@ -60,20 +60,27 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
   if (problems.length > 0) throw new LabFileError(`invalid lab file:\n${problems.join('\n')}`);
   const specs = hostSpecs(lab);
 
-  const users = new MemoryUserStore();
-  for (const u of file.users) users.put({ name: u.name, ...(await credentialsFor(u.password)), runAs: u.runAs, roles: u.roles });
-  const access = new AccessPolicy({
-    config: config.security,
-    userRoles: (user) => {
-      const u = users.get(user);
-      return u ? rolesOf(u) : [];
-    },
-    groupsOf: async () => [],
-    // No process of this machine runs for a lab host (unless a profile runs its fallback, as winrmd's own account).
-    isRoot: async () => false,
-    warn: (obj, msg) => log.warn(obj, msg),
-  });
   const { auth, allowUnencrypted } = config.service;
+  // The accounts of the hosts that share a users list (the lab's, or a group's own): their store,
+  // their roles, and one Basic authenticator, whose cache of verified passwords is then shared
+  // (scrypt runs once per user, not once per user and host).
+  const accountsOf = new Map<LabUser[], { users: MemoryUserStore; access: AccessPolicy; basicAuth?: BasicAuthenticator }>();
+  for (const list of new Set(file.hosts.map((g) => g.users ?? file.users))) {
+    const users = new MemoryUserStore();
+    for (const u of list) users.put({ name: u.name, ...(await credentialsFor(u.password)), runAs: u.runAs, roles: u.roles });
+    const access = new AccessPolicy({
+      config: config.security,
+      userRoles: (user) => {
+        const u = users.get(user);
+        return u ? rolesOf(u) : [];
+      },
+      groupsOf: async () => [],
+      // No process of this machine runs for a lab host (unless a profile runs its fallback, as winrmd's own account).
+      isRoot: async () => false,
+      warn: (obj, msg) => log.warn(obj, msg),
+    });
+    accountsOf.set(list, { users, access, basicAuth: auth.basic ? new BasicAuthenticator({ users, allowUnencrypted }) : undefined });
+  }
   const anyHttps = specs.some((s) => s.https);
   const securityProfiles = securityProfilesFor(auth, { allowUnencrypted, https: anyHttps, mutual: false });
   // One self-signed certificate for the lab's HTTPS hosts, and an expired one for the hosts whose fault is to present it.
@@ -87,9 +94,6 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
   const expired = specs.some(presentsExpired)
     ? await generateSelfSigned('winrmd-lab', { notBefore: new Date(Date.now() - 400 * day), notAfter: new Date(Date.now() - day) })
     : undefined;
-  // One Basic authenticator for the lab: its cache of verified passwords (scrypt runs once per
-  // user, not once per user and host) is shared, as the users are.
-  const basicAuth = auth.basic ? new BasicAuthenticator({ users, allowUnencrypted }) : undefined;
   const stopping = new AbortController();
   const startedAt = Date.now();
   const hosts: (LabHost & { server: http.Server; sockets: Set<Socket>; providers: Provider[]; up: boolean })[] = [];
@@ -114,17 +118,19 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
     for (const spec of specs) {
       const hostLog = log.child({ host: spec.name });
       const profile = file.profiles[spec.profile]!;
+      const { limits, shell } = lab.groupConfigs[spec.group]!;
+      const { users, access, basicAuth } = accountsOf.get(file.hosts[spec.group]!.users ?? file.users)!;
       const ruleAt = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
       const providers: Provider[] = [
         dataProvider(profile, spec.vars, classes, lab.at, spec.profile),
-        ...(config.shell.enabled ? [createShellProvider({ ...config.shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
+        ...(shell.enabled ? [createShellProvider({ ...shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
       ];
       for (const p of providers) await p.load?.({ log: hostLog, config: {} });
       const core = createCore({
         providers,
         machine: spec.name,
         identity: { productVendor: profile.productVendor, productVersion: profile.productVersion, securityProfiles },
-        limits: coreLimits(config.limits),
+        limits: coreLimits(limits),
       });
       const faults = new HostFaults(spec.name, faultsOf.get(spec.name)!, file.seed, stopping.signal, startedAt);
       core.addHook('authorize', access.authorize);
@@ -136,7 +142,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       }
       if (basicAuth) authenticators.push(basicAuth);
       const authService = new AuthService(authenticators, new FailureThrottle(config.security.lockout));
-      const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: config.limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: config.limits.unauthenticatedIdleMs });
+      const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: limits.unauthenticatedIdleMs });
       const callback = app.callback();
       const listener: http.RequestListener = (req, res) => {
         faults.transport(req, res, () => authService.challenges(spec.https)).then((answered) => answered || callback(req, res), (err: Error) => {
@@ -148,8 +154,8 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       const server = spec.https
         ? https.createServer({ connectionsCheckingInterval: 1000, cert: pem!.cert, key: pem!.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, listener) as unknown as http.Server
         : http.createServer({ connectionsCheckingInterval: 1000 }, listener);
-      server.keepAliveTimeout = config.limits.keepAliveTimeoutMs;
-      server.headersTimeout = config.limits.headersTimeoutMs;
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.headersTimeout = limits.headersTimeoutMs;
       const host = { spec, port: spec.port, faults, server, sockets: new Set<Socket>(), providers, up: false };
       server.on('connection', (s: Socket) => {
         host.sockets.add(s);

@@ -17,6 +17,8 @@ export interface HostSpec {
   https: boolean;
   profile: string;
   vars: Vars;
+  /** Its group's index in the file's hosts (its accounts and configuration are the group's). */
+  group: number;
 }
 
 const TEMPLATE = /\{\{\s*([A-Za-z_][\w.]*)\s*(?::0(\d+))?\s*\}\}/g;
@@ -50,7 +52,7 @@ export function hostSpecs(lab: Lab): HostSpec[] {
       const key = `${address}:${g.port}`;
       if (g.port !== 0 && taken.has(key)) throw new LabFileError(`${lab.at(['hosts', gi])}: ${name} would listen on ${key}, where ${taken.get(key)} does`);
       taken.set(key, name);
-      out.push({ name, address, port: g.port, https: g.https, profile: g.profile, vars: { ...base, name } });
+      out.push({ name, address, port: g.port, https: g.https, profile: g.profile, vars: { ...base, name }, group: gi });
     }
   });
   const names = new Set<string>();

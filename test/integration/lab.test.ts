@@ -9,6 +9,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +61,8 @@ profiles:
         - { powershell: 'Get-Date', stdout: "Monday, December 7, 2026 9:00:00 AM\\r\\n" }
 `;
 
+const GROUP_QUOTA = `${PROFILE}hosts:\n  - { name: a, profile: win }\n  - name: b\n    profile: win\n    shell: { maxShellsPerUser: 0 }\n`;
+
 describe('lab files are refused at their line, with the reason', () => {
   const cases: [string, string, RegExp][] = [
     ['broken YAML', 'users: [unclosed\n', /^lab\.yaml:\d+:\d+: not valid YAML: /],
@@ -72,7 +75,15 @@ describe('lab files are refused at their line, with the reason', () => {
     ['real execution not allowed', `${PROFILE.replace('    shell:\n', '    shell:\n      fallback: run\n')}hosts: [{ name: h, profile: win }]\n`, /profiles\.win\.shell\.fallback: run needs allowRealExecution: true/],
     ['a profile named like a property of every object', `${PROFILE}hosts: [{ name: h, profile: toString }]\n`, /hosts\.0\.profile: no profile is named toString/],
     ['a limit out of range (the configuration\'s own schema)', `${PROFILE}hosts: [{ name: h, profile: win }]\nlimits:\n  maxEnvelopeSizeKb: 1\n`, /lab\.yaml:\d+: limits\.maxEnvelopeSizeKb: /],
+    ['a group\'s quota out of range, at the group\'s line', GROUP_QUOTA, new RegExp(`lab\\.yaml:${lineOf(GROUP_QUOTA, 'maxShellsPerUser: 0')}: hosts\\.1\\.shell\\.maxShellsPerUser: `)],
+    ['a group\'s limit winrmd does not have', `${PROFILE}hosts: [{ name: h, profile: win, limits: { maxShells: 3 } }]\n`, /hosts\.0\.limits: Unrecognized key\(s\) in object: 'maxShells'/],
+    ['hosts with no accounts', `${PROFILE.replace(/^users:\n(?: {2}- .*\n)+/m, '')}hosts: [{ name: h, profile: win }]\n`, /hosts\.0: no accounts: give the lab users, or this group its own/],
   ];
+  it('the bundled example (config/lab.yaml) reads, with the hosts the README names', () => {
+    const example = readLab(fileURLToPath(new URL('../../config/lab.yaml', import.meta.url)));
+    expect(example.file.hosts.map((g) => [g.name, g.count, g.users?.map((u) => u.name)])).toEqual([['web{{n:02}}', 3, undefined], ['dc01', 1, ['Administrator']]]);
+    expect(example.groupConfigs.map((c) => c.shell.maxShellsPerUser)).toEqual([30, 2]);
+  });
   for (const [what, text, message] of cases) {
     it(what, () => {
       expect(() => labOf(text)).toThrow(LabFileError);
@@ -181,6 +192,47 @@ describe('virtual hosts, each answering as itself', () => {
     expect(await shell.run('ipconfig', ['/all'])).toMatchObject({ stderr: "'ipconfig' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", exitCode: 9009 });
     const unknownPs = Buffer.from('Get-Thing', 'utf16le').toString('base64');
     expect(await shell.run('powershell', ['-encodedcommand', unknownPs])).toMatchObject({ exitCode: 1, stderr: expect.stringContaining("The term 'Get-Thing' is not recognized") });
+  });
+});
+
+describe('host groups with their own accounts and quotas', () => {
+  // Group 0 has the lab's users and quotas; group 1 its own administrator, one shell per user and 16 KB envelopes.
+  const OWN = { user: 'Administrator', password: 'Own-Lab-3' };
+  let lab: RunningLab;
+  beforeAll(async () => {
+    lab = await startLab(labOf(`${PROFILE}hosts:
+  - { name: shared, profile: win, address: 127.0.34.1, port: 0, vars: { domain: LAB } }
+  - name: own
+    profile: win
+    address: 127.0.34.2
+    port: 0
+    vars: { domain: LAB }
+    users: [{ name: ${OWN.user}, password: ${OWN.password}, roles: [administrator] }]
+    shell: { maxShellsPerUser: 1 }
+    limits: { maxEnvelopeSizeKb: 16 }
+`), silent);
+  });
+  afterAll(() => lab.close());
+  const get = envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` });
+
+  it('each group\'s hosts know only their own accounts', async () => {
+    expect((await poster(lab, 0)(get, basic(ADMIN))).status).toBe(200);
+    expect((await poster(lab, 0)(get, basic(OWN))).status).toBe(401);
+    expect((await poster(lab, 1)(get, basic(OWN))).status).toBe(200);
+    expect((await poster(lab, 1)(get, basic(ADMIN))).status).toBe(401);
+  });
+
+  it('each group\'s quotas: one shell per user and 16 KB envelopes on its hosts, the lab\'s on the others', async () => {
+    const own = new ShellClient(poster(lab, 1), OWN);
+    await own.create();
+    await expect(own.create()).rejects.toThrow(/MaxShellsPerUser = 1/);
+    const shared = new ShellClient(poster(lab, 0), ADMIN);
+    await shared.create();
+    await shared.create();
+    const padded = get.replace('</env:Header>', `<!-- ${'x'.repeat(20 * 1024)} --></env:Header>`);
+    expect(padded.length).toBeGreaterThan(20 * 1024);
+    expect((await poster(lab, 1)(padded, basic(OWN))).status).toBe(413);
+    expect((await poster(lab, 0)(padded, basic(ADMIN))).status).toBe(200);
   });
 });
 
