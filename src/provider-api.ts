@@ -63,11 +63,13 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** CIM intrinsic types (DSP0004). The serializer renders values by these. */
-export type CimType =
-  | 'string' | 'char16' | 'boolean' | 'datetime'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'sint8' | 'sint16' | 'sint32' | 'sint64'
-  | 'real32' | 'real64';
+export const CIM_TYPES = [
+  'string', 'char16', 'boolean', 'datetime',
+  'uint8', 'uint16', 'uint32', 'uint64',
+  'sint8', 'sint16', 'sint32', 'sint64',
+  'real32', 'real64',
+] as const;
+export type CimType = (typeof CIM_TYPES)[number];
 
 /**
  * A property value. Date is a CIM datetime; bigint is allowed for 64-bit integers;

@@ -54,7 +54,7 @@ export interface AuditFilter {
 const GENESIS = '0'.repeat(64);
 
 /** Parameter names whose values are not kept (a password given to a method, a key, a token). */
-const SECRET_NAME = /pass|secret|key|token|credential|pwd/i;
+export const SECRET_NAME = /pass|secret|key|token|credential|pwd/i;
 
 export function redact(params: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, SECRET_NAME.test(k) ? '(redacted)' : v]));

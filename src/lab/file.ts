@@ -7,6 +7,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod/v3';
 import { configSchema, type Config } from '../config/schema.js';
 import { describeIssues, readYaml, YamlError } from '../config/yaml.js';
+import { CIM_TYPES } from '../provider-api.js';
 import { isFaultId } from '../soap/faults.js';
 
 export class LabFileError extends Error {}
@@ -38,7 +39,18 @@ const profileSchema = z.object({
   productVendor: z.string().default('Microsoft Corporation'),
   /** Whether `{{var}}` in the profile's strings is a template; a recorded profile says false (its text is a real host's, as it was). */
   templates: z.boolean().default(true),
-  /** CIM instances by class name (a class of root/cimv2 winrmd serves), each a map of property values. */
+  /**
+   * Classes of root/cimv2 that winrmd does not declare (a Windows host has many more), for this
+   * profile's instances: key properties, and every property's CIM type in the order instances are
+   * written (`string`, `uint32`, `datetime`, …; `string[]` for an array).
+   */
+  declare: z.record(z.string().regex(/^[A-Za-z_]\w*$/, 'a class name'), z.object({
+    /** A class winrmd declares or this profile does: enumerating it includes this one. */
+    superclass: z.string().optional(),
+    keys: z.array(z.string()).min(1),
+    properties: z.record(z.string().regex(/^[A-Za-z_]\w*$/, 'a property name'), z.string().refine((t) => (CIM_TYPES as readonly string[]).includes(t.replace(/\[\]$/, '')), `a CIM type: ${CIM_TYPES.join(', ')}; with [] for an array`)),
+  }).strict()).default({}),
+  /** CIM instances by class name (a class of root/cimv2 winrmd serves, or one declared above), each a map of property values. */
   classes: z.record(z.string(), z.array(z.record(z.string(), z.unknown()))).default({}),
   shell: z.object({
     rules: z.array(ruleSchema).default([]),

@@ -56,7 +56,8 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
   const { file, config } = lab;
   // The classes winrmd declares in root/cimv2, as profiles name them (case-insensitive).
   const classes = new Map((createOsProvider().classes ?? []).map((c): [string, CimClass] => [c.name.toLowerCase(), c]));
-  const problems = Object.entries(file.profiles).flatMap(([name, p]) => checkProfile(name, p, classes, lab.at));
+  const checked = new Map(Object.entries(file.profiles).map(([name, p]) => [name, checkProfile(name, p, classes, lab.at)]));
+  const problems = [...checked.values()].flatMap((c) => c.problems);
   if (problems.length > 0) throw new LabFileError(`invalid lab file:\n${problems.join('\n')}`);
   const specs = hostSpecs(lab);
 
@@ -122,7 +123,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       const { users, access, basicAuth } = accountsOf.get(file.hosts[spec.group]!.users ?? file.users)!;
       const ruleAt = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
       const providers: Provider[] = [
-        dataProvider(profile, spec.vars, classes, lab.at, spec.profile),
+        dataProvider(profile, spec.vars, checked.get(spec.profile)!.classes, lab.at, spec.profile),
         ...(shell.enabled ? [createShellProvider({ ...shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
       ];
       for (const p of providers) await p.load?.({ log: hostLog, config: {} });

@@ -1,10 +1,10 @@
 // Host profiles made into hosts (issue 17 item 2): the hosts of each group, each with its own
 // variables, and the profile's CIM instances typed by the classes winrmd declares (the OS
-// provider's root/cimv2 classes) and served through the same Get, Enumerate and WQL as the live
-// provider. Templates are `{{name}}` or `{{n:03}}` (zero-padded): the host's name, its number in
+// provider's root/cimv2 classes) or the profile declares, served through the same Get, Enumerate
+// and WQL as the live provider. Templates are `{{name}}` or `{{n:03}}` (zero-padded): the host's name, its number in
 // its group (n, from 1), its address and port, and the group's vars.
 import { classProvider, type ClassImpl, type Values } from '../../providers/common/cim.js';
-import type { CimClass, CimScalar, CimValue, PropertyDecl, Provider } from '../provider-api.js';
+import type { CimClass, CimScalar, CimType, CimValue, PropertyDecl, Provider } from '../provider-api.js';
 import { LabFileError, type Lab, type Profile } from './file.js';
 
 export type Vars = Record<string, string | number | boolean>;
@@ -125,14 +125,60 @@ export function dataProvider(profile: Profile, vars: Vars, classes: Map<string, 
   return classProvider({ name: 'lab', namespace: 'root/cimv2', impls });
 }
 
-/** The profile's problems against the declared classes: unknown classes and properties, values of the wrong type. */
-export function checkProfile(name: string, profile: Profile, classes: Map<string, CimClass>, where: (path: PropertyKey[]) => string): string[] {
+/** The profile's own classes (`declare`) beside winrmd's, by lower-case name; their problems go to `problems`. */
+function declaredClasses(name: string, profile: Profile, known: Map<string, CimClass>, where: (path: PropertyKey[]) => string, problems: string[]): Map<string, CimClass> {
+  const classes = new Map(known);
+  const refuse = (path: PropertyKey[], message: string) => problems.push(`${where(path)}: ${path.join('.')}: ${message}`);
+  const declared = Object.entries(profile.declare);
+  for (const [className, d] of declared) {
+    const path = ['profiles', name, 'declare', className];
+    if (known.has(className.toLowerCase())) {
+      refuse(path, `winrmd declares ${known.get(className.toLowerCase())!.name}: give its instances under classes, without declaring it`);
+      continue;
+    }
+    const properties: Record<string, PropertyDecl> = {};
+    for (const [prop, type] of Object.entries(d.properties)) properties[prop] = { type: type.replace(/\[\]$/, '') as CimType, ...(type.endsWith('[]') ? { array: true } : {}) };
+    const keys = d.keys.map((k) => Object.keys(properties).find((p) => p.toLowerCase() === k.toLowerCase()) ?? k);
+    for (const k of keys) if (!Object.hasOwn(properties, k)) refuse([...path, 'keys'], `the key ${k} is not one of its properties`);
+    classes.set(className.toLowerCase(), { name: className, namespace: 'root/cimv2', keys, properties });
+  }
+  // A superclass is a class here (winrmd's or declared), and no class is its own ancestor.
+  for (const [className, d] of declared) {
+    if (!d.superclass || known.has(className.toLowerCase())) continue; // winrmd's own class is not changed
+    const cls = classes.get(className.toLowerCase())!;
+    const path = ['profiles', name, 'declare', className, 'superclass'];
+    const parent = classes.get(d.superclass.toLowerCase());
+    if (!parent) {
+      refuse(path, `there is no class ${d.superclass} in root/cimv2 (winrmd's, or declared here)`);
+      continue;
+    }
+    cls.superclass = parent.name;
+  }
+  for (const [className] of declared) {
+    const seen = new Set<string>();
+    for (let c = classes.get(className.toLowerCase()); c?.superclass; c = classes.get(c.superclass.toLowerCase())) {
+      if (seen.has(c.name)) {
+        refuse(['profiles', name, 'declare', className, 'superclass'], `${className} would be its own superclass`);
+        break;
+      }
+      seen.add(c.name);
+    }
+  }
+  return classes;
+}
+
+/**
+ * A profile's classes (winrmd's root/cimv2 classes and its own declarations) and its problems:
+ * bad declarations, unknown classes and properties, values of the wrong type.
+ */
+export function checkProfile(name: string, profile: Profile, known: Map<string, CimClass>, where: (path: PropertyKey[]) => string): { classes: Map<string, CimClass>; problems: string[] } {
   const problems: string[] = [];
+  const classes = declaredClasses(name, profile, known, where, problems);
   for (const [className, rows] of Object.entries(profile.classes)) {
     const cls = classes.get(className.toLowerCase());
     const path = ['profiles', name, 'classes', className];
     if (!cls) {
-      problems.push(`${where(path)}: ${path.join('.')}: winrmd declares no class ${className} in root/cimv2`);
+      problems.push(`${where(path)}: ${path.join('.')}: winrmd declares no class ${className} in root/cimv2: declare it (profiles.${name}.declare)`);
       continue;
     }
     rows.forEach((row, ri) => {
@@ -159,5 +205,5 @@ export function checkProfile(name: string, profile: Profile, classes: Map<string
       }
     });
   }
-  return problems;
+  return { classes, problems };
 }

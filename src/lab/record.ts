@@ -4,7 +4,8 @@
 // credentials towards the target (a client certificate, NTLM or Basic over HTTPS: the outbound
 // client of src/eventing/client.ts), answers with the target's reply as the target wrote it, and
 // turns what it saw into a lab profile: Identify's product, the CIM instances of Get, Enumerate
-// and Pull (typed by winrmd's class declarations, one per key), and each shell command with its
+// and Pull (typed by winrmd's class declarations, one per key; a class winrmd does not declare is
+// declared in the profile as the replies showed it), and each shell command with its
 // stdin, output and exit code as a rule that matches exactly that command line. No credential is
 // recorded (the transport's headers never reach the recording), properties whose names say
 // secret are not kept, and `--redact` patterns are cut from everything recorded. The profile is
@@ -14,7 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createOsProvider } from '../../providers/os/index.js';
-import { redact } from '../admin/audit.js';
+import { redact, SECRET_NAME } from '../admin/audit.js';
 import { AuthService, type Authenticator } from '../auth/authenticator.js';
 import { BasicAuthenticator } from '../auth/basic.js';
 import { NegotiateAuthenticator } from '../auth/negotiate.js';
@@ -85,14 +86,57 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
 
   const identity: { productVersion?: string; productVendor?: string } = {};
   const instances = new Map<string, Map<string, Record<string, unknown>>>();
+  /**
+   * The classes of root/cimv2 winrmd does not declare, as the target showed them: each property's
+   * type (datetime where it wrote a cim:Datetime, else string, so that text replays as it was
+   * written; `[]` where an element repeated) in the order first seen, and the selector names
+   * clients addressed them by (their keys). Their rows are kept whole until the keys are known.
+   */
+  const foreign = new Map<string, { properties: Map<string, string>; selectors: Set<string> }>();
+  const foreignOf = (name: string) => {
+    let f = foreign.get(name);
+    if (!f) foreign.set(name, (f = { properties: new Map(), selectors: new Set() }));
+    return f;
+  };
+  const cimv2Class = (resourceUri: string | undefined) => (resourceUri?.startsWith(`${RESOURCE.wmi}/root/cimv2/`) ? resourceUri.slice(RESOURCE.wmi.length + 'root/cimv2/'.length + 1) : undefined);
+  /** Selector names used for a class winrmd does not declare (a request's header, or an EPR's reference parameters). */
+  const noteSelectors = (holder: XmlNode | undefined) => {
+    const name = cimv2Class(textOf(child(holder, NS.wsman, 'ResourceURI')));
+    if (!name || name === '*' || classes.has(name.toLowerCase())) return;
+    for (const sel of children(child(holder, NS.wsman, 'SelectorSet'), NS.wsman, 'Selector')) if (sel.attrs.Name) foreignOf(name).selectors.add(sel.attrs.Name);
+  };
   const commands = new Map<string, CommandRecord>();
   const rules = new Map<string, CommandRecord>();
   let hostName: string | undefined;
 
-  /** Each instance in a reply's body: an element of a winrmd class, property elements below it. */
+  /** A class winrmd does not declare: its properties as strings (or datetimes), its row kept whole. */
+  const keepForeign = (name: string, n: XmlNode) => {
+    const f = foreignOf(name);
+    const row: Record<string, unknown> = {};
+    for (const p of elementsOf(n)) {
+      if (p.name in row || SECRET_NAME.test(p.name)) continue; // a secret-named property is not kept at all
+      const values = elementsOf(n).filter((q) => q.name === p.name);
+      const inner = elementsOf(p)[0];
+      if (inner && !(inner.ns === NS.cim && inner.name === 'Datetime')) continue; // an embedded object: not a property a profile can hold
+      // Only a datetime has a cim:Datetime inside (a nil one has nothing), and once a list, always a list.
+      const known = f.properties.get(p.name);
+      const base = inner ? 'datetime' : known?.replace('[]', '') ?? 'string';
+      f.properties.set(p.name, `${base}${values.length > 1 || known?.endsWith('[]') ? '[]' : ''}`);
+      const valueOf = (v: XmlNode) => (v.attrs.nil === 'true' ? null : scrub(elementsOf(v)[0]?.text ?? v.text ?? ''));
+      row[p.name] = values.length > 1 ? values.map(valueOf) : valueOf(p);
+    }
+    let rows = instances.get(name);
+    if (!rows) instances.set(name, (rows = new Map()));
+    rows.set(JSON.stringify(row), row);
+  };
+
+  /** Each instance in a reply's body: an element of a class of root/cimv2, property elements below it. */
   const keepInstances = (body: XmlNode | undefined) => {
     const visit = (n: XmlNode) => {
-      const cls = n.ns.startsWith(`${RESOURCE.wmi}/root/cimv2/`) ? classes.get(local(n).toLowerCase()) : undefined;
+      if (n.name === 'ReferenceParameters' && n.ns === NS.wsman) return noteSelectors(n);
+      const className = cimv2Class(n.ns);
+      const cls = className ? classes.get(local(n).toLowerCase()) : undefined;
+      if (className && !cls && className === local(n)) return keepForeign(className, n);
       if (!cls) return elementsOf(n).forEach(visit);
       const row: Record<string, unknown> = {};
       for (const p of elementsOf(n)) {
@@ -130,6 +174,7 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
     }
     const header = child(req, NS.soap, 'Header');
     const action = textOf(child(header, NS.wsa, 'Action')) ?? '';
+    noteSelectors(header);
     const reqBody = elementsOf(child(req, NS.soap, 'Body'))[0];
     const repBody = child(rep, NS.soap, 'Body');
     if (child(repBody, NS.soap, 'Fault')) return;
@@ -197,15 +242,47 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
     server.listen(o.listen.port, o.listen.host, resolve);
   });
 
+  /**
+   * A foreign class's keys: the selector names clients used for it; else Name, as most of
+   * Windows' classes have; else its first single-valued property (edit the recording if not).
+   */
+  const keysOf = (f: { properties: Map<string, string>; selectors: Set<string> }) => {
+    const props = [...f.properties.keys()];
+    const named = (k: string) => props.find((p) => p.toLowerCase() === k.toLowerCase());
+    const bySelectors = [...f.selectors].map(named).filter((k): k is string => k !== undefined);
+    if (bySelectors.length > 0) return bySelectors;
+    return [named('Name') ?? props.find((p) => !f.properties.get(p)!.endsWith('[]')) ?? props[0]!];
+  };
+  /**
+   * Its rows in the declaration's terms, the latest of each key: a list property as a list (one
+   * element written once; none written at all is an empty list, which is how it was written).
+   */
+  const foreignRows = (f: { properties: Map<string, string>; selectors: Set<string> }, rows: Map<string, Record<string, unknown>>) => {
+    const keys = keysOf(f);
+    const byKey = new Map<string, Record<string, unknown>>();
+    for (const row of rows.values()) {
+      const asDeclared = ([p, t]: [string, string]) => (!t.endsWith('[]') ? row[p] : !(p in row) ? [] : row[p] === null || Array.isArray(row[p]) ? row[p] : [row[p]]);
+      const full = Object.fromEntries([...f.properties].filter(([p, t]) => p in row || t.endsWith('[]')).map((e) => [e[0], asDeclared(e)]));
+      byKey.set(JSON.stringify(keys.map((k) => full[k] ?? null)), full);
+    }
+    return [...byKey.values()];
+  };
+
   return {
     port: (server.address() as AddressInfo).port,
     labFile() {
       const text = (b: Buffer[]) => scrub(Buffer.concat(b).toString('utf8'));
+      // A class only ever addressed by selectors, or whose instances had no property, has nothing to declare.
+      const declared = [...foreign].filter(([name, f]) => f.properties.size > 0 && instances.has(name));
       const profile = {
         ...(identity.productVersion ? { productVersion: identity.productVersion } : {}),
         ...(identity.productVendor ? { productVendor: identity.productVendor } : {}),
         templates: false,
-        classes: Object.fromEntries([...instances].map(([cls, rows]) => [cls, [...rows.values()]])),
+        ...(declared.length > 0 ? { declare: Object.fromEntries(declared.map(([name, f]) => [name, { keys: keysOf(f), properties: Object.fromEntries(f.properties) }])) } : {}),
+        classes: Object.fromEntries([...instances].flatMap(([cls, rows]) => {
+          if (!foreign.has(cls)) return [[cls, [...rows.values()]]];
+          return foreign.get(cls)!.properties.size > 0 ? [[cls, foreignRows(foreign.get(cls)!, rows)]] : [];
+        })),
         shell: {
           rules: [...rules.values()].map((c) => {
             const stdin = text(c.stdin);

@@ -61,6 +61,18 @@ profiles:
         - { powershell: 'Get-Date', stdout: "Monday, December 7, 2026 9:00:00 AM\\r\\n" }
 `;
 
+// The profile with a class winrmd does not declare (Windows' hotfixes), and two of its instances.
+const QFE = PROFILE.replace('    classes:\n', `    declare:
+      Win32_QuickFixEngineering:
+        superclass: CIM_LogicalElement
+        keys: [HotFixID]
+        properties: { HotFixID: string, Description: string, InstalledOn: string, InstallDate: datetime, Size: uint32, Tags: 'string[]' }
+    classes:
+      Win32_QuickFixEngineering:
+        - { HotFixID: KB5005039, Description: Update, InstalledOn: 12/1/2026, InstallDate: '2026-12-01T00:00:00Z', Size: 1200, Tags: [security, '{{name}}'] }
+        - { HotFixID: KB5012170, Description: Security Update, InstalledOn: 11/2/2026, InstallDate: null, Size: 80, Tags: [] }
+`);
+
 const GROUP_QUOTA = `${PROFILE}hosts:\n  - { name: a, profile: win }\n  - name: b\n    profile: win\n    shell: { maxShellsPerUser: 0 }\n`;
 
 describe('lab files are refused at their line, with the reason', () => {
@@ -79,10 +91,21 @@ describe('lab files are refused at their line, with the reason', () => {
     ['a group\'s limit winrmd does not have', `${PROFILE}hosts: [{ name: h, profile: win, limits: { maxShells: 3 } }]\n`, /hosts\.0\.limits: Unrecognized key\(s\) in object: 'maxShells'/],
     ['hosts with no accounts', `${PROFILE.replace(/^users:\n(?: {2}- .*\n)+/m, '')}hosts: [{ name: h, profile: win }]\n`, /hosts\.0: no accounts: give the lab users, or this group its own/],
   ];
-  it('the bundled example (config/lab.yaml) reads, with the hosts the README names', () => {
-    const example = readLab(fileURLToPath(new URL('../../config/lab.yaml', import.meta.url)));
+  it('the bundled example (config/lab.yaml) serves the hosts the README names, its declared class too', async () => {
+    const text = readFileSync(fileURLToPath(new URL('../../config/lab.yaml', import.meta.url)), 'utf8');
+    const example = readLab('lab.yaml', () => text.replace(/port: 5985/g, 'port: 0').replace(/^stateDir: .*$/m, ''));
     expect(example.file.hosts.map((g) => [g.name, g.count, g.users?.map((u) => u.name)])).toEqual([['web{{n:02}}', 3, undefined], ['dc01', 1, ['Administrator']]]);
     expect(example.groupConfigs.map((c) => c.shell.maxShellsPerUser)).toEqual([30, 2]);
+    const lab = await startLab(example, silent);
+    try {
+      const hotfix = envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { HotFixID: 'KB5012170' } });
+      expect((await poster(lab, 0)(hotfix)).status).toBe(200);
+      expect((await poster(lab, 3)(hotfix)).status).toBe(401); // dc01 knows only its own Administrator
+      const dc01 = posterAt(`http://${lab.hosts[3]!.spec.address}:${lab.hosts[3]!.port}`, { user: 'Administrator', password: 'Dc01-Lab-4' });
+      expect((await enumerateAll(dc01, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => [i.props.HotFixID, i.props.CSName])).toEqual([['KB5012170', 'dc01'], ['KB5046540', 'dc01']]);
+    } finally {
+      await lab.close();
+    }
   });
   for (const [what, text, message] of cases) {
     it(what, () => {
@@ -119,8 +142,12 @@ async function run(post: ReturnType<typeof poster>, command: string, args: strin
 /** Posts to one host of a running lab, as the helpers' clients post. */
 function poster(lab: RunningLab, i: number) {
   const h = lab.hosts[i]!;
-  return async (xml: string, auth: string | null = basic(ADMIN)) => {
-    let r = request(`http://${h.spec.address}:${h.port}`).post('/wsman').set('Content-Type', 'application/soap+xml;charset=UTF-8');
+  return posterAt(`http://${h.spec.address}:${h.port}`);
+}
+
+function posterAt(url: string, who = ADMIN) {
+  return async (xml: string, auth: string | null = basic(who)) => {
+    let r = request(url).post('/wsman').set('Content-Type', 'application/soap+xml;charset=UTF-8');
     if (auth) r = r.set('Authorization', auth);
     const res = await r.send(xml).buffer(true).parse((res, cb) => {
       let t = '';
@@ -130,6 +157,46 @@ function poster(lab: RunningLab, i: number) {
     return { status: res.status, text: res.body as string };
   };
 }
+
+describe('classes a profile declares (a Windows host has many more than winrmd serves)', () => {
+  let lab: RunningLab;
+  beforeAll(async () => {
+    lab = await startLab(labOf(`${QFE}hosts:\n  - { name: qfe, profile: win, address: 127.0.35.1, port: 0, vars: { domain: LAB } }\n`), silent);
+  });
+  afterAll(() => lab.close());
+
+  it('are served through Get, Enumerate and WQL with their types, and polymorphically under their superclass', async () => {
+    const post = poster(lab, 0);
+    const one = await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { HotFixID: 'KB5005039' } }));
+    expect(one.status).toBe(200);
+    expect(instancesIn(one.text, 'Body')[0]).toEqual({ className: 'Win32_QuickFixEngineering', props: { HotFixID: 'KB5005039', Description: 'Update', InstalledOn: '12/1/2026', InstallDate: '2026-12-01T00:00:00.000Z', Size: '1200', Tags: ['security', 'qfe'] } });
+    expect((await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props.HotFixID)).toEqual(['KB5005039', 'KB5012170']);
+    // Size is a uint32: compared as a number (as text, '80' > '100').
+    const big = await enumerateAll(post, `${URI.wmi}/*`, { wql: 'SELECT HotFixID FROM Win32_QuickFixEngineering WHERE Size > 100' });
+    expect(big.map((i) => i.props.HotFixID)).toEqual(['KB5005039']);
+    const elements = await enumerateAll(post, `${URI.wmi}/CIM_LogicalElement`);
+    expect(elements.filter((i) => i.className === 'Win32_QuickFixEngineering')).toHaveLength(2);
+    expect(elements.some((i) => i.className === 'Win32_OperatingSystem')).toBe(true);
+  });
+
+  it('a bad declaration is refused at its line', async () => {
+    const bad = async (declare: string, part: string, message: RegExp) => {
+      const text = `${PROFILE.replace('    classes:\n', `    declare:\n${declare}    classes:\n`)}hosts: [{ name: h, profile: win }]\n`;
+      const err = await startLab(labOf(text), silent).then(() => undefined, (e: Error) => e);
+      expect(err).toBeInstanceOf(LabFileError);
+      expect(err!.message).toMatch(new RegExp(`lab\\.yaml:${lineOf(text, part)}: `));
+      expect(err!.message).toMatch(message);
+    };
+    await bad('      Win32_Service: { keys: [Name], properties: { Name: string } }\n', 'Win32_Service: { keys', /winrmd declares Win32_Service: give its instances under classes/);
+    await bad('      Win32_Thing: { keys: [Id], properties: { Name: string } }\n', 'Win32_Thing', /the key Id is not one of its properties/);
+    await bad('      Win32_Thing:\n        keys: [Name]\n        superclass: CIM_Nothing\n        properties: { Name: string }\n', 'superclass: CIM_Nothing', /there is no class CIM_Nothing/);
+    await bad('      A_One: { superclass: A_Two, keys: [N], properties: { N: string } }\n      A_Two: { superclass: A_One, keys: [N], properties: { N: string } }\n', 'A_One:', /A_One would be its own superclass/);
+    expect(() => labOf(`${PROFILE.replace('    classes:\n', '    declare:\n      Win32_Thing: { keys: [N], properties: { N: text } }\n    classes:\n')}hosts: [{ name: h, profile: win }]\n`)).toThrow(/declare\.Win32_Thing\.properties\.N: a CIM type: string/);
+    // Instances of a class neither winrmd nor the profile declares.
+    const undeclared = `${PROFILE.replace('      Win32_Service:\n', '      Win32_BootConfiguration:\n        - { Name: BootConfiguration }\n      Win32_Service:\n')}hosts: [{ name: h, profile: win }]\n`;
+    await expect(startLab(labOf(undeclared), silent)).rejects.toThrow(/winrmd declares no class Win32_BootConfiguration in root\/cimv2: declare it \(profiles\.win\.declare\)/);
+  });
+});
 
 describe('templates', () => {
   it('{{n:03}} pads to three digits; a template that is not one, or names no variable of the host, is refused at its line', async () => {
@@ -507,9 +574,11 @@ describe('record and replay: a recording made against a live winrmd, served back
     expect(text).toMatch(/"name": "kept"/);
     expect(text).toContain('templates: false');
 
-    const lab = await startLab(readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0')), silent);
+    const recording = readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0'));
+    const lab = await startLab(recording, silent);
     try {
-      const labUser = { user: ALICE.user, password: /password: (\S+)/.exec(text)![1]! };
+      // Read as YAML: a generated password may be written quoted.
+      const labUser = { user: ALICE.user, password: recording.file.users[0]!.password };
       const h = lab.hosts[0]!;
       const replayed = await session(via(`http://${h.spec.address}:${h.port}`, labUser), labUser);
       expect(replayed.identify).toBe(recorded.identify);
@@ -526,6 +595,38 @@ describe('record and replay: a recording made against a live winrmd, served back
       await lab.close();
     }
   }, 120_000);
+});
+
+describe('record and replay of classes winrmd does not declare', () => {
+  it('are declared in the recording as the target showed them (keys from the selectors used, datetimes, lists) and replay with the same bodies', async () => {
+    const target = await startLab(labOf(`${QFE}hosts:\n  - { name: patched, profile: win, address: 127.0.36.1, port: 0, vars: { domain: LAB } }\n`), silent);
+    const recorder = await startRecorder({ target: `http://127.0.36.1:${target.hosts[0]!.port}/wsman`, credentials: { ntlm: { user: ADMIN.user, password: ADMIN.password } }, listen: { host: '127.0.0.1', port: 0 }, user: { name: ADMIN.user, password: ADMIN.password }, log: silent });
+    const session = async (post: ReturnType<typeof poster>) => ({
+      one: (await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { HotFixID: 'KB5005039' } }))).text.replace(/^[\s\S]*<s:Body>/, ''),
+      all: (await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props),
+    });
+    let recorded;
+    let text: string;
+    try {
+      recorded = await session(posterAt(`http://127.0.0.1:${recorder.port}`));
+      text = recorder.labFile();
+    } finally {
+      await recorder.close();
+      await target.close();
+    }
+    expect(recorded.all).toHaveLength(2);
+    const profile = (readLab('recorded.yaml', () => text).file.profiles.recorded)!;
+    expect(profile.declare.Win32_QuickFixEngineering).toEqual({ keys: ['HotFixID'], properties: { HotFixID: 'string', Description: 'string', InstalledOn: 'string', InstallDate: 'datetime', Size: 'string', Tags: 'string[]' } });
+    const replay = await startLab(readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0')), silent);
+    try {
+      const password = readLab('recorded.yaml', () => text).file.users[0]!.password;
+      const replayed = await session(posterAt(`http://127.0.0.1:${replay.hosts[0]!.port}`, { user: ADMIN.user, password }));
+      expect(replayed.one).toBe(recorded.one);
+      expect(replayed.all).toEqual(recorded.all);
+    } finally {
+      await replay.close();
+    }
+  }, 60_000);
 });
 
 describe('the recorder listens where only this machine reaches it', () => {
