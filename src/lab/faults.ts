@@ -49,11 +49,6 @@ export class HostFaults {
     this.random = { transport: seeded(seedOf('transport')), pipeline: seeded(seedOf('pipeline')) };
   }
 
-  /** Whether the host presents an expired certificate (chosen when it starts listening). */
-  get expiredCertificate(): boolean {
-    return this.specs.some((f) => f.kind === 'expired-certificate');
-  }
-
   static applying(specs: FaultSpec[], host: string): FaultSpec[] {
     return specs.filter((f) => !f.hosts || f.hosts.some((h) => globPattern(h).test(host)));
   }

@@ -1,6 +1,6 @@
 // Test-lab mode (issue 17): a fleet of virtual Windows hosts in one process. Each host is the same
 // protocol core as winrmd's, with its own identity, its profile's CIM instances (src/lab/profile.ts)
-// and scripted shell (src/lab/shell.ts), its own listener on its own address, quotas and
+// and scripted shell (src/lab/shell.ts), winrm/config as its group's configuration says, its own listener on its own address, quotas and
 // authentication as winrmd's (the lab's users and roles, or its group's own), and its faults
 // (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
 import http from 'node:http';
@@ -8,6 +8,8 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { X509Certificate } from 'node:crypto';
+import { createConfigProvider } from '../../providers/config/index.js';
 import { createOsProvider } from '../../providers/os/index.js';
 import { createShellProvider } from '../../providers/shell/index.js';
 import { AccessPolicy } from '../admin/access.js';
@@ -49,6 +51,9 @@ export interface RunningLab {
   control(req: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
 }
+
+/** A certificate's SHA-1 thumbprint as Windows shows it (40 hex digits, upper case). */
+const thumbprintOf = (cert: string) => new X509Certificate(cert).fingerprint.replaceAll(':', '');
 
 export const labControlPath = (stateDir: string): string => path.join(stateDir, 'lab.sock');
 
@@ -122,8 +127,14 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       const { limits, shell } = lab.groupConfigs[spec.group]!;
       const { users, access, basicAuth } = accountsOf.get(file.hosts[spec.group]!.users ?? file.users)!;
       const ruleAt = (i: number) => lab.at(['profiles', spec.profile, 'shell', 'rules', i]);
+      const pem = presentsExpired(spec) ? expired : certificate;
       const providers: Provider[] = [
         dataProvider(profile, spec.vars, checked.get(spec.profile)!.classes, lab.at, spec.profile),
+        // winrm/config as this host's: its group's limits and quotas, its one listener (the Ruby gem sizes PSRP fragments by MaxEnvelopeSizekb).
+        createConfigProvider(() => ({
+          limits, service: config.service, shell,
+          listeners: [{ transport: spec.https ? 'HTTPS' : 'HTTP', enabled: true, host: spec.address, port: host.port, hostname: spec.https ? spec.name : '', certificateThumbprint: spec.https ? thumbprintOf(pem!.cert) : undefined }],
+        })),
         ...(shell.enabled ? [createShellProvider({ ...shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
       ];
       for (const p of providers) await p.load?.({ log: hostLog, config: {} });
@@ -151,7 +162,6 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
           req.socket.destroy();
         });
       };
-      const pem = faults.expiredCertificate ? expired : certificate;
       const server = spec.https
         ? https.createServer({ connectionsCheckingInterval: 1000, cert: pem!.cert, key: pem!.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, listener) as unknown as http.Server
         : http.createServer({ connectionsCheckingInterval: 1000 }, listener);

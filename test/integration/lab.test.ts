@@ -301,6 +301,19 @@ describe('host groups with their own accounts and quotas', () => {
     expect((await poster(lab, 1)(padded, basic(OWN))).status).toBe(413);
     expect((await poster(lab, 0)(padded, basic(ADMIN))).status).toBe(200);
   });
+
+  it('winrm/config says each host\'s own: its quotas and its one listener', async () => {
+    const config = async (i: number, who: typeof ADMIN) => {
+      const r = await poster(lab, i)(envelope({ action: ACTIONS.get, resourceUri: 'http://schemas.microsoft.com/wbem/wsman/1/config' }), basic(who));
+      expect(r.status).toBe(200);
+      return (name: string) => xp(r.text, `string(//*[local-name()="${name}"])`);
+    };
+    const [shared, own] = [await config(0, ADMIN), await config(1, OWN)];
+    expect([shared('MaxEnvelopeSizekb'), shared('MaxShellsPerUser')]).toEqual(['500', '30']);
+    expect([own('MaxEnvelopeSizekb'), own('MaxShellsPerUser')]).toEqual(['16', '1']);
+    const listeners = await enumerateAll(posterAt(`http://127.0.34.2:${lab.hosts[1]!.port}`, OWN), 'http://schemas.microsoft.com/wbem/wsman/1/config/listener');
+    expect(listeners.map((l) => [l.props.Address, l.props.Transport, l.props.Port, l.props.ListeningOn])).toEqual([['IP:127.0.34.2', 'HTTP', String(lab.hosts[1]!.port), '127.0.34.2']]);
+  });
 });
 
 describe('faults, each seen by a client as the fault it is', () => {
