@@ -69,10 +69,11 @@ export function defineClass(spec: {
  */
 export function makeInstance(cls: CimClass, values: Values): Instance {
   for (const name of Object.keys(values)) {
-    if (!(name in cls.properties)) throw new Error(`${cls.name}: undeclared property ${name}`);
+    if (!Object.hasOwn(cls.properties, name)) throw new Error(`${cls.name}: undeclared property ${name}`);
   }
   const properties: Values = {};
-  for (const name of Object.keys(cls.properties)) properties[name] = values[name] ?? null;
+  // Own values only: a property named like a member of every object (toString) is not that member.
+  for (const name of Object.keys(cls.properties)) properties[name] = Object.hasOwn(values, name) ? values[name] ?? null : null;
   return { className: cls.name, properties };
 }
 

@@ -160,6 +160,7 @@ export function readLab(fileName: string, textOf: (f: string) => string = (f) =>
   const config = configSchema.safeParse(sections);
   if (!config.success) throw new LabFileError(`invalid lab file:\n${describeIssues(read, config.error.issues)}`);
   const problems: string[] = [];
+  if (config.data.service.auth.certificate) problems.push(`${read.at(['service', 'auth', 'certificate'])}: service.auth.certificate: lab hosts take Basic and NTLM, not client certificates`);
   const groupConfigs = file.hosts.map((h, i) => {
     if (!Object.hasOwn(file.profiles, h.profile)) problems.push(`${read.at(['hosts', i, 'profile'])}: hosts.${i}.profile: no profile is named ${h.profile}`);
     if (!h.users && file.users.length === 0) problems.push(`${read.at(['hosts', i])}: hosts.${i}: no accounts: give the lab users, or this group its own`);

@@ -1,8 +1,8 @@
 // Test-lab mode (issue 17): a fleet of virtual Windows hosts in one process. Each host is the same
 // protocol core as winrmd's, with its own identity, its profile's CIM instances (src/lab/profile.ts)
-// and scripted shell (src/lab/shell.ts), winrm/config as its group's configuration says, its own listener on its own address, quotas and
-// authentication as winrmd's (the lab's users and roles, or its group's own), and its faults
-// (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
+// and scripted shell (src/lab/shell.ts), its own listener on its own address, its group's quotas
+// (and winrm/config saying them), authentication as winrmd's (the lab's users and roles, or its
+// group's own), and its faults (src/lab/faults.ts). `winrmd lab ctl` takes a host down, slows it or restores it while it runs.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,6 +21,7 @@ import { netbiosNameOf, NtlmMechanism } from '../auth/ntlm/mechanism.js';
 import { credentialsFor } from '../auth/passwords.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { createApp } from '../http/app.js';
+import { UnauthenticatedSlots } from '../http/connection-slots.js';
 import { generateSelfSigned } from '../http/tls.js';
 import type { CimClass, Provider } from '../provider-api.js';
 import { coreLimits, securityProfilesFor } from '../server.js';
@@ -86,7 +87,15 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       warn: (obj, msg) => log.warn(obj, msg),
     });
     accountsOf.set(list, { users, access, basicAuth: auth.basic ? new BasicAuthenticator({ users, allowUnencrypted }) : undefined });
+    // A role that exists nowhere grants nothing: in a lab file that is a mistake, said at its line.
+    const gi = file.hosts.findIndex((g) => g.users === list);
+    list.forEach((u, j) => {
+      const unknown = u.roles.filter((r) => !access.has(r));
+      const path = [...(gi < 0 ? ['users'] : ['hosts', gi, 'users']), j, 'roles'];
+      if (unknown.length > 0) problems.push(`${lab.at(path)}: ${path.join('.')}: no role is named ${unknown.join(', ')} (winrmd's, or security.roles)`);
+    });
   }
+  if (problems.length > 0) throw new LabFileError(`invalid lab file:\n${problems.join('\n')}`);
   const anyHttps = specs.some((s) => s.https);
   const securityProfiles = securityProfilesFor(auth, { allowUnencrypted, https: anyHttps, mutual: false });
   // One self-signed certificate for the lab's HTTPS hosts, and an expired one for the hosts whose fault is to present it.
@@ -154,7 +163,9 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
       }
       if (basicAuth) authenticators.push(basicAuth);
       const authService = new AuthService(authenticators, new FailureThrottle(config.security.lockout));
-      const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: limits.unauthenticatedIdleMs });
+      // Bounded as winrmd's listeners are (server.ts), but never shedding load: a lab's only faults are those its file asks for.
+      const slots = new UnauthenticatedSlots(limits.maxUnauthenticatedConnectionsPerAddress, hostLog);
+      const app = createApp({ core, auth: authService, log: hostLog, maxBodyBytes: limits.maxEnvelopeSizeKb * 1024, unauthenticatedIdleMs: limits.unauthenticatedIdleMs, slots });
       const callback = app.callback();
       const listener: http.RequestListener = (req, res) => {
         faults.transport(req, res, () => authService.challenges(spec.https)).then((answered) => answered || callback(req, res), (err: Error) => {
@@ -162,11 +173,15 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
           req.socket.destroy();
         });
       };
+      const connectionsCheckingInterval = Math.min(1000, limits.headersTimeoutMs);
       const server = spec.https
-        ? https.createServer({ connectionsCheckingInterval: 1000, cert: pem!.cert, key: pem!.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, listener) as unknown as http.Server
-        : http.createServer({ connectionsCheckingInterval: 1000 }, listener);
+        ? https.createServer({ connectionsCheckingInterval, cert: pem!.cert, key: pem!.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, listener) as unknown as http.Server
+        : http.createServer({ connectionsCheckingInterval }, listener);
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
       server.headersTimeout = limits.headersTimeoutMs;
+      server.requestTimeout = limits.requestTimeoutMs;
+      server.maxConnections = limits.maxConnections;
+      server.on('connection', slots.accept);
       const host = { spec, port: spec.port, faults, server, sockets: new Set<Socket>(), providers, up: false };
       server.on('connection', (s: Socket) => {
         host.sockets.add(s);

@@ -3,7 +3,7 @@
 // provider's root/cimv2 classes) or the profile declares, served through the same Get, Enumerate
 // and WQL as the live provider. Templates are `{{name}}` or `{{n:03}}` (zero-padded): the host's name, its number in
 // its group (n, from 1), its address and port, and the group's vars.
-import { classProvider, type ClassImpl, type Values } from '../../providers/common/cim.js';
+import { classProvider, defineClass, type ClassImpl, type Values } from '../../providers/common/cim.js';
 import type { CimClass, CimScalar, CimType, CimValue, PropertyDecl, Provider } from '../provider-api.js';
 import { LabFileError, type Lab, type Profile } from './file.js';
 
@@ -125,45 +125,67 @@ export function dataProvider(profile: Profile, vars: Vars, classes: Map<string, 
   return classProvider({ name: 'lab', namespace: 'root/cimv2', impls });
 }
 
-/** The profile's own classes (`declare`) beside winrmd's, by lower-case name; their problems go to `problems`. */
+/**
+ * The profile's own classes (`declare`) beside winrmd's, by lower-case name (CIM names are
+ * case-insensitive, DSP0004), each defined as winrmd defines its own: carrying its superclass's
+ * properties, in WMI's order. Their problems go to `problems`.
+ */
 function declaredClasses(name: string, profile: Profile, known: Map<string, CimClass>, where: (path: PropertyKey[]) => string, problems: string[]): Map<string, CimClass> {
   const classes = new Map(known);
   const refuse = (path: PropertyKey[], message: string) => problems.push(`${where(path)}: ${path.join('.')}: ${message}`);
-  const declared = Object.entries(profile.declare);
-  for (const [className, d] of declared) {
+  const specs = new Map<string, { name: string; path: PropertyKey[]; superclass?: string; keys: string[]; properties: Record<string, PropertyDecl> }>();
+  for (const [className, d] of Object.entries(profile.declare)) {
+    const lower = className.toLowerCase();
     const path = ['profiles', name, 'declare', className];
-    if (known.has(className.toLowerCase())) {
-      refuse(path, `winrmd declares ${known.get(className.toLowerCase())!.name}: give its instances under classes, without declaring it`);
+    if (known.has(lower)) {
+      refuse(path, `winrmd declares ${known.get(lower)!.name}: give its instances under classes, without declaring it`);
+      continue;
+    }
+    if (specs.has(lower)) {
+      refuse(path, `${className} is declared already, as ${specs.get(lower)!.name}`);
       continue;
     }
     const properties: Record<string, PropertyDecl> = {};
-    for (const [prop, type] of Object.entries(d.properties)) properties[prop] = { type: type.replace(/\[\]$/, '') as CimType, ...(type.endsWith('[]') ? { array: true } : {}) };
-    const keys = d.keys.map((k) => Object.keys(properties).find((p) => p.toLowerCase() === k.toLowerCase()) ?? k);
-    for (const k of keys) if (!Object.hasOwn(properties, k)) refuse([...path, 'keys'], `the key ${k} is not one of its properties`);
-    classes.set(className.toLowerCase(), { name: className, namespace: 'root/cimv2', keys, properties });
-  }
-  // A superclass is a class here (winrmd's or declared), and no class is its own ancestor.
-  for (const [className, d] of declared) {
-    if (!d.superclass || known.has(className.toLowerCase())) continue; // winrmd's own class is not changed
-    const cls = classes.get(className.toLowerCase())!;
-    const path = ['profiles', name, 'declare', className, 'superclass'];
-    const parent = classes.get(d.superclass.toLowerCase());
-    if (!parent) {
-      refuse(path, `there is no class ${d.superclass} in root/cimv2 (winrmd's, or declared here)`);
-      continue;
+    const named = (prop: string) => Object.keys(properties).find((p) => p.toLowerCase() === prop.toLowerCase());
+    for (const [prop, type] of Object.entries(d.properties)) {
+      if (named(prop)) refuse([...path, 'properties', prop], `${prop} is declared already, as ${named(prop)}`);
+      else properties[prop] = { type: type.replace(/\[\]$/, '') as CimType, ...(type.endsWith('[]') ? { array: true } : {}) };
     }
-    cls.superclass = parent.name;
+    const keys = d.keys.map((k) => named(k) ?? k);
+    for (const k of keys) {
+      if (!Object.hasOwn(properties, k)) refuse([...path, 'keys'], `the key ${k} is not one of its properties`);
+      else if (properties[k]!.array) refuse([...path, 'keys'], `the key ${k} is a list: a selector is one value`);
+    }
+    specs.set(lower, { name: className, path, superclass: d.superclass, keys, properties });
   }
-  for (const [className] of declared) {
-    const seen = new Set<string>();
-    for (let c = classes.get(className.toLowerCase()); c?.superclass; c = classes.get(c.superclass.toLowerCase())) {
-      if (seen.has(c.name)) {
-        refuse(['profiles', name, 'declare', className, 'superclass'], `${className} would be its own superclass`);
-        break;
+  // Each after its superclass. One that cannot have it (unknown, or a circle) is defined without,
+  // so that its instances are still checked against what it declares.
+  const defining = new Set<string>();
+  const define = (lower: string): CimClass | undefined => {
+    const s = specs.get(lower);
+    if (classes.has(lower) || !s) return classes.get(lower);
+    if (defining.has(lower)) {
+      refuse([...s.path, 'superclass'], `${s.name} is its own superclass, through ${s.superclass}`);
+      return undefined;
+    }
+    defining.add(lower);
+    let parent: CimClass | undefined;
+    if (s.superclass) {
+      const up = s.superclass.toLowerCase();
+      parent = define(up);
+      if (!parent && !specs.has(up)) refuse([...s.path, 'superclass'], `there is no class ${s.superclass} in root/cimv2 (winrmd's, or declared here)`);
+    }
+    for (const [prop, decl] of Object.entries(s.properties)) {
+      const inherited = Object.entries(parent?.properties ?? {}).find(([p]) => p.toLowerCase() === prop.toLowerCase())?.[1];
+      if (inherited && (inherited.type !== decl.type || Boolean(inherited.array) !== Boolean(decl.array))) {
+        refuse([...s.path, 'properties', prop], `${parent!.name} has ${prop} as ${inherited.type}${inherited.array ? '[]' : ''}`);
       }
-      seen.add(c.name);
     }
-  }
+    const cls = defineClass({ name: s.name, namespace: 'root/cimv2', parent, keys: s.keys, properties: s.properties });
+    classes.set(lower, cls);
+    return cls;
+  };
+  for (const lower of specs.keys()) define(lower);
   return classes;
 }
 
@@ -174,14 +196,21 @@ function declaredClasses(name: string, profile: Profile, known: Map<string, CimC
 export function checkProfile(name: string, profile: Profile, known: Map<string, CimClass>, where: (path: PropertyKey[]) => string): { classes: Map<string, CimClass>; problems: string[] } {
   const problems: string[] = [];
   const classes = declaredClasses(name, profile, known, where, problems);
+  const given = new Map<string, string>();
   for (const [className, rows] of Object.entries(profile.classes)) {
     const cls = classes.get(className.toLowerCase());
     const path = ['profiles', name, 'classes', className];
+    if (given.has(className.toLowerCase())) {
+      problems.push(`${where(path)}: ${path.join('.')}: the instances of ${className} are given already, as ${given.get(className.toLowerCase())}`);
+      continue;
+    }
+    given.set(className.toLowerCase(), className);
     if (!cls) {
       problems.push(`${where(path)}: ${path.join('.')}: winrmd declares no class ${className} in root/cimv2: declare it (profiles.${name}.declare)`);
       continue;
     }
     rows.forEach((row, ri) => {
+      const seen = new Map<string, string>();
       for (const [prop, raw] of Object.entries(row)) {
         const at = [...path, ri, prop];
         const decl = Object.entries(cls.properties).find(([p]) => p.toLowerCase() === prop.toLowerCase())?.[1];
@@ -189,6 +218,11 @@ export function checkProfile(name: string, profile: Profile, known: Map<string, 
           problems.push(`${where(at)}: ${at.join('.')}: ${cls.name} has no property ${prop}`);
           continue;
         }
+        if (seen.has(prop.toLowerCase())) {
+          problems.push(`${where(at)}: ${at.join('.')}: ${prop} is given already, as ${seen.get(prop.toLowerCase())}`);
+          continue;
+        }
+        seen.set(prop.toLowerCase(), prop);
         if (raw === null) continue;
         if (Boolean(decl.array) !== Array.isArray(raw)) {
           problems.push(`${where(at)}: ${at.join('.')}: ${decl.array ? 'needs a list' : 'needs one value, not a list'}`);

@@ -53,6 +53,17 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
+/** A class winrmd does not declare, as the recording saw it (startRecorder's `foreign`). */
+interface Foreign {
+  /** As the target wrote its instances (until one came, as a client asked for it). */
+  name: string;
+  /** By lower-case name: the property as first written, and its type. */
+  properties: Map<string, { name: string; type: string }>;
+  selectors: Set<string>;
+  /** Each distinct row once, by its JSON. */
+  rows: Map<string, Record<string, unknown>>;
+}
+
 interface CommandRecord { shellId: string; line: string; stdin: Buffer[]; stdout: Buffer[]; stderr: Buffer[]; bytes: number; truncated: boolean; exitCode?: number }
 
 /** What one command may keep of each of its streams, and what a whole recording may hold. */
@@ -87,47 +98,51 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
   const identity: { productVersion?: string; productVendor?: string } = {};
   const instances = new Map<string, Map<string, Record<string, unknown>>>();
   /**
-   * The classes of root/cimv2 winrmd does not declare, as the target showed them: each property's
-   * type (datetime where it wrote a cim:Datetime, else string, so that text replays as it was
-   * written; `[]` where an element repeated) in the order first seen, and the selector names
-   * clients addressed them by (their keys). Their rows are kept whole until the keys are known.
+   * The classes of root/cimv2 winrmd does not declare, as the target showed them, by lower-case
+   * name (CIM names are case-insensitive): each property's type (datetime where it wrote a
+   * cim:Datetime, else string, so that text replays as it was written; `[]` where an element
+   * repeated) in the order first seen, the selector names of requests it answered (their keys),
+   * and their rows, each kept once, whole until the keys are known.
    */
-  const foreign = new Map<string, { properties: Map<string, string>; selectors: Set<string> }>();
-  const foreignOf = (name: string) => {
-    let f = foreign.get(name);
-    if (!f) foreign.set(name, (f = { properties: new Map(), selectors: new Set() }));
+  const foreign = new Map<string, Foreign>();
+  const foreignOf = (name: string, fromInstance: boolean) => {
+    let f = foreign.get(name.toLowerCase());
+    if (!f) foreign.set(name.toLowerCase(), (f = { name, properties: new Map(), selectors: new Set(), rows: new Map() }));
+    else if (fromInstance && f.rows.size === 0) f.name = name; // the target's own spelling, not a client's
     return f;
   };
-  const cimv2Class = (resourceUri: string | undefined) => (resourceUri?.startsWith(`${RESOURCE.wmi}/root/cimv2/`) ? resourceUri.slice(RESOURCE.wmi.length + 'root/cimv2/'.length + 1) : undefined);
-  /** Selector names used for a class winrmd does not declare (a request's header, or an EPR's reference parameters). */
+  const CIMV2 = `${RESOURCE.wmi}/root/cimv2/`.toLowerCase();
+  const cimv2Class = (uri: string | undefined) => (uri?.toLowerCase().startsWith(CIMV2) ? uri.slice(CIMV2.length) : undefined);
+  /** Selector names used for a class winrmd does not declare (an answered request's header, or an EPR's reference parameters). */
   const noteSelectors = (holder: XmlNode | undefined) => {
     const name = cimv2Class(textOf(child(holder, NS.wsman, 'ResourceURI')));
     if (!name || name === '*' || classes.has(name.toLowerCase())) return;
-    for (const sel of children(child(holder, NS.wsman, 'SelectorSet'), NS.wsman, 'Selector')) if (sel.attrs.Name) foreignOf(name).selectors.add(sel.attrs.Name);
+    for (const sel of children(child(holder, NS.wsman, 'SelectorSet'), NS.wsman, 'Selector')) if (sel.attrs.Name) foreignOf(name, false).selectors.add(sel.attrs.Name);
   };
   const commands = new Map<string, CommandRecord>();
   const rules = new Map<string, CommandRecord>();
   let hostName: string | undefined;
 
-  /** A class winrmd does not declare: its properties as strings (or datetimes), its row kept whole. */
-  const keepForeign = (name: string, n: XmlNode) => {
-    const f = foreignOf(name);
+  /** An instance of a class winrmd does not declare: its properties as strings (or datetimes), its row kept whole. */
+  const keepForeign = (n: XmlNode) => {
+    const f = foreignOf(local(n), true);
     const row: Record<string, unknown> = {};
     for (const p of elementsOf(n)) {
-      if (p.name in row || SECRET_NAME.test(p.name)) continue; // a secret-named property is not kept at all
-      const values = elementsOf(n).filter((q) => q.name === p.name);
+      const known = f.properties.get(p.name.toLowerCase());
+      const name = known?.name ?? p.name;
+      if (Object.hasOwn(row, name) || SECRET_NAME.test(name)) continue; // a secret-named property is not kept at all
+      const values = elementsOf(n).filter((q) => q.name.toLowerCase() === p.name.toLowerCase());
       const inner = elementsOf(p)[0];
-      if (inner && !(inner.ns === NS.cim && inner.name === 'Datetime')) continue; // an embedded object: not a property a profile can hold
+      const datetime = inner?.ns === NS.cim && inner.name === 'Datetime';
+      if (inner && !datetime) continue; // an embedded object: not a property a profile can hold
       // Only a datetime has a cim:Datetime inside (a nil one has nothing), and once a list, always a list.
-      const known = f.properties.get(p.name);
-      const base = inner ? 'datetime' : known?.replace('[]', '') ?? 'string';
-      f.properties.set(p.name, `${base}${values.length > 1 || known?.endsWith('[]') ? '[]' : ''}`);
-      const valueOf = (v: XmlNode) => (v.attrs.nil === 'true' ? null : scrub(elementsOf(v)[0]?.text ?? v.text ?? ''));
-      row[p.name] = values.length > 1 ? values.map(valueOf) : valueOf(p);
+      const base = datetime ? 'datetime' : known?.type.replace('[]', '') ?? 'string';
+      f.properties.set(name.toLowerCase(), { name, type: `${base}${values.length > 1 || known?.type.endsWith('[]') ? '[]' : ''}` });
+      // A datetime as written (a --redact pattern must not make it something else); text scrubbed.
+      const valueOf = (v: XmlNode) => (v.attrs.nil === 'true' ? null : elementsOf(v)[0] ? elementsOf(v)[0]!.text ?? '' : scrub(v.text ?? ''));
+      row[name] = values.length > 1 ? values.map(valueOf) : valueOf(p);
     }
-    let rows = instances.get(name);
-    if (!rows) instances.set(name, (rows = new Map()));
-    rows.set(JSON.stringify(row), row);
+    f.rows.set(JSON.stringify(row), row);
   };
 
   /** Each instance in a reply's body: an element of a class of root/cimv2, property elements below it. */
@@ -136,7 +151,8 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
       if (n.name === 'ReferenceParameters' && n.ns === NS.wsman) return noteSelectors(n);
       const className = cimv2Class(n.ns);
       const cls = className ? classes.get(local(n).toLowerCase()) : undefined;
-      if (className && !cls && className === local(n)) return keepForeign(className, n);
+      // An instance's element is named as its class, in the class's namespace (its properties are in it too).
+      if (className && !cls && className.toLowerCase() === local(n).toLowerCase()) return keepForeign(n);
       if (!cls) return elementsOf(n).forEach(visit);
       const row: Record<string, unknown> = {};
       for (const p of elementsOf(n)) {
@@ -144,7 +160,7 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
         if (!name) continue; // a property winrmd does not declare for this class
         const decl = cls.properties[name]!;
         const values = elementsOf(n).filter((q) => q.name === p.name);
-        if (name in row) continue;
+        if (Object.hasOwn(row, name)) continue;
         const nil = p.attrs.nil === 'true';
         const typed = (text: string) => (decl.type === 'boolean' ? text === 'true' : /^(u?int|sint)/.test(decl.type) && !decl.type.endsWith('64') ? Number(text) : /^real/.test(decl.type) ? Number(text) : scrub(text));
         // A datetime is written inside a cim:Datetime element (DSP0230): its text is the value.
@@ -174,10 +190,10 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
     }
     const header = child(req, NS.soap, 'Header');
     const action = textOf(child(header, NS.wsa, 'Action')) ?? '';
-    noteSelectors(header);
     const reqBody = elementsOf(child(req, NS.soap, 'Body'))[0];
     const repBody = child(rep, NS.soap, 'Body');
     if (child(repBody, NS.soap, 'Fault')) return;
+    noteSelectors(header); // only a request the target answered says what its selectors are
     const identify = child(repBody, NS.wsmid, 'IdentifyResponse');
     if (identify) {
       identity.productVersion = textOf(child(identify, NS.wsmid, 'ProductVersion'));
@@ -243,46 +259,53 @@ export async function startRecorder(o: RecorderOptions): Promise<Recorder> {
   });
 
   /**
-   * A foreign class's keys: the selector names clients used for it; else Name, as most of
-   * Windows' classes have; else its first single-valued property (edit the recording if not).
+   * A foreign class's keys, and whether each row has its own: the selector names of requests the
+   * target answered; else the first of Name and its other single-valued properties that every
+   * row has, never null and never the same twice (Windows writes Win32_QuickFixEngineering's Name
+   * nil in every row); else its first single-valued property, rows kept whole. None: not declared.
    */
-  const keysOf = (f: { properties: Map<string, string>; selectors: Set<string> }) => {
-    const props = [...f.properties.keys()];
-    const named = (k: string) => props.find((p) => p.toLowerCase() === k.toLowerCase());
-    const bySelectors = [...f.selectors].map(named).filter((k): k is string => k !== undefined);
-    if (bySelectors.length > 0) return bySelectors;
-    return [named('Name') ?? props.find((p) => !f.properties.get(p)!.endsWith('[]')) ?? props[0]!];
+  const keysOf = (f: Foreign): { keys: string[]; unique: boolean } => {
+    const single = [...f.properties.values()].filter((p) => !p.type.endsWith('[]')).map((p) => p.name);
+    const named = (k: string) => single.find((p) => p.toLowerCase() === k.toLowerCase());
+    const bySelectors = [...new Set([...f.selectors].map(named).filter((k): k is string => k !== undefined))];
+    if (bySelectors.length > 0) return { keys: bySelectors, unique: true };
+    const rows = [...f.rows.values()];
+    const distinct = (p: string) => new Set(rows.map((r) => JSON.stringify(r[p] ?? null))).size === rows.length && rows.every((r) => r[p] !== null && r[p] !== undefined);
+    const candidates = [...new Set([named('Name'), ...single].filter((k): k is string => k !== undefined))];
+    const key = candidates.find(distinct);
+    return key ? { keys: [key], unique: true } : { keys: candidates.slice(0, 1), unique: false };
   };
   /**
-   * Its rows in the declaration's terms, the latest of each key: a list property as a list (one
-   * element written once; none written at all is an empty list, which is how it was written).
+   * Its rows in the declaration's terms: a list property as a list (one element written once;
+   * none written at all is an empty list, which is how it was written); a row without a key (a
+   * WQL projection) left out; the latest of each key where keys tell rows apart.
    */
-  const foreignRows = (f: { properties: Map<string, string>; selectors: Set<string> }, rows: Map<string, Record<string, unknown>>) => {
-    const keys = keysOf(f);
-    const byKey = new Map<string, Record<string, unknown>>();
-    for (const row of rows.values()) {
-      const asDeclared = ([p, t]: [string, string]) => (!t.endsWith('[]') ? row[p] : !(p in row) ? [] : row[p] === null || Array.isArray(row[p]) ? row[p] : [row[p]]);
-      const full = Object.fromEntries([...f.properties].filter(([p, t]) => p in row || t.endsWith('[]')).map((e) => [e[0], asDeclared(e)]));
-      byKey.set(JSON.stringify(keys.map((k) => full[k] ?? null)), full);
+  const foreignRows = (f: Foreign, { keys, unique }: { keys: string[]; unique: boolean }) => {
+    const out = new Map<string, Record<string, unknown>>();
+    for (const [whole, row] of f.rows) {
+      if (!keys.every((k) => Object.hasOwn(row, k))) continue;
+      const asDeclared = ({ name, type }: { name: string; type: string }) => (!type.endsWith('[]') ? row[name] : !Object.hasOwn(row, name) ? [] : row[name] === null || Array.isArray(row[name]) ? row[name] : [row[name]]);
+      const full = Object.fromEntries([...f.properties.values()].filter((p) => Object.hasOwn(row, p.name) || p.type.endsWith('[]')).map((p) => [p.name, asDeclared(p)]));
+      out.set(unique ? JSON.stringify(keys.map((k) => full[k] ?? null)) : whole, full);
     }
-    return [...byKey.values()];
+    return [...out.values()];
   };
 
   return {
     port: (server.address() as AddressInfo).port,
     labFile() {
       const text = (b: Buffer[]) => scrub(Buffer.concat(b).toString('utf8'));
-      // A class only ever addressed by selectors, or whose instances had no property, has nothing to declare.
-      const declared = [...foreign].filter(([name, f]) => f.properties.size > 0 && instances.has(name));
+      // A class only ever addressed by selectors, or with no single-valued property for a key, is not declared.
+      const declared = [...foreign.values()].filter((f) => f.rows.size > 0).map((f) => ({ f, keys: keysOf(f) })).filter(({ keys }) => keys.keys.length > 0);
       const profile = {
         ...(identity.productVersion ? { productVersion: identity.productVersion } : {}),
         ...(identity.productVendor ? { productVendor: identity.productVendor } : {}),
         templates: false,
-        ...(declared.length > 0 ? { declare: Object.fromEntries(declared.map(([name, f]) => [name, { keys: keysOf(f), properties: Object.fromEntries(f.properties) }])) } : {}),
-        classes: Object.fromEntries([...instances].flatMap(([cls, rows]) => {
-          if (!foreign.has(cls)) return [[cls, [...rows.values()]]];
-          return foreign.get(cls)!.properties.size > 0 ? [[cls, foreignRows(foreign.get(cls)!, rows)]] : [];
-        })),
+        ...(declared.length > 0 ? { declare: Object.fromEntries(declared.map(({ f, keys }) => [f.name, { keys: keys.keys, properties: Object.fromEntries([...f.properties.values()].map((p) => [p.name, p.type])) }])) } : {}),
+        classes: {
+          ...Object.fromEntries([...instances].map(([cls, rows]) => [cls, [...rows.values()]])),
+          ...Object.fromEntries(declared.map(({ f, keys }) => [f.name, foreignRows(f, keys)])),
+        },
         shell: {
           rules: [...rules.values()].map((c) => {
             const stdin = text(c.stdin);

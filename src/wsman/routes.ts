@@ -30,16 +30,18 @@ export interface Route {
 export type Resolver = (req: WsmanRequest, path: string) => Target | undefined;
 
 export class RouteTable {
-  private readonly byTarget = new Map<string, Route>();
+  /** Target route, then action: no key is built per lookup, and the action URIs are the shared constants (a lab holds a table per host). */
+  private readonly byTarget = new Map<string, Map<string, Route>>();
   private readonly byAction = new Map<string, Route>();
   private readonly fallbacks = new Map<string, Route>();
   readonly resolvers: Resolver[] = [];
 
   /** A route on a target's route key (`class`, `namespace`, a document resource's URI, …). */
   add(targetRoute: string, action: string, route: Route): void {
-    const key = `${targetRoute} ${action}`;
-    if (this.byTarget.has(key)) throw new Error(`${action} on ${targetRoute} is routed twice`);
-    this.byTarget.set(key, route);
+    let actions = this.byTarget.get(targetRoute);
+    if (!actions) this.byTarget.set(targetRoute, (actions = new Map()));
+    if (actions.has(action)) throw new Error(`${action} on ${targetRoute} is routed twice`);
+    actions.set(action, route);
   }
 
   /** A route that needs no target. */
@@ -58,6 +60,6 @@ export class RouteTable {
   }
 
   find(targetRoute: string, action: string): Route | undefined {
-    return this.byTarget.get(`${targetRoute} ${action}`) ?? this.fallbacks.get(targetRoute);
+    return this.byTarget.get(targetRoute)?.get(action) ?? this.fallbacks.get(targetRoute);
   }
 }

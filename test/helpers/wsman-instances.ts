@@ -27,7 +27,7 @@ export function instancesIn(xml: string, container: 'Items' | 'Body' = 'Items'):
           if (p.nodeType !== 1) continue;
           const pe = p as Element;
           const value = pe.getAttributeNS(XSI, 'nil') === 'true' ? null : (pe.textContent ?? '');
-          const prev = props[pe.localName];
+          const prev = Object.hasOwn(props, pe.localName) ? props[pe.localName] : undefined; // a property may be named toString
           if (prev === undefined) props[pe.localName] = value;
           else props[pe.localName] = [...(Array.isArray(prev) ? prev : [prev as string]), value as string];
         }

@@ -66,7 +66,7 @@ const QFE = PROFILE.replace('    classes:\n', `    declare:
       Win32_QuickFixEngineering:
         superclass: CIM_LogicalElement
         keys: [HotFixID]
-        properties: { HotFixID: string, Description: string, InstalledOn: string, InstallDate: datetime, Size: uint32, Tags: 'string[]' }
+        properties: { HotFixID: string, Description: string, InstalledOn: string, InstallDate: datetime, Size: uint32, Tags: 'string[]', toString: string }
     classes:
       Win32_QuickFixEngineering:
         - { HotFixID: KB5005039, Description: Update, InstalledOn: 12/1/2026, InstallDate: '2026-12-01T00:00:00Z', Size: 1200, Tags: [security, '{{name}}'] }
@@ -89,8 +89,16 @@ describe('lab files are refused at their line, with the reason', () => {
     ['a limit out of range (the configuration\'s own schema)', `${PROFILE}hosts: [{ name: h, profile: win }]\nlimits:\n  maxEnvelopeSizeKb: 1\n`, /lab\.yaml:\d+: limits\.maxEnvelopeSizeKb: /],
     ['a group\'s quota out of range, at the group\'s line', GROUP_QUOTA, new RegExp(`lab\\.yaml:${lineOf(GROUP_QUOTA, 'maxShellsPerUser: 0')}: hosts\\.1\\.shell\\.maxShellsPerUser: `)],
     ['a group\'s limit winrmd does not have', `${PROFILE}hosts: [{ name: h, profile: win, limits: { maxShells: 3 } }]\n`, /hosts\.0\.limits: Unrecognized key\(s\) in object: 'maxShells'/],
+    ['client certificates, which lab hosts do not take', `${PROFILE}hosts: [{ name: h, profile: win }]\nservice:\n  allowUnencrypted: true\n  auth: { certificate: true }\n`, /lab\.yaml:\d+: service\.auth\.certificate: lab hosts take Basic and NTLM, not client certificates/],
     ['hosts with no accounts', `${PROFILE.replace(/^users:\n(?: {2}- .*\n)+/m, '')}hosts: [{ name: h, profile: win }]\n`, /hosts\.0: no accounts: give the lab users, or this group its own/],
   ];
+  it('a role that exists nowhere, at its line (the lab\'s users, and a group\'s own)', async () => {
+    const text = `${PROFILE.replace('roles: [viewer]', 'roles: [viewers]')}hosts:\n  - { name: a, profile: win, port: 0 }\n  - { name: b, profile: win, port: 0, users: [{ name: x, password: y, roles: [helper, admin] }] }\n`;
+    const err = await startLab(labOf(text), silent).then(() => undefined, (e: Error) => e);
+    expect(err).toBeInstanceOf(LabFileError);
+    expect(err!.message).toContain(`lab.yaml:${lineOf(text, 'roles: [viewers]')}: users.1.roles: no role is named viewers`);
+    expect(err!.message).toContain(`lab.yaml:${lineOf(text, 'name: b')}: hosts.1.users.0.roles: no role is named admin`);
+  });
   it('the bundled example (config/lab.yaml) serves the hosts the README names, its declared class too', async () => {
     const text = readFileSync(fileURLToPath(new URL('../../config/lab.yaml', import.meta.url)), 'utf8');
     const example = readLab('lab.yaml', () => text.replace(/port: 5985/g, 'port: 0').replace(/^stateDir: .*$/m, ''));
@@ -169,13 +177,15 @@ describe('classes a profile declares (a Windows host has many more than winrmd s
     const post = poster(lab, 0);
     const one = await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { HotFixID: 'KB5005039' } }));
     expect(one.status).toBe(200);
-    expect(instancesIn(one.text, 'Body')[0]).toEqual({ className: 'Win32_QuickFixEngineering', props: { HotFixID: 'KB5005039', Description: 'Update', InstalledOn: '12/1/2026', InstallDate: '2026-12-01T00:00:00.000Z', Size: '1200', Tags: ['security', 'qfe'] } });
+    // With what it inherits from CIM_LogicalElement (DSP0004), in WMI's order; what a row leaves out is nil.
+    expect(instancesIn(one.text, 'Body')[0]).toEqual({ className: 'Win32_QuickFixEngineering', props: { Caption: null, Description: 'Update', HotFixID: 'KB5005039', InstallDate: '2026-12-01T00:00:00.000Z', InstalledOn: '12/1/2026', Name: null, Size: '1200', Status: null, Tags: ['security', 'qfe'], toString: null } });
+    expect(Object.keys(instancesIn(one.text, 'Body')[0]!.props)).toEqual(['Caption', 'Description', 'HotFixID', 'InstallDate', 'InstalledOn', 'Name', 'Size', 'Status', 'Tags', 'toString']);
     expect((await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props.HotFixID)).toEqual(['KB5005039', 'KB5012170']);
     // Size is a uint32: compared as a number (as text, '80' > '100').
     const big = await enumerateAll(post, `${URI.wmi}/*`, { wql: 'SELECT HotFixID FROM Win32_QuickFixEngineering WHERE Size > 100' });
     expect(big.map((i) => i.props.HotFixID)).toEqual(['KB5005039']);
     const elements = await enumerateAll(post, `${URI.wmi}/CIM_LogicalElement`);
-    expect(elements.filter((i) => i.className === 'Win32_QuickFixEngineering')).toHaveLength(2);
+    expect(elements.filter((i) => i.className === 'Win32_QuickFixEngineering').map((i) => i.props.Description)).toEqual(['Update', 'Security Update']);
     expect(elements.some((i) => i.className === 'Win32_OperatingSystem')).toBe(true);
   });
 
@@ -190,11 +200,20 @@ describe('classes a profile declares (a Windows host has many more than winrmd s
     await bad('      Win32_Service: { keys: [Name], properties: { Name: string } }\n', 'Win32_Service: { keys', /winrmd declares Win32_Service: give its instances under classes/);
     await bad('      Win32_Thing: { keys: [Id], properties: { Name: string } }\n', 'Win32_Thing', /the key Id is not one of its properties/);
     await bad('      Win32_Thing:\n        keys: [Name]\n        superclass: CIM_Nothing\n        properties: { Name: string }\n', 'superclass: CIM_Nothing', /there is no class CIM_Nothing/);
-    await bad('      A_One: { superclass: A_Two, keys: [N], properties: { N: string } }\n      A_Two: { superclass: A_One, keys: [N], properties: { N: string } }\n', 'A_One:', /A_One would be its own superclass/);
+    await bad('      A_One: { superclass: A_Two, keys: [N], properties: { N: string } }\n      A_Two: { superclass: A_Three, keys: [N], properties: { N: string } }\n      A_Three: { superclass: A_Two, keys: [N], properties: { N: string } }\n', 'A_Two:', /A_Two is its own superclass, through A_Three/);
+    await bad('      Win32_Thing: { superclass: CIM_LogicalElement, keys: [Id], properties: { Id: string, Name: uint32 } }\n', 'Win32_Thing', /properties\.Name: CIM_LogicalElement has Name as string/);
+    await bad('      Win32_Thing: { keys: [Tags], properties: { Tags: \'string[]\' } }\n', 'Win32_Thing', /the key Tags is a list/);
+    await bad('      Win32_Thing: { keys: [Id], properties: { Id: string, ID: uint32 } }\n', 'Win32_Thing', /properties\.ID: ID is declared already, as Id/);
+    await bad('      Win32_Thing: { keys: [Id], properties: { Id: string } }\n      win32_thing: { keys: [Id], properties: { Id: string } }\n', 'win32_thing', /win32_thing is declared already, as Win32_Thing/);
     expect(() => labOf(`${PROFILE.replace('    classes:\n', '    declare:\n      Win32_Thing: { keys: [N], properties: { N: text } }\n    classes:\n')}hosts: [{ name: h, profile: win }]\n`)).toThrow(/declare\.Win32_Thing\.properties\.N: a CIM type: string/);
     // Instances of a class neither winrmd nor the profile declares.
     const undeclared = `${PROFILE.replace('      Win32_Service:\n', '      Win32_BootConfiguration:\n        - { Name: BootConfiguration }\n      Win32_Service:\n')}hosts: [{ name: h, profile: win }]\n`;
     await expect(startLab(labOf(undeclared), silent)).rejects.toThrow(/winrmd declares no class Win32_BootConfiguration in root\/cimv2: declare it \(profiles\.win\.declare\)/);
+    // One class's instances, or one instance's property, given twice under two spellings.
+    const twice = `${PROFILE.replace('      Win32_Service:\n', '      win32_service:\n        - { Name: Extra }\n      Win32_Service:\n')}hosts: [{ name: h, profile: win }]\n`;
+    await expect(startLab(labOf(twice), silent)).rejects.toThrow(/classes\.Win32_Service: the instances of Win32_Service are given already, as win32_service/);
+    const propertyTwice = `${PROFILE.replace('- { Name: WinRM, ', '- { Name: WinRM, NAME: WinRM2, ')}hosts: [{ name: h, profile: win }]\n`;
+    await expect(startLab(labOf(propertyTwice), silent)).rejects.toThrow(/classes\.Win32_Service\.0\.NAME: NAME is given already, as Name/);
   });
 });
 
@@ -611,33 +630,53 @@ describe('record and replay: a recording made against a live winrmd, served back
 });
 
 describe('record and replay of classes winrmd does not declare', () => {
-  it('are declared in the recording as the target showed them (keys from the selectors used, datetimes, lists) and replay with the same bodies', async () => {
+  it('are declared in the recording as the target showed them (keys from the selectors it answered, datetimes, lists) and replay with the same bodies', async () => {
     const target = await startLab(labOf(`${QFE}hosts:\n  - { name: patched, profile: win, address: 127.0.36.1, port: 0, vars: { domain: LAB } }\n`), silent);
-    const recorder = await startRecorder({ target: `http://127.0.36.1:${target.hosts[0]!.port}/wsman`, credentials: { ntlm: { user: ADMIN.user, password: ADMIN.password } }, listen: { host: '127.0.0.1', port: 0 }, user: { name: ADMIN.user, password: ADMIN.password }, log: silent });
-    const session = async (post: ReturnType<typeof poster>) => ({
-      one: (await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { HotFixID: 'KB5005039' } }))).text.replace(/^[\s\S]*<s:Body>/, ''),
-      all: (await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props),
-    });
-    let recorded;
-    let text: string;
+    const record = async (session: (post: ReturnType<typeof posterAt>) => Promise<unknown>) => {
+      const recorder = await startRecorder({ target: `http://127.0.36.1:${target.hosts[0]!.port}/wsman`, credentials: { ntlm: { user: ADMIN.user, password: ADMIN.password } }, listen: { host: '127.0.0.1', port: 0 }, user: { name: ADMIN.user, password: ADMIN.password }, log: silent });
+      try {
+        return { seen: await session(posterAt(`http://127.0.0.1:${recorder.port}`)), text: recorder.labFile() };
+      } finally {
+        await recorder.close();
+      }
+    };
+    const replay = async <T>(text: string, session: (post: ReturnType<typeof posterAt>) => Promise<T>) => {
+      const recording = readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0'));
+      const lab = await startLab(recording, silent);
+      try {
+        return await session(posterAt(`http://127.0.0.1:${lab.hosts[0]!.port}`, { user: ADMIN.user, password: recording.file.users[0]!.password }));
+      } finally {
+        await lab.close();
+      }
+    };
+    const declared = (text: string) => readLab('recorded.yaml', () => text).file.profiles.recorded!;
+    // A client asks in its own case (CIM names are case-insensitive), is refused once for a selector that is no key, and enumerates.
+    const session = async (post: ReturnType<typeof posterAt>) => {
+      const refused = await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_QuickFixEngineering`, selectors: { Name: 'nothing' } }));
+      return {
+        refused: refused.status,
+        one: (await post(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/win32_quickfixengineering`, selectors: { hotfixid: 'KB5005039' } }))).text.replace(/^[\s\S]*<s:Body>/, ''),
+        all: (await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props),
+      };
+    };
     try {
-      recorded = await session(posterAt(`http://127.0.0.1:${recorder.port}`));
-      text = recorder.labFile();
-    } finally {
-      await recorder.close();
-      await target.close();
-    }
-    expect(recorded.all).toHaveLength(2);
-    const profile = (readLab('recorded.yaml', () => text).file.profiles.recorded)!;
-    expect(profile.declare.Win32_QuickFixEngineering).toEqual({ keys: ['HotFixID'], properties: { HotFixID: 'string', Description: 'string', InstalledOn: 'string', InstallDate: 'datetime', Size: 'string', Tags: 'string[]' } });
-    const replay = await startLab(readLab('recorded.yaml', () => text.replace(/port: 5985/, 'port: 0')), silent);
-    try {
-      const password = readLab('recorded.yaml', () => text).file.users[0]!.password;
-      const replayed = await session(posterAt(`http://127.0.0.1:${replay.hosts[0]!.port}`, { user: ADMIN.user, password }));
+      const { seen, text } = await record(session);
+      const recorded = seen as Awaited<ReturnType<typeof session>>;
+      expect(recorded.refused).toBe(500);
+      expect(recorded.all).toHaveLength(2);
+      expect(declared(text).declare).toEqual({ Win32_QuickFixEngineering: { keys: ['HotFixID'], properties: { Caption: 'string', Description: 'string', HotFixID: 'string', InstallDate: 'datetime', InstalledOn: 'string', Name: 'string', Size: 'string', Status: 'string', Tags: 'string[]', toString: 'string' } } });
+      const replayed = await replay(text, session);
       expect(replayed.one).toBe(recorded.one);
       expect(replayed.all).toEqual(recorded.all);
+
+      // Enumerated only: no selector says the keys. Name is nil in every row (as Windows writes
+      // this class), so it cannot be one; no row is lost to a key that does not tell them apart.
+      const enumerated = await record(async (post) => (await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props));
+      const keys = declared(enumerated.text).declare.Win32_QuickFixEngineering!.keys;
+      expect(keys).not.toContain('Name');
+      expect(await replay(enumerated.text, async (post) => (await enumerateAll(post, `${URI.wmi}/Win32_QuickFixEngineering`)).map((i) => i.props))).toEqual(enumerated.seen);
     } finally {
-      await replay.close();
+      await target.close();
     }
   }, 60_000);
 });
