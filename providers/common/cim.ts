@@ -140,9 +140,9 @@ export function classProvider(spec: { name: string; namespace: string; impls: Cl
     async invoke(req: InvokeRequest) {
       const impl = resolve(req);
       const method = Object.keys(impl.cls.methods ?? {}).find((m) => m.toLowerCase() === req.method.toLowerCase());
-      if (!method || !impl.invoke) {
-        throw new ProviderError('METHOD_NOT_AVAILABLE', `${impl.cls.name} has no method ${req.method}`);
-      }
+      if (!method) throw new ProviderError('METHOD_NOT_AVAILABLE', `${impl.cls.name} has no method ${req.method}`);
+      // A lab host's Win32_Process, for one: the class has the method, this provider does not run it.
+      if (!impl.invoke) throw new ProviderError('METHOD_NOT_AVAILABLE', `${impl.cls.name}.${method} is not served here`);
       return impl.invoke({ ...req, method });
     },
   };

@@ -258,6 +258,14 @@ describe('virtual hosts, each answering as itself', () => {
     expect(await enumerateAll(poster(lab, 1), `${URI.wmi}/Win32_Process`)).toEqual([]);
   });
 
+  it('a method (Invoke) is not run by a lab host: ActionNotSupported, saying so', async () => {
+    const proc = `${URI.wmi}/Win32_Process`;
+    const r = await poster(lab, 0)(envelope({ action: `${proc}/Create`, resourceUri: proc, body: `<p:Create_INPUT xmlns:p="${proc}"><p:CommandLine>hostname</p:CommandLine></p:Create_INPUT>` }));
+    expect(r.status).toBe(500);
+    expect(xp(r.text, 'string(//*[local-name()="Subcode"]/*[local-name()="Value"])')).toBe('a:ActionNotSupported');
+    expect(xp(r.text, 'string(//*[local-name()="Reason"])')).toContain('Win32_Process.Create is not served here');
+  });
+
   it('a viewer reads, and may not open a shell (the roles of winrmd)', async () => {
     const viewer = { user: 'auditor', password: 'auditor-Lab-2' };
     expect((await poster(lab, 0)(envelope({ action: ACTIONS.get, resourceUri: `${URI.wmi}/Win32_OperatingSystem` }), basic(viewer))).status).toBe(200);
