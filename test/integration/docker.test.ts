@@ -38,6 +38,32 @@ describe('docker/', () => {
     expect(r.out).toMatch(/WINRMD_PASSWORD_FILE/);
   });
 
+  it('lab: the entrypoint serves the lab file WINRMD_LAB names, lab ctl reaches it, and WINRMD_USER is refused', async () => {
+    const refused = await entrypoint(['lab'], { WINRMD_USER: 'alice', WINRMD_PASSWORD_FILE: secret });
+    expect(refused.code).toBe(2);
+    expect(refused.out).toMatch(/a lab's users are in its lab file/);
+    const labFile = path.join(state, 'lab.yaml');
+    const bundled = readFileSync(path.join(root, 'config/lab.yaml'), 'utf8');
+    writeFileSync(labFile, bundled.replace(/port: 5985/g, 'port: 0').replace(/address: 127\.0\.10\./g, 'address: 127.0.38.').replace(/^stateDir: .*$/m, `stateDir: ${path.join(state, 'lab-state')}`));
+    const lab = spawn('sh', [path.join(root, 'docker/entrypoint.sh'), 'lab'], { env: { ...process.env, WINRMD_APP: root, WINRMD_LAB: labFile } });
+    try {
+      let out = '';
+      lab.stdout.on('data', (d) => (out += d));
+      lab.stderr.on('data', (d) => (out += d));
+      for (const deadline = Date.now() + 20_000; !out.includes('dc01') && Date.now() < deadline && lab.exitCode === null;) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/^web01\t127\.0\.38\.1:\d+\tserver2022$/m);
+      const ctl = await entrypoint(['lab', 'ctl', 'list'], { WINRMD_LAB: labFile });
+      expect(ctl.code).toBe(0);
+      expect(ctl.out).toMatch(/dc01/);
+      // The image's health check, pointed at one of the lab's hosts.
+      const port = /^web01\t127\.0\.38\.1:(\d+)/m.exec(out)![1];
+      expect((await fetch(`http://127.0.38.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      lab.kill('SIGTERM');
+      await new Promise((r) => lab.once('exit', r));
+    }
+  }, 60_000);
+
   it('the Dockerfile copies only what exists and installs what the providers need', () => {
     const dockerfile = readFileSync(path.join(root, 'docker/Dockerfile'), 'utf8');
     for (const [, src] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) {
@@ -48,6 +74,7 @@ describe('docker/', () => {
     expect(dockerfile).toMatch(/WINRMD_SERVICE__ALLOW_UNENCRYPTED=false/);
     expect(dockerfile).toMatch(/MALLOC_ARENA_MAX=2/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["tini", "--", "winrmd-entrypoint"\]/);
+    expect(dockerfile).toMatch(/HEALTHCHECK .*process\.env\.WINRMD_HEALTHZ\|\|'http:\/\/127\.0\.0\.1:5985\/healthz'/);
   });
 
   it('the image, CI and the README install exactly the lock file (npm ci), never re-resolving it', () => {
