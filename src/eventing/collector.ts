@@ -84,6 +84,13 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
     }
   });
 
+  // Deliveries being stored, by subscription and source: a source's bookmark is offered only once
+  // its delivery in flight is stored. A forwarder restarted between our writing its batch and
+  // storing the bookmark after it would otherwise be offered the bookmark before, and send the
+  // batch again.
+  const storing = new Map<string, Promise<unknown>>();
+  const storingKey = (subscriptionId: string, source: string) => `${subscriptionId}\0${source.toLowerCase()}`;
+
   // MS-WSMV 3.1.4.1.30: the forwarder's Enumerate, answered in one reply with an empty
   // EnumerationContext (a context would make it Pull) and one m:Subscription per subscription
   // that applies to it.
@@ -94,7 +101,11 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
       const base = serverBase(req, ctx.info.secure, header(ctx.info.headers.host));
       const policy = ctx.info.authMethod === 'certificate' ? { kind: 'certificate' as const, issuerThumbprints: opts.issuerThumbprints } : { kind: 'negotiate' as const };
       const offered = (await store.list()).filter((s) => s.enabled && s.outputs.length > 0 && offeredOn(s, ctx.info.path) && appliesTo(s, source));
-      const items = await Promise.all(offered.map(async (s) => subscriptionElement(s, { deliveryAddress: `${base}${DELIVERY_PATH}${s.id}`, policy, bookmark: await store.bookmark(s.id, source) })));
+      const bookmarkOf = async (id: string) => {
+        await storing.get(storingKey(id, source))?.catch(() => undefined);
+        return store.bookmark(id, source);
+      };
+      const items = await Promise.all(offered.map(async (s) => subscriptionElement(s, { deliveryAddress: `${base}${DELIVERY_PATH}${s.id}`, policy, bookmark: await bookmarkOf(s.id) })));
       ctx.log.info({ event: 'subscriptions_enumerated', source, machineId: machineIdOf(req), offered: offered.map((s) => s.name) });
       return {
         action: ACTION.enumerateResponse,
@@ -128,23 +139,38 @@ export function registerCollector(core: Core, opts: CollectorOptions): void {
     const machineId = machineIdOf(req);
     const events = kind === 'events' ? eventsOf(req.body) : [];
     const bookmarkList = child(req.header, NS.wsman, 'Bookmark')?.children[0];
-    if (events.length > 0) {
-      try {
-        await outputs.write({ subscription: sub, events, origin: { source, machineId, address: ctx.info.clientAddress, subscription: { name: sub.name, id: sub.id, version }, receivedAt: receivedAt.toISOString() } });
-      } catch {
-        // Not acknowledged, bookmark unchanged: the source keeps the batch and sends it again.
-        return { status: 503 };
+    /** The batch written to the outputs, then the bookmark after it stored; false: not written, not acknowledged. */
+    const keep = async (): Promise<boolean> => {
+      if (events.length > 0) {
+        try {
+          await outputs.write({ subscription: sub, events, origin: { source, machineId, address: ctx.info.clientAddress, subscription: { name: sub.name, id: sub.id, version }, receivedAt: receivedAt.toISOString() } });
+        } catch {
+          return false;
+        }
       }
+      // A forwarder that re-creates its subscription although a bookmark was stored (after a
+      // collector restart, seen with certificate sources: OpenWEC issue #291) starts over with its
+      // event 111, and events of the gap may never come: said loudly, and kept in the status.
+      const recreated = events.some(isSubscriptionCreated) && (await store.bookmark(sub.id, source)) !== undefined;
+      if (recreated) ctx.log.warn({ event: 'subscription_recreated_by_source', source, subscription: sub.name, detail: 'the source discarded the stored bookmark; events from before may be missing' });
+      await store.record({
+        subscriptionId: sub.id, source, address: ctx.info.clientAddress, machineId, version, kind, at: receivedAt, events: events.length,
+        ...(bookmarkList ? { bookmark: serialize(bookmarkList) } : {}), ...(recreated ? { recreated } : {}),
+      });
+      return true;
+    };
+    // One at a time per subscription and source, in arrival order (a source has one batch in flight).
+    const inFlight = storingKey(sub.id, source);
+    const kept = (storing.get(inFlight) ?? Promise.resolve()).catch(() => undefined).then(keep);
+    storing.set(inFlight, kept);
+    let written;
+    try {
+      written = await kept;
+    } finally {
+      if (storing.get(inFlight) === kept) storing.delete(inFlight);
     }
-    // A forwarder that re-creates its subscription although a bookmark was stored (after a
-    // collector restart, seen with certificate sources: OpenWEC issue #291) starts over with its
-    // event 111, and events of the gap may never come: said loudly, and kept in the status.
-    const recreated = events.some(isSubscriptionCreated) && (await store.bookmark(sub.id, source)) !== undefined;
-    if (recreated) ctx.log.warn({ event: 'subscription_recreated_by_source', source, subscription: sub.name, detail: 'the source discarded the stored bookmark; events from before may be missing' });
-    await store.record({
-      subscriptionId: sub.id, source, address: ctx.info.clientAddress, machineId, version, kind, at: receivedAt, events: events.length,
-      ...(bookmarkList ? { bookmark: serialize(bookmarkList) } : {}), ...(recreated ? { recreated } : {}),
-    });
+    // Not acknowledged, bookmark unchanged: the source keeps the batch and sends it again.
+    if (!written) return { status: 503 };
     ctx.log.debug({ event: 'collector_delivery', subscription: sub.name, source, kind, events: events.length });
     if (kind === 'end') {
       ctx.log.info({ event: 'subscription_ended_by_source', source, subscription: sub.name, status: textOf(child(req.body, NS.wse, 'Status'))?.trim() });

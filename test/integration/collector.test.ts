@@ -234,6 +234,40 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(await store.bookmark(subId, 'ws01.example.test')).toContain('RecordId="104"');
   });
 
+  it('a source enumerating while its last batch is being stored is offered the bookmark after that batch, not the one before (else it sends the batch again)', async () => {
+    // Hold the outputs' write of the next batch until the Enumerate has arrived: the window in
+    // which a forwarder restarted right after sending would be offered the bookmark before it.
+    const outputs = server.outputs!;
+    const write = outputs.write.bind(outputs);
+    let writing!: () => void;
+    const started = new Promise<void>((r) => (writing = r));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    outputs.write = async (batch) => {
+      writing();
+      await held;
+      return write(batch);
+    };
+    try {
+      const s = source();
+      const delivered = s.events(offer, [windowsEvent({ id: 4624, recordId: 105 })], bookmarkList('Security', 105));
+      await started;
+      const again = source();
+      const enumerated = again.enumerate();
+      // The Enumerate is answered only after the batch is stored, whenever that is.
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      expect((await delivered).status).toBe(200);
+      const next = (await enumerated).offers[0]!;
+      s.close();
+      again.close();
+      expect(next.bookmark).toContain('RecordId="105"');
+    } finally {
+      outputs.write = write;
+      release();
+    }
+  });
+
   it('a source that re-creates its subscription despite a stored bookmark (its event 111) is reported (OpenWEC #291)', async () => {
     const s = source();
     const reply = await s.events(offer, [subscriptionCreatedEvent()], '<BookmarkList Direction="backward"><Bookmark Channel="Security" RecordId="90" IsCurrent="true"/></BookmarkList>');
@@ -268,7 +302,7 @@ describe('deliveries: heartbeats and batches, acknowledged once stored (DSP0226 
     expect(lines[0]).toBe('deliveries (enabled): 1 source(s)');
     const ws01 = lines.find((l) => l.includes('ws01.example.test'))!;
     expect(ws01).toMatch(/last heartbeat \d+ s ago/);
-    expect(ws01).toContain('5 events');
+    expect(ws01).toContain('6 events');
     expect(ws01).toContain('RE-CREATED its subscription');
     expect(ws01).not.toContain('SILENT');
   });
