@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LanplusTransport, type LanplusOptions } from '../../providers/ipmi/lanplus/index.js';
 import { IpmiError } from '../../providers/ipmi/transport.js';
 import { everyNth, startUdpRelay, type Relayed, type UdpRelay } from '../helpers/udp-relay.js';
@@ -131,25 +131,33 @@ describe('lanplus transport against ipmi_sim', () => {
   it('a wrong password rejects with auth promptly, after exactly one RAKP exchange', async () => {
     const via = await relay();
     const t = transport({ port: via.port, password: 'not-the-password' });
-    const started = Date.now();
     const e = await t.request(DEVICE_ID).catch((err: unknown) => err);
     expect(e).toBeInstanceOf(IpmiError);
     expect(e).toMatchObject({ kind: 'auth', message: expect.stringMatching(/refused user "admin".*wrong password/) });
     expect((e as Error).message).not.toContain('not-the-password');
-    expect(Date.now() - started).toBeLessThan(500); // no retransmission: 4 × 200 ms would be the timeout path
-    await new Promise((r) => setTimeout(r, 50));
+    // RAKP 3 carrying status 0Fh, so ipmi_sim drops the half-open session; sent without waiting for an answer.
+    await vi.waitFor(() => expect(count(via, 'up', 0x14)).toBe(1));
+    // Promptly: the error came from the one RAKP 2 that was answered, not from the timeout path,
+    // which would have resent Open Session or RAKP 1 (up to retries + 1 = 4 of each) before giving up.
+    expect(count(via, 'down', 0x13)).toBe(1);
     expect(count(via, 'up', 0x10)).toBe(1);
     expect(count(via, 'up', 0x12)).toBe(1);
-    expect(count(via, 'up', 0x14)).toBe(1); // RAKP 3 carrying status 0Fh, so ipmi_sim drops the half-open session
+    expect(count(via, 'up', 'ipmi15')).toBe(1); // one Get Channel Authentication Capabilities
   });
 
-  it('nothing listening: timeout after about timeoutMs × (retries + 1)', async () => {
-    const t = transport({ port: await freeUdpPort(), timeoutMs: 150, retries: 2 });
+  it('nothing listening: timeout after timeoutMs × (retries + 1), one probe per attempt', async () => {
+    // The relay forwards to a port nothing listens on, and counts what the transport sent.
+    const via = await startUdpRelay({ host: '127.0.0.1', port: await freeUdpPort() });
+    closers.push(() => via.close());
+    const t = transport({ port: via.port, timeoutMs: 150, retries: 2 });
     const started = Date.now();
     const e = await t.request(DEVICE_ID).catch((err: unknown) => err);
-    expect(e).toMatchObject({ kind: 'timeout', message: expect.stringMatching(/^BMC 127\.0\.0\.1:\d+ did not answer/) });
+    expect(e).toMatchObject({ kind: 'timeout', message: expect.stringMatching(/^BMC 127\.0\.0\.1:\d+ did not answer Get Channel Authentication Capabilities \(3 attempts, 150 ms each\)/) });
+    // Each attempt waited its full timeoutMs ...
     expect(Date.now() - started).toBeGreaterThanOrEqual(440);
-    expect(Date.now() - started).toBeLessThan(900);
+    // ... and there were exactly retries + 1 of them: the capabilities probe went out 3 times, and
+    // nothing else did (no Open Session without an answer to the probe).
+    expect(via.packets.filter((p) => p.direction === 'up').map(payloadType)).toEqual(['ipmi15', 'ipmi15', 'ipmi15']);
   });
 
   it('every 3rd datagram lost, in both directions: 30 requests still all answered correctly', async () => {
