@@ -177,20 +177,21 @@ export function scriptedRunner(o: ScriptOptions): CommandRunner {
     };
   });
 
+  // One part after another, each timed from the one before, then the exit: timers of different
+  // lengths set at once can fire out of order when the event loop is late (a loaded run exited a
+  // stream before its first part, which was then lost).
   const answer = (p: ScriptedProcess, c: Compiled) => {
-    let at = c.rule.delayMs;
-    p.after(at, () => {
-      p.write('stdout', c.stdout);
-      p.write('stderr', c.stderr);
-    });
-    for (const part of c.stream) {
-      at += part.afterMs;
-      p.after(at, () => {
+    const parts = [{ afterMs: c.rule.delayMs, stdout: c.stdout, stderr: c.stderr }, ...c.stream];
+    const next = (i: number): void => {
+      const part = parts[i];
+      if (!part) return p.exit(c.rule.exitCode);
+      p.after(part.afterMs, () => {
         p.write('stdout', part.stdout);
         p.write('stderr', part.stderr);
+        next(i + 1);
       });
-    }
-    p.after(at, () => p.exit(c.rule.exitCode));
+    };
+    next(0);
   };
 
   /** As cmd.exe answers a program it cannot find; as PowerShell answers an unknown command in a script. */
