@@ -74,6 +74,7 @@ const toRecord = (r: Row): AuditRecord => ({
 export class AuditLog {
   private pending: AuditEntry[] = [];
   private timer?: NodeJS.Timeout;
+  private closed = false;
   private readonly insert;
   private readonly last;
 
@@ -84,6 +85,10 @@ export class AuditLog {
 
   /** Kept, and on disk within a few milliseconds (or at flush()). */
   append(entry: AuditEntry): void {
+    // Closed with the server, its database with it: an event that comes later (a process that
+    // outlived its shell's unload) cannot be kept, and a commit timer firing then would throw
+    // from a timer and end the process (a run under load did that in the test suite).
+    if (this.closed) return;
     this.pending.push(entry);
     this.timer ??= setTimeout(() => this.flush(), 20);
   }
@@ -172,6 +177,7 @@ export class AuditLog {
 
   close(): void {
     this.flush();
+    this.closed = true;
   }
 
   private anchor(): { seq: number; hash: string } {

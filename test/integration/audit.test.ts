@@ -85,6 +85,15 @@ describe('the hash chain', () => {
     return { db, log };
   };
 
+  it('closed with its database, it takes no more (an event that comes after cannot throw from its commit timer)', async () => {
+    const { db, log } = fresh();
+    log.close();
+    db.close();
+    log.append({ kind: 'operation', user: 'alice', data: { late: true } });
+    await new Promise((r) => setTimeout(r, 50)); // past the 20 ms group commit
+    expect(() => log.flush()).not.toThrow();
+  });
+
   it('a changed record is found, by its number', () => {
     const { db, log } = fresh();
     db.prepare('UPDATE audit SET data = ? WHERE seq = 3').run(JSON.stringify({ n: 99 }));
