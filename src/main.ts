@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import { credentialsFor } from './auth/passwords.js';
-import { generateSelfSigned, writePemPair } from './http/tls.js';
+import { generateSelfSigned, thumbprint, writePemPair } from './http/tls.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { YamlError } from './config/yaml.js';
 import type { RunningLab } from './lab/index.js';
@@ -299,7 +299,7 @@ async function certCommand(config: Config, args: string[], host: string | undefi
   const pair = await generateSelfSigned(host ?? os.hostname());
   writePemPair(certFile, keyFile, pair);
   const cert = new X509Certificate(pair.cert);
-  console.log(`certificate ${certFile}\nkey         ${keyFile}\nsubject     ${cert.subject}\nnames       ${cert.subjectAltName}\nvalid until ${cert.validTo}\nthumbprint  ${cert.fingerprint.replace(/:/g, '')}`);
+  console.log(`certificate ${certFile}\nkey         ${keyFile}\nsubject     ${cert.subject}\nnames       ${cert.subjectAltName}\nvalid until ${cert.validTo}\nthumbprint  ${thumbprint(cert.fingerprint)}`);
   return 0;
 }
 

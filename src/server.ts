@@ -1,5 +1,4 @@
 // The composition root: config → store → providers → core → listeners, and close() in reverse.
-import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -28,7 +27,7 @@ import { bmcPassword } from './config/load.js';
 import { createApp } from './http/app.js';
 import { UnauthenticatedSlots } from './http/connection-slots.js';
 import { watchOverload } from './http/overload.js';
-import { loadCaFiles, loadOrCreateCertificate } from './http/tls.js';
+import { loadCaFiles, loadOrCreateCertificate, thumbprint, thumbprintOf } from './http/tls.js';
 import type { Caller, Instance, Provider } from './provider-api.js';
 import { SECURITY_PROFILE } from './soap/names.js';
 import { foldName, openDb, type Db } from './store/db.js';
@@ -412,7 +411,7 @@ export async function buildServer(opts: ServerOptions): Promise<Omit<Winrmd, 'ht
   const store = collecting ? await openCollectorStore(config, db) : undefined;
   const collector = store && { store, outputs: new Outputs(log.child({ component: 'collector' })) };
   if (collector) {
-    const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => c.fingerprint.replaceAll(':', '').toUpperCase());
+    const issuerThumbprints = (sourceCas?.certs ?? []).map((c) => thumbprint(c.fingerprint));
     registerCollector(core, { ...collector, issuerThumbprints });
   } else {
     confineEventSources(core);
@@ -566,7 +565,7 @@ export async function startServer(opts: ServerOptions): Promise<Winrmd> {
       // A TLS handshake gets no longer than a request's headers (Node's default is 120 s): a silent client holds no slot for long.
       const server = https.createServer({ ...serverOptions, ...clientCerts, cert: pem.cert, key: pem.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', handshakeTimeout: l.headersTimeoutMs }, built.app.callback());
       running.httpsPort = built.listening.httpsPort = await listen(tune(server as unknown as http.Server), hs.host, hs.port);
-      built.listening.thumbprint = new X509Certificate(pem.cert).fingerprint.replaceAll(':', '');
+      built.listening.thumbprint = thumbprintOf(pem.cert);
       built.listening.up++;
       log.info({ event: 'listening', scheme: 'https', host: hs.host, port: running.httpsPort });
     }

@@ -57,6 +57,12 @@ export async function generateSelfSigned(host: string, validity: { notBefore?: D
   return { cert: pems.cert, key: pems.private };
 }
 
+/** A certificate's SHA-1 thumbprint as Windows shows it (40 hex digits, upper case), from Node's fingerprint. */
+export const thumbprint = (fingerprint: string): string => fingerprint.replace(/:/g, '').toUpperCase();
+
+/** The thumbprint of a PEM certificate. */
+export const thumbprintOf = (pem: string): string => thumbprint(new X509Certificate(pem).fingerprint);
+
 /** The CAs trusted for client certificates: every certificate in the given PEM files. */
 export function loadCaFiles(files: string[]): { pems: string[]; certs: X509Certificate[] } {
   if (files.length === 0) throw new Error('certificate authentication needs listeners.https.clientCaFiles (the CAs that issue client certificates)');
@@ -72,14 +78,13 @@ export function loadCaFiles(files: string[]): { pems: string[]; certs: X509Certi
 export function peerCertificateOf(socket: TLSSocket): PeerCertificate | undefined {
   const peer = socket.getPeerCertificate(true);
   if (!peer || !peer.raw) return undefined;
-  const thumb = (fp: string | undefined) => fp?.replace(/:/g, '').toUpperCase();
   const dn = (o: Record<string, string | string[]> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ');
   const issuer = peer.issuerCertificate;
   return {
     subject: dn(peer.subject as unknown as Record<string, string>),
     issuer: dn(peer.issuer as unknown as Record<string, string>),
-    thumbprint: thumb(peer.fingerprint)!,
+    thumbprint: thumbprint(peer.fingerprint),
     // A self-issued certificate is its own issuer; Node then links issuerCertificate to itself.
-    issuerThumbprint: issuer && issuer.raw ? thumb(issuer.fingerprint) : undefined,
+    issuerThumbprint: issuer && issuer.raw ? thumbprint(issuer.fingerprint) : undefined,
   };
 }

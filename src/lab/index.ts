@@ -8,7 +8,6 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { X509Certificate } from 'node:crypto';
 import { createConfigProvider } from '../../providers/config/index.js';
 import { createOsProvider } from '../../providers/os/index.js';
 import { createShellProvider } from '../../providers/shell/index.js';
@@ -22,7 +21,7 @@ import { credentialsFor } from '../auth/passwords.js';
 import { FailureThrottle } from '../auth/throttle.js';
 import { createApp } from '../http/app.js';
 import { UnauthenticatedSlots } from '../http/connection-slots.js';
-import { generateSelfSigned } from '../http/tls.js';
+import { generateSelfSigned, thumbprintOf } from '../http/tls.js';
 import type { CimClass, Provider } from '../provider-api.js';
 import { coreLimits, securityProfilesFor } from '../server.js';
 import { MemoryUserStore, rolesOf } from '../store/users.js';
@@ -52,9 +51,6 @@ export interface RunningLab {
   control(req: Record<string, unknown>): Promise<unknown>;
   close(): Promise<void>;
 }
-
-/** A certificate's SHA-1 thumbprint as Windows shows it (40 hex digits, upper case). */
-const thumbprintOf = (cert: string) => new X509Certificate(cert).fingerprint.replaceAll(':', '');
 
 export const labControlPath = (stateDir: string): string => path.join(stateDir, 'lab.sock');
 
@@ -109,6 +105,8 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
   const expired = specs.some(presentsExpired)
     ? await generateSelfSigned('winrmd-lab', { notBefore: new Date(Date.now() - 400 * day), notAfter: new Date(Date.now() - day) })
     : undefined;
+  // Each certificate's thumbprint once, for winrm/config.
+  const thumbprints = new Map([certificate, expired].flatMap((c) => (c ? [[c, thumbprintOf(c.cert)] as const] : [])));
   const stopping = new AbortController();
   const startedAt = Date.now();
   const hosts: (LabHost & { server: http.Server; sockets: Set<Socket>; providers: Provider[]; up: boolean })[] = [];
@@ -142,7 +140,7 @@ export async function startLab(lab: Lab, log: Logger): Promise<RunningLab> {
         // winrm/config as this host's: its group's limits and quotas, its one listener (the Ruby gem sizes PSRP fragments by MaxEnvelopeSizekb).
         createConfigProvider(() => ({
           limits, service: config.service, shell,
-          listeners: [{ transport: spec.https ? 'HTTPS' : 'HTTP', enabled: true, host: spec.address, port: host.port, hostname: spec.https ? spec.name : '', certificateThumbprint: spec.https ? thumbprintOf(pem!.cert) : undefined }],
+          listeners: [{ transport: spec.https ? 'HTTPS' : 'HTTP', enabled: true, host: spec.address, port: host.port, hostname: spec.https ? spec.name : '', certificateThumbprint: pem && spec.https ? thumbprints.get(pem) : undefined }],
         })),
         ...(shell.enabled ? [createShellProvider({ ...shell, runner: scriptedRunner({ rules: profile.shell.rules, fallback: profile.shell.fallback, vars: spec.vars, where: ruleAt, templates: profile.templates }) })] : []),
       ];
